@@ -1,0 +1,184 @@
+"""The control host `wink.proxy`: a status page and a small JSON API, answered inside the proxy.
+
+Pure request -> response logic, kept apart from the add-on so it is easy to read and to test. The
+security rules live here too: state changes only by POST with a JSON body; CORS headers only for a
+browser extension's origin, so an ordinary web page can neither read the proxy's state nor change it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+CONTROL_HOST = "wink.proxy"
+EXTENSION_SCHEME = "chrome-extension://"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ControlError(Exception):
+    """A request the API refuses; str() is the sentence sent back as {"error": ...}."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Handlers:
+    """What the add-on lends the control API: read the state, change it (raising ValueError if refused)."""
+
+    status: Callable[[], dict[str, Any]]
+    presets: Callable[[], dict[str, Any]]
+    set_preset: Callable[[str], None]
+    set_enabled: Callable[[bool], None]
+
+
+def is_control_host(host: str) -> bool:
+    return host.lower().rstrip(".") == CONTROL_HOST
+
+
+def _cors(origin: str | None) -> dict[str, str]:
+    """Echo the origin only for a browser extension; web pages get nothing, so they cannot read replies."""
+    if origin and origin.startswith(EXTENSION_SCHEME):
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return {"Vary": "Origin"}
+
+
+def _json(status: int, value: Any) -> Reply:
+    return Reply(status, json.dumps(value, indent=1).encode() + b"\n",
+                 {"Content-Type": "application/json", "Cache-Control": "no-store"})
+
+
+def _error(status: int, message: str, **extra: str) -> Reply:
+    reply = _json(status, {"error": message})
+    reply.headers.update(extra)
+    return reply
+
+
+def handle(method: str, path: str, headers: Mapping[str, str], body: bytes, api: Handlers) -> Reply:
+    """Answer one request to the control host."""
+    origin = headers.get("origin")
+    try:
+        reply = _route(method.upper(), path.split("?", 1)[0], headers, body, api)
+    except ControlError as error:
+        reply = _error(error.status, str(error))
+    reply.headers.update(_cors(origin))
+    reply.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return reply
+
+
+def _route(method: str, path: str, headers: Mapping[str, str], body: bytes, api: Handlers) -> Reply:
+    if method == "OPTIONS":
+        return _preflight(headers.get("origin"))
+    if path in ("/", "/index.html"):
+        _only(method, "GET", "HEAD")
+        return _page(api.status())
+    if path == "/api/status":
+        _only(method, "GET", "HEAD")
+        return _json(200, api.status())
+    if path == "/api/presets":
+        _only(method, "GET", "HEAD")
+        return _json(200, api.presets())
+    if path == "/api/preset":
+        value = _state_change(method, headers, body, "preset", str)
+        try:
+            api.set_preset(value)
+        except ValueError as error:
+            raise ControlError(400, str(error)) from error
+        return _json(200, api.status())
+    if path == "/api/enabled":
+        api.set_enabled(_state_change(method, headers, body, "enabled", bool))
+        return _json(200, api.status())
+    raise ControlError(404, f"Nothing at {path}; try / or /api/status.")
+
+
+def _only(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise ControlError(405, f"Use {' or '.join(allowed)} here.")
+
+
+def _preflight(origin: str | None) -> Reply:
+    """Allow the extension's JSON POSTs; anyone else gets a bare 204 the browser treats as a refusal."""
+    reply = Reply(204, b"")
+    if origin and origin.startswith(EXTENSION_SCHEME):
+        reply.headers.update({
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "600",
+        })
+    return reply
+
+
+def _state_change(method: str, headers: Mapping[str, str], body: bytes, key: str, kind: type) -> Any:
+    """The one value a state-changing request carries, after every check that keeps web pages out."""
+    _only(method, "POST")
+    origin = headers.get("origin")
+    if origin is not None and not origin.startswith(EXTENSION_SCHEME):
+        raise ControlError(403, "Only the wink browser extension may change the proxy's state.")
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise ControlError(415, "Send the change as a JSON body (Content-Type: application/json).")
+    try:
+        value = json.loads(body or b"null")[key]
+    except (ValueError, TypeError, KeyError) as error:
+        raise ControlError(400, f'The body must be a JSON object like {{"{key}": ...}}.') from error
+    if not isinstance(value, kind):
+        raise ControlError(400, f'"{key}" must be a {"boolean" if kind is bool else "string"}.')
+    return value
+
+
+def _row(name: str, value: Any) -> str:
+    return f"<tr><th>{html.escape(name)}</th><td>{html.escape(str(value))}</td></tr>"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f} ms"
+
+
+def _page(status: dict[str, Any]) -> Reply:
+    counts, latency, cache = status["counts"], status["latency_ms"], status["cache"]
+    state = "ON" if status["enabled"] else "OFF"
+    rows = "".join([
+        _row("target", status["target"]),
+        _row("preset", status["preset"]),
+        _row("format", status["format"]),
+        _row("images seen", counts["seen"]),
+        _row("animated", counts["animated"]),
+        _row("passed through", counts["passed"]),
+        _row("failed (original sent)", counts["failed"]),
+        _row("from cache", counts["cached"]),
+        _row("queue full / timed out", f'{counts["queue_full"]} / {counts["timeouts"]}'),
+        _row("added latency p50 / p95", f'{_ms(latency["p50"])} / {_ms(latency["p95"])}'),
+        _row("cache", f'{cache["entries"]} entries, {cache["bytes"] / 1e6:.1f} MB, {cache["dir"] or "off"}'),
+        _row("pipeline version", status["version"]),
+    ])
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
+<title>wink proxy: {state}</title>
+<style>body{{font:15px system-ui,sans-serif;margin:2em;color:#222}}
+h1 b{{color:{"#080" if status["enabled"] else "#a00"}}}
+th{{text-align:left;padding:.2em 1.5em .2em 0;font-weight:normal;color:#666}}td{{font-weight:600}}
+code{{background:#f3f3f3;padding:.1em .3em}}</style></head>
+<body><h1>wink proxy is <b>{state}</b></h1>
+<table>{rows}</table>
+<p>Every animation is synthetic and marked so in its metadata.
+Change settings with the browser extension, or
+<code>curl -x 127.0.0.1:8080 -H 'Content-Type: application/json'
+-d '{{"enabled": false}}' http://wink.proxy/api/enabled</code>.</p>
+</body></html>
+"""
+    return Reply(200, page.encode(), {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        "X-Frame-Options": "DENY",
+    })

@@ -1,0 +1,71 @@
+"""What runs inside the add-on's worker processes: the pipeline, never the proxy's event loop.
+
+Each process builds its own `Animator`s (they hold loaded models and cannot be pickled) and keeps them,
+keyed by target and preset, so only the first image after a change pays for loading. Results cross the
+process boundary as small tuples of plain values, so nothing here needs to be importable by the parent
+beyond this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from typing import Any
+
+#: ("animated", data, mime, faces) | ("none",) | ("bad", reason) | ("usage", reason) | ("error", reason)
+Result = tuple[Any, ...]
+
+_animators: dict[tuple[str, str], Any] = {}
+
+
+def _animator(target: str, preset: str) -> Any:
+    key = (target, preset)
+    if key not in _animators:
+        from pipeline.api import Animator
+
+        _animators[key] = Animator(target=target, preset=preset)
+    return _animators[key]
+
+
+def init(target: str, preset: str) -> None:
+    """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, warm up."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
+    warm(target, preset)
+
+
+def warm(target: str, preset: str) -> Result:
+    """Load the models for (target, preset) now, so the first real image is not the one that waits."""
+    try:
+        _animator(target, preset)
+    except Exception as error:  # reported to the parent, which logs it once
+        return _failure(error)
+    return ("none",)
+
+
+def animate(data: bytes, target: str, preset: str, fmt: str) -> Result:
+    """Animate one image; every outcome is a value, so only a dying process raises in the parent."""
+    try:
+        animation = _animator(target, preset).animate(data, fmt=fmt)
+    except Exception as error:
+        return _failure(error)
+    if animation.data is None:
+        return ("none",)
+    return ("animated", animation.data, animation.mime, animation.faces_animated)
+
+
+def _failure(error: Exception) -> Result:
+    from pipeline.errors import ImageError, UsageError
+
+    if isinstance(error, ImageError):
+        return ("bad", str(error))
+    if isinstance(error, UsageError):
+        return ("usage", str(error))
+    return ("error", f"{type(error).__name__}: {error}")
+
+
+def pid() -> int:
+    """This worker's process id (the control page lists them; the tests kill one)."""
+    return os.getpid()
