@@ -259,6 +259,8 @@ class Wink:
             raise exceptions.OptionsError("wink_workers must be between 1 and 64.")
         if "wink_min_size" in updated and opts.wink_min_size < 0:
             raise exceptions.OptionsError("wink_min_size must not be negative.")
+        if "wink_format" in updated and opts.wink_format not in FORMAT_CHOICES:
+            raise exceptions.OptionsError(f"wink_format must be one of {', '.join(FORMAT_CHOICES)}.")
         if "wink_cache_size" in updated and opts.wink_cache_size < 0:
             raise exceptions.OptionsError("wink_cache_size must not be negative (0 turns the cache off).")
         if "wink_preset" in updated:

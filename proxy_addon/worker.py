@@ -31,6 +31,9 @@ def _animator(target: str, preset: str) -> Any:
 def init(target: str, preset: str) -> None:
     """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, warm up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # MediaPipe / TensorFlow Lite chatter would otherwise fill the proxy's console.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with contextlib.suppress(OSError):
         os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
     warm(target, preset)
@@ -39,10 +42,25 @@ def init(target: str, preset: str) -> None:
 def warm(target: str, preset: str) -> Result:
     """Load the models for (target, preset) now, so the first real image is not the one that waits."""
     try:
-        _animator(target, preset)
+        animator = _animator(target, preset)
+        if hasattr(animator, "warm"):
+            animator.warm()
+        else:  # the models load lazily: one small image loads the decoder and the face detector
+            animator.animate(_blank_png(), fmt="webp")
+            import face_recognition  # noqa: F401  (loads dlib's models on import)
     except Exception as error:  # reported to the parent, which logs it once
         return _failure(error)
     return ("none",)
+
+
+def _blank_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (160, 160), (128, 128, 128)).save(out, "PNG")
+    return out.getvalue()
 
 
 def animate(data: bytes, target: str, preset: str, fmt: str) -> Result:

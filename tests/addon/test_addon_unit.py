@@ -1,0 +1,360 @@
+"""Unit tests of the add-on with mitmproxy's own helpers (taddons, tflow); image work faked in-process.
+
+The real worker processes and the real pipeline are exercised in test_addon_proxy.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from concurrent.futures.process import BrokenProcessPool
+
+import pytest
+from mitmproxy import exceptions, http
+from mitmproxy.net import encoding
+from mitmproxy.test import taddons, tflow
+from PIL import Image
+
+from proxy_addon import control, wink
+
+WEBP_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+
+
+def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (200, 150), mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, 90).save(out, fmt)
+    return out.getvalue()
+
+
+def animated_webp(size: tuple[int, int] = (200, 150)) -> bytes:
+    frames = [Image.new("RGB", size, (i * 60, 0, 0)) for i in range(3)]
+    out = io.BytesIO()
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+def image_flow(body: bytes, content_type: str = "image/jpeg", accept: str = WEBP_ACCEPT,
+               **headers: str) -> http.HTTPFlow:
+    flow = tflow.tflow()
+    flow.request.headers["accept"] = accept
+    flow.response = http.Response.make(200, body, {"content-type": content_type, **headers})
+    return flow
+
+
+@pytest.fixture
+def tctx(tmp_path):
+    """A mitmproxy test context holding the add-on, with a temporary cache; no worker pool is started."""
+    addon = wink.Wink()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, wink_target="any", wink_cache_dir=str(tmp_path / "cache"), wink_workers=1)
+        tctx.addon = addon
+        yield tctx
+    addon.done()
+
+
+@pytest.fixture
+def addon(tctx):
+    return tctx.addon
+
+
+def fake_worker(addon: wink.Wink, result=None, delay: float = 0.0, error: Exception | None = None) -> list:
+    """Replace the process pool with an in-process coroutine; returns the list of calls made."""
+    calls = []
+
+    async def in_worker(fn, *args):
+        calls.append(args)
+        await asyncio.sleep(delay)
+        if error is not None:
+            raise error
+        return result
+
+    addon._in_worker = in_worker
+    return calls
+
+
+# --- pure helpers ---
+
+
+@pytest.mark.parametrize(("accept", "setting", "expected"), [
+    (WEBP_ACCEPT, "auto", "webp"),
+    ("image/apng,image/*;q=0.8", "auto", "apng"),
+    ("image/webp;q=0,image/apng", "auto", "apng"),
+    ("*/*", "auto", "gif"),
+    ("", "auto", "gif"),
+    (WEBP_ACCEPT, "gif", "gif"),
+])
+def test_addon_choose_format(accept, setting, expected):
+    assert wink.choose_format(accept, setting) == expected
+
+
+def test_addon_etag_round_trip():
+    tag = wink.settings_tag("zeman", "wink", "webp")
+    assert wink.tagged_etag('"abc"', tag) == f'"abc~wink.{tag}"'
+    assert wink.tagged_etag('W/"abc"', tag) == f'W/"abc~wink.{tag}"'
+    sent = f'"x", W/"abc~wink.{tag}", "old~wink.0000000000"'
+    assert wink.untag_if_none_match(sent, tag) == '"x", W/"abc"'
+    assert wink.untag_if_none_match(f'"abc~wink.{tag}"', None) is None
+
+
+def test_addon_percentile():
+    assert wink.percentile([], 0.5) is None
+    assert wink.percentile([5.0, 1.0, 3.0], 0.5) == 3.0
+    assert wink.percentile(list(map(float, range(101))), 0.95) == 95.0
+
+
+def test_addon_examine_decides_by_bytes():
+    def lookup(key):
+        return None
+
+    assert wink.examine(b"<html>hello</html>", None, 64, ":k", lookup) is None
+    assert wink.examine(b"", None, 64, ":k", lookup) is None
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
+    assert wink.examine(svg, None, 64, ":k", lookup) == "svg is not animated"
+    assert wink.examine(image_bytes(size=(40, 40)), None, 64, ":k", lookup) == "too small"
+    gif = io.BytesIO()
+    frames = [Image.new("RGB", (100, 100), (i * 200, 0, 0)) for i in range(2)]
+    frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
+    assert wink.examine(gif.getvalue(), None, 64, ":k", lookup) == "already animated"
+    jpeg = image_bytes()
+    found = wink.examine(encoding.encode(jpeg, "gzip"), "gzip", 64, ":k", lookup)
+    assert isinstance(found, wink.Candidate) and found.body == jpeg and found.key.endswith(":k")
+
+
+def test_addon_apply_animation_headers():
+    response = http.Response.make(200, b"x" * 10, {
+        "content-type": "application/octet-stream", "content-encoding": "identity", "etag": '"e1"',
+        "accept-ranges": "bytes", "cache-control": "max-age=60", "vary": "Origin"})
+    data = animated_webp()
+    wink.apply_animation(response, data, "image/webp", "t")
+    headers = response.headers
+    assert response.raw_content == data and headers["content-length"] == str(len(data))
+    assert headers["content-type"] == "image/webp" and "content-encoding" not in headers
+    assert headers["etag"] == '"e1~wink.t"' and "accept-ranges" not in headers
+    assert headers["cache-control"] == "max-age=60" and headers["vary"] == "Origin, Accept"
+
+
+# --- options ---
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("wink_timeout", 0.0), ("wink_workers", 0), ("wink_min_size", -1), ("wink_cache_size", -5),
+    ("wink_preset", "no-such-preset"), ("wink_target", "no-such-person"), ("wink_format", "jpeg"),
+])
+def test_addon_bad_option_is_refused(tctx, addon, option, value):
+    with pytest.raises(exceptions.OptionsError):
+        tctx.configure(addon, **{option: value})
+
+
+def test_addon_unwritable_cache_degrades(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    addon = wink.Wink()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, wink_target="any", wink_cache_dir=str(blocker / "cache"))
+        assert not addon.cache.enabled
+        assert addon.status()["cache"] == {"bytes": 0, "entries": 0, "dir": ""}
+    assert "without a cache" in caplog.text
+
+
+def test_addon_corrupt_cache_degrades(tmp_path):
+    directory = tmp_path / "cache"
+    directory.mkdir()
+    (directory / "cache.db").write_bytes(b"this is not sqlite" * 100)
+    addon = wink.Wink()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, wink_target="any", wink_cache_dir=str(directory))
+        assert not addon.cache.enabled
+
+
+# --- the response hook ---
+
+
+@pytest.mark.asyncio
+async def test_addon_non_image_untouched_without_work(addon):
+    calls = fake_worker(addon, ("animated", animated_webp(), "image/webp", 1))
+    for body, kind in [(b"<html></html>", "text/html"), (b"body{}", "text/css"), (b'{"a":1}', "image/jpeg")]:
+        flow = image_flow(body, kind)
+        before = flow.response.copy()
+        await addon.response(flow)
+        assert flow.response.raw_content == before.raw_content and flow.response.headers == before.headers
+    assert calls == [] and addon.counts["seen"] == 0
+
+
+@pytest.mark.asyncio
+async def test_addon_animates_and_caches(addon):
+    data = animated_webp()
+    calls = fake_worker(addon, ("animated", data, "image/webp", 1))
+    jpeg = image_bytes()
+    flow = image_flow(jpeg, "application/octet-stream", etag='"v1"')
+    await addon.response(flow)
+    assert flow.response.raw_content == data
+    assert flow.response.headers["content-type"] == "image/webp"
+    assert flow.response.headers["etag"].startswith('"v1~wink.')
+    again = image_flow(jpeg)
+    await addon.response(again)
+    assert again.response.raw_content == data
+    assert len(calls) == 1
+    assert addon.counts | {} == {"seen": 2, "animated": 2, "passed": 0, "failed": 0, "cached": 1,
+                                 "queue_full": 0, "timeouts": 0}
+    gif_flow = image_flow(jpeg, accept="*/*")  # another format is another cache entry
+    await addon.response(gif_flow)
+    assert calls[-1][-1] == "gif"
+
+
+@pytest.mark.asyncio
+async def test_addon_no_face_is_cached_negative(addon):
+    calls = fake_worker(addon, ("none",))
+    jpeg = image_bytes()
+    for _ in range(3):
+        flow = image_flow(jpeg)
+        await addon.response(flow)
+        assert flow.response.raw_content == jpeg
+    assert len(calls) == 1 and addon.counts["passed"] == 3 and addon.counts["cached"] == 2
+
+
+@pytest.mark.asyncio
+async def test_addon_skips_status_method_and_disabled(tctx, addon):
+    calls = fake_worker(addon, ("animated", animated_webp(), "image/webp", 1))
+    jpeg = image_bytes()
+    partial = image_flow(jpeg)
+    partial.response.status_code = 206
+    head = image_flow(jpeg)
+    head.request.method = "HEAD"
+    truncated = image_flow(jpeg)
+    truncated.response.headers["content-length"] = str(len(jpeg) + 10)
+    for flow in (partial, head, truncated):
+        await addon.response(flow)
+        assert flow.response.raw_content == jpeg
+    tctx.configure(addon, wink_enabled=False)
+    flow = image_flow(jpeg)
+    await addon.response(flow)
+    assert flow.response.raw_content == jpeg
+    assert calls == []
+
+
+@pytest.mark.asyncio
+async def test_addon_failures_send_the_original(addon, caplog):
+    jpeg = image_bytes()
+    fake_worker(addon, ("bad", "The image is truncated."))
+    flow = image_flow(jpeg)
+    await addon.response(flow)
+    assert flow.response.raw_content == jpeg and addon.counts["failed"] == 1
+
+    fake_worker(addon, error=BrokenProcessPool("gone"))
+    for _ in range(2):
+        flow = image_flow(image_bytes(size=(300, 200)))
+        await addon.response(flow)
+        assert flow.response.headers["content-type"] == "image/jpeg"
+    assert addon.counts["failed"] == 3
+    assert caplog.text.count("worker process died") == 1  # logged once per cause
+
+    fake_worker(addon, ("animated", b"not an animation", "image/webp", 1))
+    flow = image_flow(image_bytes(size=(320, 200)))
+    await addon.response(flow)
+    assert flow.response.headers["content-type"] == "image/jpeg"
+
+
+@pytest.mark.asyncio
+async def test_addon_deadline_then_cache(tctx, addon):
+    data = animated_webp()
+    calls = fake_worker(addon, ("animated", data, "image/webp", 1), delay=0.5)
+    jpeg = image_bytes()
+    tctx.configure(addon, wink_timeout=0.05)
+    flow = image_flow(jpeg)
+    await addon.response(flow)
+    assert flow.response.raw_content == jpeg and addon.counts["timeouts"] == 1
+    await asyncio.sleep(0.8)  # the work finishes in the background
+    later = image_flow(jpeg)
+    await addon.response(later)
+    assert later.response.raw_content == data
+    assert len(calls) == 1
+
+
+@pytest.mark.asyncio
+async def test_addon_full_queue_passes_through(addon):
+    fake_worker(addon, ("none",), delay=0.3)
+    flows = [image_flow(image_bytes(size=(100 + i, 100))) for i in range(wink.QUEUE_PER_WORKER + 3)]
+    await asyncio.gather(*(addon.response(f) for f in flows))
+    assert addon.counts["queue_full"] == 3 and addon.counts["passed"] == wink.QUEUE_PER_WORKER
+
+
+# --- request hook and control host ---
+
+
+def test_addon_if_none_match_is_untagged(addon):
+    flow = tflow.tflow()
+    flow.request.headers["accept"] = WEBP_ACCEPT
+    tag = addon._tag(flow)
+    flow.request.headers["if-none-match"] = f'"e1~wink.{tag}"'
+    addon.request(flow)
+    assert flow.request.headers["if-none-match"] == '"e1"'
+    flow.request.headers["if-none-match"] = '"e1~wink.0123456789"'
+    addon.request(flow)
+    assert "if-none-match" not in flow.request.headers
+
+
+def control_flow(method: str, path: str, body: bytes = b"", **headers: str) -> http.HTTPFlow:
+    request = http.Request.make(method, f"http://wink.proxy{path}", body, headers)
+    return tflow.tflow(req=request)
+
+
+def test_addon_control_host_is_answered_locally(addon):
+    flow = control_flow("GET", "/api/status")
+    addon.request(flow)
+    status = json.loads(flow.response.content)
+    assert status["enabled"] is True and status["target"] == "any" and "p95" in status["latency_ms"]
+    assert set(status["counts"]) == set(addon.counts) == {
+        "seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"}
+    assert "access-control-allow-origin" not in flow.response.headers
+
+    flow = control_flow("GET", "/")
+    addon.request(flow)
+    assert b"wink proxy is <b>ON</b>" in flow.response.content
+
+    flow = control_flow("GET", "/api/presets", origin="chrome-extension://abc")
+    addon.request(flow)
+    assert json.loads(flow.response.content)["current"] == "wink"
+    assert flow.response.headers["access-control-allow-origin"] == "chrome-extension://abc"
+
+    connect = tflow.tflow()
+    connect.request.method, connect.request.host, connect.request.port = "CONNECT", "wink.proxy", 443
+    addon.http_connect(connect)
+    assert connect.response.status_code == 403
+
+
+def test_addon_control_state_changes(addon):
+    ext = {"origin": "chrome-extension://abc", "content-type": "application/json"}
+    flow = control_flow("POST", "/api/enabled", b'{"enabled": false}', **ext)
+    addon.request(flow)
+    assert flow.response.status_code == 200 and json.loads(flow.response.content)["enabled"] is False
+
+    refused = [
+        control_flow("POST", "/api/enabled", b'{"enabled": true}', origin="https://evil.example",
+                     **{"content-type": "application/json"}),
+        control_flow("POST", "/api/enabled", b'{"enabled": true}', **{"content-type": "text/plain"}),
+        control_flow("GET", "/api/enabled"),
+        control_flow("POST", "/api/enabled", b'{"enabled": "yes"}', **ext),
+        control_flow("POST", "/api/preset", b'{"preset": "nope"}', **ext),
+        control_flow("POST", "/api/preset", b"[", **ext),
+    ]
+    for flow in refused:
+        addon.request(flow)
+        assert flow.response.status_code in (400, 403, 405, 415)
+        assert "error" in json.loads(flow.response.content)
+    assert addon.status()["enabled"] is False
+
+    flow = control_flow("POST", "/api/preset", b'{"preset": "wink"}', **{"content-type": "application/json"})
+    addon.request(flow)
+    assert flow.response.status_code == 200
+
+
+def test_addon_preflight_only_for_extensions():
+    api = control.Handlers(dict, dict, lambda name: None, lambda on: None)
+    page = control.handle("OPTIONS", "/api/enabled", {"origin": "https://evil.example"}, b"", api)
+    assert "Access-Control-Allow-Origin" not in page.headers
+    assert "Access-Control-Allow-Methods" not in page.headers
+    ext = control.handle("OPTIONS", "/api/enabled", {"origin": "chrome-extension://abc"}, b"", api)
+    assert ext.headers["Access-Control-Allow-Origin"] == "chrome-extension://abc"
+    assert "Content-Type" in ext.headers["Access-Control-Allow-Headers"]
+    assert control.handle("GET", "/nothing", {}, b"", api).status == 404
