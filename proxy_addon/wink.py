@@ -225,6 +225,8 @@ class Wink:
         self.latencies: deque[float] = deque(maxlen=2000)
         self.cache = ResultCache("", 0)
         self.restarts = 0
+        self.ready = 0  # workers of the current pool that have loaded their models
+        self.timeout = 3.0
         self._pool: ProcessPoolExecutor | None = None
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wink")
         self._jobs: dict[str, asyncio.Task[Outcome]] = {}
@@ -241,9 +243,9 @@ class Wink:
         loader.add_option("wink_cache_dir", str, default_cache_dir(),
                           "Directory of the result cache (kept across restarts).")
         loader.add_option("wink_cache_size", int, 512, "Cache size limit in MB (0 turns the cache off).")
-        loader.add_option("wink_timeout", float, 3.0,
-                          "Seconds an image response may be held; past it the original goes out "
-                          "and the animation is finished into the cache for next time.")
+        loader.add_option("wink_timeout", str, "3",  # str: mitmproxy's --set parses no floats
+                          "Seconds (e.g. 3 or 0.5) an image response may be held; past it the original "
+                          "goes out and the animation is finished into the cache for next time.")
         loader.add_option("wink_workers", int, os.cpu_count() or 1, "Worker processes doing image work.")
         loader.add_option("wink_min_size", int, 64,
                           "Images smaller than this many pixels on a side pass untouched.")
@@ -253,8 +255,8 @@ class Wink:
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
-        if "wink_timeout" in updated and not 0 < opts.wink_timeout <= 120:
-            raise exceptions.OptionsError("wink_timeout must be between 0 and 120 seconds.")
+        if "wink_timeout" in updated:
+            self.timeout = _seconds(opts.wink_timeout)
         if "wink_workers" in updated and not 1 <= opts.wink_workers <= 64:
             raise exceptions.OptionsError("wink_workers must be between 1 and 64.")
         if "wink_min_size" in updated and opts.wink_min_size < 0:
@@ -343,7 +345,7 @@ class Wink:
     async def _handle(self, flow: http.HTTPFlow, raw: bytes, encoding: str | None) -> None:
         started = time.perf_counter()
         opts = ctx.options
-        deadline = started + opts.wink_timeout
+        deadline = started + self.timeout
         fmt = choose_format(flow.request.headers.get("accept", ""), opts.wink_format)
         target, preset, tag = opts.wink_target, opts.wink_preset, self._tag(flow)
         suffix = f":{self._target_key}:{self._preset_key}:{fmt}:{PIPELINE_VERSION}"
@@ -457,6 +459,7 @@ class Wink:
             self._pool = ProcessPoolExecutor(
                 max_workers=opts.wink_workers, mp_context=multiprocessing.get_context("spawn"),
                 initializer=worker.init, initargs=(opts.wink_target, opts.wink_preset))
+            self.ready = 0
             self._warm(self._pool)
         return self._pool
 
@@ -483,15 +486,17 @@ class Wink:
             except (BrokenProcessPool, RuntimeError):
                 return
             self._background.add(future)
-            future.add_done_callback(self._warmed)
+            future.add_done_callback(lambda done, pool=pool: self._warmed(done, pool))
 
-    def _warmed(self, future: asyncio.Future[Any]) -> None:
+    def _warmed(self, future: asyncio.Future[Any], pool: ProcessPoolExecutor) -> None:
         self._background.discard(future)
         if future.cancelled() or future.exception() is not None:
             return
         result = future.result()
         if result[0] != "none":
             self._interpret(result, "webp")
+        elif pool is self._pool:
+            self.ready = min(self.ready + 1, ctx.options.wink_workers)
 
     @staticmethod
     def _stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -530,7 +535,8 @@ class Wink:
             "counts": dict(self.counts),
             "latency_ms": {"p50": percentile(samples, 0.5), "p95": percentile(samples, 0.95)},
             "cache": {"bytes": size, "entries": entries, "dir": self.cache.directory},
-            "workers": {"count": opts.wink_workers, "pids": self.worker_pids(), "restarts": self.restarts},
+            "workers": {"count": opts.wink_workers, "ready": self.ready, "pids": self.worker_pids(),
+                        "restarts": self.restarts},
         }
 
     def presets(self) -> dict[str, Any]:
@@ -572,6 +578,16 @@ def _prepare_sys_path() -> None:
         clean.insert(0, str(REPO))
     if clean != sys.path:
         sys.path[:] = clean
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 120:
+        raise exceptions.OptionsError(f"wink_timeout must be seconds above 0 and up to 120, not {text!r}.")
+    return value
 
 
 def _mime(fmt: str) -> str:

@@ -138,7 +138,8 @@ def test_addon_apply_animation_headers():
 
 
 @pytest.mark.parametrize(("option", "value"), [
-    ("wink_timeout", 0.0), ("wink_workers", 0), ("wink_min_size", -1), ("wink_cache_size", -5),
+    ("wink_timeout", "0"), ("wink_timeout", "soon"), ("wink_workers", 0), ("wink_min_size", -1),
+    ("wink_cache_size", -5),
     ("wink_preset", "no-such-preset"), ("wink_target", "no-such-person"), ("wink_format", "jpeg"),
 ])
 def test_addon_bad_option_is_refused(tctx, addon, option, value):
@@ -260,7 +261,7 @@ async def test_addon_deadline_then_cache(tctx, addon):
     data = animated_webp()
     calls = fake_worker(addon, ("animated", data, "image/webp", 1), delay=0.5)
     jpeg = image_bytes()
-    tctx.configure(addon, wink_timeout=0.05)
+    tctx.configure(addon, wink_timeout="0.05")
     flow = image_flow(jpeg)
     await addon.response(flow)
     assert flow.response.raw_content == jpeg and addon.counts["timeouts"] == 1

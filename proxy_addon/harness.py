@@ -1,0 +1,297 @@
+"""Test and benchmark harness: local origin servers, a real `mitmdump` with the add-on, a plain client.
+
+Used by tests/addon and benchmarks/proxy_bench.py, so both measure the same thing the user runs.
+Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import ipaddress
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, NamedTuple
+
+REPO = Path(__file__).resolve().parent.parent
+ADDON = REPO / "proxy_addon" / "wink.py"
+
+
+class Route(NamedTuple):
+    body: bytes
+    content_type: str
+    status: int = 200
+    headers: Mapping[str, str] = {}
+
+
+class Reply(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    ms: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 (the proxy is told not to verify upstream certificates)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "origin-cert.pem", directory / "origin-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _OriginServer
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self._reply(body=True)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._reply(body=False)
+
+    def _reply(self, body: bool) -> None:
+        self.server.hits.append(self.path)
+        route = self.server.routes.get(self.path.split("?", 1)[0])
+        if route is None:
+            route = Route(b"not found\n", "text/plain", 404)
+        payload, status = route.body, route.status
+        if "range" in self.headers and status == 200 and payload:
+            payload, status = payload[:100], 206  # enough of a range response for the proxy to leave alone
+        self.send_response(status)
+        self.send_header("Content-Type", route.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes 0-{len(payload) - 1}/{len(route.body)}")
+        for name, value in route.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if body:
+            self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _OriginServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, routes: dict[str, Route], context: ssl.SSLContext | None) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.routes, self.context, self.hits = routes, context, []
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        if self.context is not None:  # the handshake then happens in the handler's thread
+            sock = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+
+class Origin:
+    """An HTTP (or, with tls_dir, HTTPS) server on 127.0.0.1 serving fixed routes: path -> Route."""
+
+    def __init__(self, routes: dict[str, Route], tls_dir: Path | None = None) -> None:
+        context = None
+        if tls_dir is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self_signed(tls_dir))
+        self.server = _OriginServer(routes, context)
+        self.scheme = "https" if context else "http"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def routes(self) -> dict[str, Route]:
+        return self.server.routes
+
+    def url(self, path: str) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Mitmdump:
+    """`mitmdump [-s proxy_addon/wink.py]` on a free loopback port, with its own confdir and cache."""
+
+    def __init__(self, workdir: Path, addon: bool = True, **options: Any) -> None:
+        self.workdir = workdir
+        self.confdir = workdir / "confdir"
+        self.port = free_port()
+        self.log_path = workdir / f"mitmdump-{self.port}.log"
+        settings = {"confdir": str(self.confdir), "ssl_insecure": "true", "flow_detail": "0",
+                    "termlog_verbosity": "info"}
+        if addon:
+            settings |= {"wink_cache_dir": str(workdir / "cache"), **{k: str(v) for k, v in options.items()}}
+        command = [str(Path(sys.executable).parent / "mitmdump"), "--listen-host", "127.0.0.1",
+                   "--listen-port", str(self.port)]
+        if addon:
+            command += ["-s", str(ADDON)]
+        for name, value in settings.items():
+            command += ["--set", f"{name}={value}"]
+        self.addon = addon
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (lives as long as the process)
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
+                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.client = Client(self.port, self.confdir / "mitmproxy-ca-cert.pem")
+
+    @property
+    def ca(self) -> Path:
+        return self.confdir / "mitmproxy-ca-cert.pem"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 120.0, warm: bool = True) -> None:
+        """Until the proxy answers (and, with the add-on, every worker has loaded its models)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mitmdump exited with {self.process.returncode}:\n{self.log()[-4000:]}")
+            try:
+                if not self.addon:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                        if self.ca.is_file():
+                            return
+                else:
+                    workers = self.status()["workers"]
+                    if not warm or workers["ready"] >= workers["count"]:
+                        return
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"mitmdump not ready after {timeout} s:\n{self.log()[-4000:]}")
+
+    def status(self) -> dict[str, Any]:
+        return json.loads(self.client.get("http://wink.proxy/api/status").body)
+
+    def memory_peak_kb(self) -> dict[str, int]:
+        """Peak resident memory (VmHWM) of the proxy and of each worker process, in kB."""
+        peaks = {"proxy": _vm_hwm(self.process.pid)}
+        if self.addon:
+            for pid in self.status()["workers"]["pids"]:
+                peaks[f"worker {pid}"] = _vm_hwm(pid)
+        return peaks
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+def _vm_hwm(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Client:
+    """A minimal HTTP client through the proxy (no environment proxy settings, no retries).
+
+    http:// URLs go to the proxy in absolute form; https:// ones through a CONNECT tunnel verified
+    against the proxy's CA. Connections are kept per origin, as a browser would.
+    """
+
+    def __init__(self, proxy_port: int, ca: Path, timeout: float = 60.0) -> None:
+        self.proxy_port, self.ca, self.timeout = proxy_port, ca, timeout
+        self._connections: dict[str, http.client.HTTPConnection] = {}
+        self._context: ssl.SSLContext | None = None
+
+    def _connection(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
+        key = f"{scheme}://{host}:{port}"
+        if key not in self._connections:
+            if scheme == "https":
+                if self._context is None:
+                    self._context = ssl.create_default_context(cafile=str(self.ca))
+                connection = http.client.HTTPSConnection("127.0.0.1", self.proxy_port, timeout=self.timeout,
+                                                         context=self._context)
+                connection.set_tunnel(host, port)
+            else:
+                connection = http.client.HTTPConnection("127.0.0.1", self.proxy_port, timeout=self.timeout)
+            self._connections[key] = connection
+        return self._connections[key]
+
+    def request(self, method: str, url: str, body: bytes | None = None,
+                headers: Mapping[str, str] | None = None) -> Reply:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        target = url if parts.scheme == "http" else parts.path or "/"
+        if parts.scheme != "http" and parts.query:
+            target += f"?{parts.query}"
+        for attempt in (0, 1):  # a kept-alive connection the proxy closed meanwhile is reopened once
+            connection = self._connection(parts.scheme, parts.hostname or "", port)
+            started = time.perf_counter()
+            try:
+                connection.request(method, target, body=body, headers=dict(headers or {}))
+                response = connection.getresponse()
+                data = response.read()
+            except Exception as error:
+                connection.close()
+                self._connections.pop(f"{parts.scheme}://{parts.hostname}:{port}", None)
+                stale = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+                if attempt or not isinstance(error, stale):
+                    raise
+                continue
+            ms = (time.perf_counter() - started) * 1000
+            if response.getheader("connection", "").lower() == "close":
+                connection.close()
+                self._connections.pop(f"{parts.scheme}://{parts.hostname}:{port}", None)
+            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data, ms)
+        raise AssertionError("unreachable")
+
+    def get(self, url: str, **headers: str) -> Reply:
+        return self.request("GET", url, headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+        self._connections.clear()
+
+
+def temp_workdir(prefix: str = "wink-proxy-") -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))

@@ -1,0 +1,320 @@
+"""End to end: a real `mitmdump -s proxy_addon/wink.py`, real HTTP and HTTPS origins, a real client.
+
+One proxy (generous deadline) serves most tests; a second one with a tiny deadline covers the
+deadline, a killed worker and a cache that survives a restart.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import struct
+import threading
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from proxy_addon.harness import REPO, Client, Mitmdump, Origin, Route, temp_workdir
+
+FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
+
+WEBP = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+APNG = "image/apng,image/svg+xml,image/*,*/*;q=0.8"
+EXT = "chrome-extension://abcdefghijklmnop"
+#: The default target; until the pipeline's enrolled encodings exist, the fixture photos themselves.
+ENROLLED = (REPO / "assets" / "targets" / "zeman.json").is_file()
+TARGET = "zeman" if ENROLLED else str(FIXTURES / "faces" / "zeman")
+
+
+def encode(image: Image.Image, fmt: str, **params) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def zeman_variant(fixtures: Path, index: int) -> bytes:
+    """A target photo whose bytes no other test used (so it is a cache miss)."""
+    source = Image.open(fixtures / "faces" / "zeman" / f"zeman_{1 + index % 2}.jpg").convert("RGB")
+    return encode(source, "JPEG", quality=94 - index)
+
+
+def png_bomb(side: int = 20000) -> bytes:
+    """A small PNG whose header claims side x side pixels (1-bit, all zero)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" * (1 + (side + 7) // 8)
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def bad_corpus(fixtures: Path) -> dict[str, Route]:
+    zeman = (fixtures / "faces" / "zeman" / "zeman_1.jpg").read_bytes()
+    frames = [Image.new("RGB", (120, 90), (60 * i, 30, 200 - 60 * i)) for i in range(3)]
+    sixteen = Image.new("I;16", (200, 160))
+    sixteen.putdata([(x * 300) % 65535 for x in range(200 * 160)])
+    return {
+        "/bad/empty.jpg": Route(b"", "image/jpeg"),
+        "/bad/truncated.jpg": Route(zeman[:3000], "image/jpeg"),
+        "/bad/text.jpg": Route(b"this is not a picture at all\n" * 20, "image/jpeg"),
+        "/bad/bomb.png": Route(png_bomb(), "image/png"),
+        "/bad/drawing.svg": Route(b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">'
+                                  b'<circle cx="100" cy="100" r="80"/></svg>', "image/svg+xml"),
+        "/bad/animated.gif": Route(encode(frames[0], "GIF", save_all=True, append_images=frames[1:],
+                                          duration=100, loop=0), "image/gif"),
+        "/bad/cmyk.jpg": Route(encode(Image.new("CMYK", (300, 200), (10, 80, 30, 5)), "JPEG"), "image/jpeg"),
+        "/bad/16bit.png": Route(encode(sixteen, "PNG"), "image/png"),
+        "/bad/wrong-type.png": Route(encode(Image.new("RGB", (300, 200), (20, 90, 40)), "PNG"), "image/jpeg"),
+        "/bad/zeman-tiny.jpg": Route(encode(Image.open(io.BytesIO(zeman)).resize((40, 56)), "JPEG"),
+                                     "image/jpeg"),
+    }
+
+
+def routes(fixtures: Path) -> dict[str, Route]:
+    faces = fixtures / "faces"
+    table = {
+        "/zeman_1.jpg": Route((faces / "zeman" / "zeman_1.jpg").read_bytes(), "image/jpeg",
+                              headers={"ETag": '"z1"', "Cache-Control": "max-age=600"}),
+        "/zeman_2.bin": Route((faces / "zeman" / "zeman_2.jpg").read_bytes(), "application/octet-stream"),
+        "/biden_1.jpg": Route((faces / "biden" / "biden_1.jpg").read_bytes(), "image/jpeg"),
+        "/obama_1.jpg": Route((faces / "obama" / "obama_1.jpg").read_bytes(), "image/jpeg"),
+        "/noface.png": Route(encode(Image.new("RGB", (640, 480), (200, 180, 150)), "PNG"), "image/png"),
+        "/page.html": Route(b"<!doctype html><title>t</title><img src=/zeman_1.jpg>", "text/html"),
+        "/style.css": Route(b"body { color: #123; }\n", "text/css"),
+        "/data.json": Route(json.dumps({"a": [1, 2, 3]}).encode(), "application/json"),
+    }
+    table.update(bad_corpus(fixtures))
+    for index in range(8):
+        table[f"/variant_{index}.jpg"] = Route(zeman_variant(fixtures, index), "image/jpeg")
+    return table
+
+
+@pytest.fixture(scope="module")
+def origins(fixtures, tmp_path_factory):
+    table = routes(fixtures)
+    plain = Origin(table)
+    secure = Origin(table, tls_dir=tmp_path_factory.mktemp("origin-tls"))
+    yield {"http": plain, "https": secure}
+    plain.close()
+    secure.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(origins):
+    workdir = temp_workdir()
+    proxy = Mitmdump(workdir, wink_timeout=60, wink_workers=2, wink_target=TARGET)
+    try:
+        proxy.wait_ready()
+        yield proxy
+    finally:
+        proxy.stop()
+        print(proxy.log()[-3000:])
+
+
+def animated_frames(body: bytes) -> tuple[str, tuple[int, int], int]:
+    image = Image.open(io.BytesIO(body))
+    return image.format, image.size, getattr(image, "n_frames", 1)
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_addon_proxy_target_photo_animated(proxy, origins, scheme):
+    origin = origins[scheme]
+    original = origin.routes["/zeman_1.jpg"].body
+    size = Image.open(io.BytesIO(original)).size
+    reply = proxy.client.get(origin.url("/zeman_1.jpg"), accept=WEBP)
+    assert reply.status == 200
+    assert reply.headers["content-type"] == "image/webp"
+    assert int(reply.headers["content-length"]) == len(reply.body)
+    fmt, out_size, frames = animated_frames(reply.body)
+    assert (fmt, out_size) == ("WEBP", size) and frames > 3
+    assert reply.headers["etag"] != '"z1"' and reply.headers["cache-control"] == "max-age=600"
+    assert "content-encoding" not in reply.headers
+
+    octet = proxy.client.get(origin.url("/zeman_2.bin"), accept=APNG)  # sniffed, not trusted by type
+    assert octet.headers["content-type"] == "image/apng"
+    assert animated_frames(octet.body)[0] == "PNG" and animated_frames(octet.body)[2] > 3
+
+
+def test_addon_proxy_gif_for_plain_clients(proxy, origins):
+    reply = proxy.client.get(origins["http"].url("/zeman_1.jpg"), accept="*/*")
+    assert reply.headers["content-type"] == "image/gif"
+    fmt, _, frames = animated_frames(reply.body)
+    assert fmt == "GIF" and frames > 3
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("path", ["/biden_1.jpg", "/obama_1.jpg", "/noface.png", "/page.html", "/style.css",
+                                  "/data.json"])
+def test_addon_proxy_everything_else_identical(proxy, origins, scheme, path):
+    origin = origins[scheme]
+    reply = proxy.client.get(origin.url(path), accept=WEBP)
+    assert reply.status == 200
+    assert reply.body == origin.routes[path].body
+    assert reply.headers["content-type"] == origin.routes[path].content_type
+
+
+def test_addon_proxy_bad_images_identical(proxy, origins, fixtures):
+    origin = origins["http"]
+    failed_before = proxy.status()["counts"]
+    for path in bad_corpus(fixtures):
+        reply = proxy.client.get(origin.url(path), accept=WEBP)
+        assert reply.status == 200, path
+        assert reply.body == origin.routes[path].body, path
+        assert reply.headers["content-type"] == origin.routes[path].content_type, path
+    assert proxy.client.get(origin.url("/page.html")).status == 200  # still serving
+    assert proxy.status()["counts"]["seen"] > failed_before["seen"]
+
+
+def test_addon_proxy_range_and_head_untouched(proxy, origins):
+    origin = origins["http"]
+    original = origin.routes["/zeman_1.jpg"].body
+    partial = proxy.client.get(origin.url("/zeman_1.jpg"), accept=WEBP, range="bytes=0-99")
+    assert partial.status == 206 and partial.body == original[:100]
+    head = proxy.client.request("HEAD", origin.url("/zeman_1.jpg"), headers={"accept": WEBP})
+    assert head.status == 200 and head.headers["content-type"] == "image/jpeg" and head.body == b""
+
+
+def test_addon_proxy_load(proxy, origins, fixtures):
+    """A few hundred mixed requests, 20 in flight: none fails, every body is the original or an animation."""
+    mix = ["/variant_0.jpg", "/variant_1.jpg", "/variant_2.jpg", "/variant_3.jpg", "/biden_1.jpg",
+           "/obama_1.jpg", "/noface.png", "/page.html", "/style.css", "/data.json", "/bad/truncated.jpg",
+           "/bad/cmyk.jpg", "/bad/animated.gif", "/zeman_1.jpg"]
+    jobs = [(("http", "https")[i % 2], mix[(i * 7) % len(mix)]) for i in range(280)]
+    local = threading.local()
+    clients = []
+
+    def fetch(index: int) -> tuple[str, int, bytes, dict[str, str]]:
+        if not hasattr(local, "client"):  # one client (like one browser connection) per thread
+            local.client = Client(proxy.port, proxy.ca)
+            clients.append(local.client)
+        scheme, path = jobs[index]
+        reply = local.client.get(origins[scheme].url(path), accept=WEBP)
+        return path, reply.status, reply.body, reply.headers
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(fetch, range(len(jobs))))
+    elapsed = time.monotonic() - started
+    for client in clients:
+        client.close()
+    animated = 0
+    for path, status, body, headers in results:
+        original = origins["http"].routes[path].body
+        assert status == 200, path
+        if body == original:
+            continue
+        assert "variant" in path or "zeman" in path, path
+        fmt, size, frames = animated_frames(body)
+        assert fmt == "WEBP" and frames > 3 and size == Image.open(io.BytesIO(original)).size
+        assert headers["content-type"] == "image/webp" and int(headers["content-length"]) == len(body)
+        animated += 1
+    assert animated > 0
+    print(f"load: {len(jobs)} requests in {elapsed:.1f} s, {animated} animated, "
+          f"memory peak kB {proxy.memory_peak_kb()}")
+
+
+def test_addon_proxy_control_page_and_api(proxy, origins):
+    client = proxy.client
+    page = client.get("http://wink.proxy/")
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+    assert b"wink proxy is" in page.body and b"zeman" in page.body and b"<b>ON</b>" in page.body
+
+    status = json.loads(client.get("http://wink.proxy/api/status").body)
+    assert status["enabled"] is True and status["target"] == TARGET and status["preset"] == "wink"
+    counts = {"seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"}
+    assert set(status["counts"]) >= counts
+    assert status["counts"]["animated"] >= 1 and status["latency_ms"]["p50"] is not None
+    assert status["cache"]["entries"] >= 1
+
+    presets = json.loads(client.get("http://wink.proxy/api/presets", origin=EXT).body)
+    assert presets["current"] == "wink" and "wink" in [p["name"] for p in presets["presets"]]
+
+    # a web page: no CORS headers, its preflight is not allowed, its POST is refused, nothing changes
+    evil = "https://evil.example"
+    read = client.get("http://wink.proxy/api/status", origin=evil)
+    assert "access-control-allow-origin" not in read.headers
+    preflight = client.request("OPTIONS", "http://wink.proxy/api/enabled", headers={
+        "origin": evil, "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type"})
+    assert "access-control-allow-origin" not in preflight.headers
+    for headers in ({"origin": evil, "content-type": "application/json"}, {"content-type": "text/plain"}):
+        refused = client.request("POST", "http://wink.proxy/api/enabled", b'{"enabled": false}', headers)
+        assert refused.status in (403, 415)
+    assert json.loads(client.get("http://wink.proxy/api/status").body)["enabled"] is True
+
+    # the extension: allowed, with CORS echoed
+    ext = {"origin": EXT, "content-type": "application/json"}
+    preflight = client.request("OPTIONS", "http://wink.proxy/api/enabled", headers={
+        "origin": EXT, "access-control-request-method": "POST"})
+    assert preflight.headers["access-control-allow-origin"] == EXT
+    bad = client.request("POST", "http://wink.proxy/api/preset", b'{"preset": "no-such"}', ext)
+    assert bad.status == 400 and "error" in json.loads(bad.body)
+    chosen = client.request("POST", "http://wink.proxy/api/preset", b'{"preset": "wink"}', ext)
+    assert chosen.status == 200 and json.loads(chosen.body)["preset"] == "wink"
+    off = client.request("POST", "http://wink.proxy/api/enabled", b'{"enabled": false}', ext)
+    assert off.status == 200 and json.loads(off.body)["enabled"] is False
+    assert off.headers["access-control-allow-origin"] == EXT
+    try:
+        origin = origins["http"]
+        reply = client.get(origin.url("/variant_7.jpg"), accept=WEBP)
+        assert reply.body == origin.routes["/variant_7.jpg"].body
+    finally:
+        on = client.request("POST", "http://wink.proxy/api/enabled", b'{"enabled": true}', ext)
+        assert json.loads(on.body)["enabled"] is True
+    assert not any("wink.proxy" in hit for hit in origins["http"].server.hits)
+
+
+def test_addon_proxy_deadline_killed_worker_and_restart(origins, fixtures):
+    """Tiny deadline: the original at once, the animation from the cache later; a killed worker is
+    replaced; the cache survives a restart."""
+    workdir = temp_workdir()
+    origin = origins["https"]
+    proxy = Mitmdump(workdir, wink_timeout=0.05, wink_workers=1, wink_target=TARGET)
+    try:
+        proxy.wait_ready()
+        path = "/variant_4.jpg"
+        original = origin.routes[path].body
+        first = proxy.client.get(origin.url(path), accept=WEBP)
+        assert first.body == original and first.ms < 2000
+        deadline = time.monotonic() + 60
+        while True:
+            later = proxy.client.get(origin.url(path), accept=WEBP)
+            if later.body != original or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert later.headers["content-type"] == "image/webp" and animated_frames(later.body)[2] > 3
+        assert proxy.status()["counts"]["timeouts"] >= 1
+
+        (pid,) = proxy.status()["workers"]["pids"]
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.5)
+        path = "/variant_5.jpg"
+        deadline = time.monotonic() + 90
+        while True:
+            reply = proxy.client.get(origin.url(path), accept=WEBP)
+            assert reply.status == 200
+            if reply.body != origin.routes[path].body or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert animated_frames(reply.body)[2] > 3, proxy.log()[-3000:]
+        workers = proxy.status()["workers"]
+        assert workers["restarts"] >= 1 and pid not in workers["pids"]
+    finally:
+        proxy.stop()
+
+    again = Mitmdump(workdir, wink_timeout=0.05, wink_workers=1, wink_target=TARGET)
+    try:
+        again.wait_ready()
+        cached = again.client.get(origin.url("/variant_4.jpg"), accept=WEBP)
+        assert cached.headers["content-type"] == "image/webp"
+        assert again.status()["counts"]["cached"] == 1
+    finally:
+        again.stop()
