@@ -1,0 +1,71 @@
+// The wink add-on's control API. It lives at the reserved host wink.proxy, which only exists
+// inside the proxy: these calls work only while the browser is routed through it. The add-on
+// sends CORS headers to extension origins, so no host permission is needed.
+
+const CONTROL_ORIGIN = "http://wink.proxy";
+const TIMEOUT_MS = 4000;
+
+// Nothing answered: the proxy is not running at the configured address (or we are not routed yet).
+export class ProxyNotAnswering extends Error {}
+// Something answered, but not the wink add-on (for example mitmdump started without -s proxy_addon/wink.py).
+export class NotTheWinkProxy extends Error {}
+// The add-on answered and refused, saying why.
+export class RefusedByProxy extends Error {}
+
+export const getStatus = () => call("/api/status");
+export const getPresets = () => call("/api/presets");
+export const choosePreset = (name) => post("/api/preset", { preset: name });
+export const setWinking = (enabled) => post("/api/enabled", { enabled });
+
+function post(path, body) {
+  return call(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+async function call(path, init = {}) {
+  let response;
+  try {
+    response = await fetch(CONTROL_ORIGIN + path, { cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS), ...init });
+  } catch (error) {
+    // A CORS-less answer (some other proxy's error page) fails exactly like no answer at all;
+    // an opaque probe tells the two apart.
+    if (await somethingAnswers()) throw new NotTheWinkProxy(String(error));
+    throw new ProxyNotAnswering(String(error));
+  }
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    throw new NotTheWinkProxy(`HTTP ${response.status} without JSON`);
+  }
+  if (!response.ok) {
+    if (body && typeof body.error === "string") throw new RefusedByProxy(body.error);
+    throw new NotTheWinkProxy(`HTTP ${response.status}`);
+  }
+  return body;
+}
+
+async function somethingAnswers() {
+  try {
+    await fetch(CONTROL_ORIGIN + "/", { mode: "no-cors", cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Does HTTPS through the proxy work, i.e. does this browser trust the proxy's CA?
+// The proxy intercepts TLS for https://wink.proxy with a certificate signed by its CA, like for any
+// web site. A no-cors fetch resolves whatever the HTTP answer is once TLS succeeded, and rejects
+// when the browser refused the certificate. Only meaningful after getStatus() succeeded.
+export async function httpsThroughProxyWorks() {
+  try {
+    await fetch("https://wink.proxy/api/status", { mode: "no-cors", cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
+    return true;
+  } catch {
+    return false;
+  }
+}
