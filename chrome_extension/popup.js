@@ -6,7 +6,7 @@ import {
   NotTheWinkProxy, RefusedByProxy, setWinking,
 } from "./control_api.js";
 import { canSetProxy, proxyLevelOfControl, showBadge, switchOff, switchOn } from "./proxy_switch.js";
-import { loadPresetCatalog, loadSettings, savePresetCatalog, START_COMMAND } from "./settings.js";
+import { loadPresetCatalog, loadSettings, savePresetCatalog, START_COMMAND, TRUST_CA_COMMAND } from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -121,8 +121,10 @@ async function checkProxy(settings) {
   if (!(await httpsThroughProxyWorks())) {
     await showBadge("problem");
     return showStatus("problem", "HTTPS pages fail: this browser does not trust the proxy's certificate.", {
-      hint: "Install the proxy's CA certificate (the page below explains it for each system), then restart the browser.",
-      link: { label: "Open http://mitm.it to install the CA", href: "http://mitm.it/" },
+      hint: "Trust the proxy's CA: run this in the project folder, then restart the browser. " +
+        "Or install it by hand from mitm.it.",
+      command: TRUST_CA_COMMAND,
+      link: { label: "Open http://mitm.it", href: "http://mitm.it/" },
     });
   }
   await showBadge("on");

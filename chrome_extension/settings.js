@@ -8,7 +8,9 @@ export const DEFAULTS = Object.freeze({
   bypassList: ["<local>"],
 });
 
-export const START_COMMAND = "uv run mitmdump -s proxy_addon/wink.py --listen-host 127.0.0.1";
+// The documented commands (top README): start the proxy with the project's CA; trust that CA.
+export const START_COMMAND = "uv run mitmdump -s proxy_addon/wink.py --listen-host 127.0.0.1 --set confdir=certs/confdir";
+export const TRUST_CA_COMMAND = "uv run python -m certs install";
 
 export async function loadSettings() {
   const stored = await chrome.storage.local.get(Object.keys(DEFAULTS));

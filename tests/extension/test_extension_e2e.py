@@ -1,10 +1,12 @@
 """The extension in a real Chromium, routing real traffic through a real mitmdump with the wink add-on.
 
 One scenario, step by step, as a person would use it: set the options, switch on in the popup, load a
-page; choose another motion, reload; restart the browser (still on); switch off (the proxy sees
-nothing). Screenshots of the popup and the page go to artifacts/extension/. With WINK_UPDATE_DOCS=1
-the popup screenshot is also written to chrome_extension/docs/popup.png for the README (the popup
-shows no photo, so no fixture image ever lands in the repository).
+page; choose another motion, reload; point it at a port where no proxy runs (the popup says so);
+restart the browser (still on); switch off (the proxy sees nothing); and a second browser that does not
+trust the proxy's CA (the popup says so). Screenshots of the popup and the page go to
+artifacts/extension/. With WINK_UPDATE_DOCS=1 the popup screenshot is also written to
+chrome_extension/docs/popup.png for the README (the popup shows no photo, so no fixture image ever
+lands in the repository).
 """
 
 from __future__ import annotations
@@ -315,7 +317,7 @@ def wink_proxy(tmp_path_factory, browser_tools, fixtures: Path) -> Proxy:
 
 
 # --- the scenario --------------------------------------------------------------------------------
-POPUP_SIZE = {"width": 340, "height": 430}
+POPUP_SIZE = {"width": 340, "height": 600}  # Chrome sizes a real popup to its content
 
 # Each picture reaches the page three ways: <img src>, CSS background, <img srcset>.
 WAYS = ("img", "css", "srcset")
@@ -456,7 +458,7 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 popup.click("#power")
                 state, text = popup_status(popup)
                 assert proxy_level_of_control(context) == "controlled_by_this_extension"
-                # The CA is trusted, so "ok". The HTTPS check needs the add-on to accept CONNECT to wink.proxy.
+                # The CA is trusted, so "ok" (the HTTPS check needs the add-on to accept CONNECT wink.proxy).
                 assert state == "ok", f"popup after switching on says: {text}"
                 assert popup.get_attribute("#target", "title") == wink_proxy.api("/api/status")["target"]
 
@@ -475,7 +477,7 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 popup.reload()
                 assert popup_status(popup)[0] == "ok"
                 popup.wait_for_selector("#counts:has-text('animated')")
-                popup.screenshot(path=ARTIFACTS / "popup_on.png")
+                popup.locator("main").screenshot(path=ARTIFACTS / "popup_on.png")
                 if os.environ.get("WINK_UPDATE_DOCS"):
                     DOCS_SCREENSHOT.parent.mkdir(exist_ok=True)
                     shutil.copyfile(ARTIFACTS / "popup_on.png", DOCS_SCREENSHOT)
@@ -502,7 +504,7 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 state, text = popup_status(popup)
                 assert state == "problem" and "does not answer" in text, text
                 assert "mitmdump -s proxy_addon/wink.py" in text
-                popup.screenshot(path=ARTIFACTS / "popup_proxy_down.png")
+                popup.locator("main").screenshot(path=ARTIFACTS / "popup_proxy_down.png")
                 set_options(context, extension_id, "127.0.0.1", wink_proxy.port, "<-loopback>")
             finally:
                 context.close()
@@ -521,7 +523,7 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 popup.click("#power")
                 assert popup_status(popup)[0] == "off"
                 assert proxy_level_of_control(context) == "controllable_by_this_extension"
-                popup.screenshot(path=ARTIFACTS / "popup_off.png")
+                popup.locator("main").screenshot(path=ARTIFACTS / "popup_off.png")
                 seen_before = wink_proxy.api("/api/status")["counts"]["seen"]
                 log_before = len(wink_proxy.log_text())
                 requests_before = len(site.requests)
@@ -536,6 +538,21 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 new_log = wink_proxy.log_text()[log_before:]
                 assert f"127.0.0.1:{site.port}" not in new_log, f"the proxy saw the page:\n{new_log[-2000:]}"
                 assert wink_proxy.api("/api/status")["counts"]["seen"] == seen_before
+            finally:
+                context.close()
+
+            # A browser that does not trust the proxy's CA: the popup says so and how to fix it.
+            untrusting_home = tmp_path / "home-without-proxy-ca"
+            make_home_trusting(untrusting_home, {"wink-test-site": site_certs.ca})
+            context, extension_id = launch_chromium(playwright, tmp_path / "profile-2", untrusting_home)
+            try:
+                set_options(context, extension_id, "127.0.0.1", wink_proxy.port, "<-loopback>")
+                popup = open_popup(context, extension_id)
+                popup.click("#power")
+                state, text = popup_status(popup)
+                assert state == "problem" and "does not trust the proxy's certificate" in text, text
+                assert "python -m certs install" in text
+                popup.locator("main").screenshot(path=ARTIFACTS / "popup_ca_untrusted.png")
             finally:
                 context.close()
     finally:
