@@ -11,9 +11,16 @@ process (the proxy add-on) pays for loading once.  `animate()` is the one-call c
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from functools import cache
 
+import numpy as np
+
+from pipeline import decode, encode, faces, features, landmarks, motion, warp
 from pipeline.errors import ImageError, UsageError, WinkError
+from pipeline.presets import Preset, load_preset
+from pipeline.targets import Target, load_target
 
 #: Bumped whenever the same input could produce different output bytes; part of every cache key.
 PIPELINE_VERSION = "1"
@@ -52,3 +59,100 @@ class Animation:
     @property
     def animated(self) -> bool:
         return self.data is not None
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+class Animator:
+    """Animates the faces of one target with one preset; reuse it, the models load once per process."""
+
+    def __init__(self, target: str | Target = "zeman", preset: str | Preset = "wink"):
+        self.target = load_target(target) if isinstance(target, str) else target
+        self.preset = load_preset(preset) if isinstance(preset, str) else preset
+
+    def animate(self, data: bytes, fmt: str = "webp") -> Animation:
+        """Animated bytes of the image, or an Animation with data None when no target face is in it.
+
+        Raises ImageError for bytes that are not a still image the pipeline reads.
+        """
+        if fmt not in FORMATS:
+            raise UsageError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        info = decode.probe(data)
+        full = None
+        if info.format == "jpeg":
+            small = decode.preview(data)  # draft decoding: no full decode for images without faces
+        else:
+            full = decode.decode(data)
+            small = decode.shrink(full)
+        timings["decode"] = _ms_since(start)
+
+        start = time.perf_counter()
+        width, height = (full.width, full.height) if full else (round(small.width * small.scale),
+                                                                round(small.height * small.scale))
+        detections = faces.detect(small.rgb, small.scale, width, height)
+        timings["detect"] = _ms_since(start)
+        nothing = Animation(None, None, len(detections), 0, width, height, timings)
+        if not any(box.height >= faces.MIN_FACE_PX for box, _ in detections):
+            return nothing
+
+        start = time.perf_counter()
+        if full is None:
+            full = decode.decode(data)
+            timings["decode"] += _ms_since(start)
+            start = time.perf_counter()
+        width, height = full.width, full.height
+        found = faces.identify(full.rgb, detections, self.target.encodings, self.target.tolerance)
+        chosen = [face for face in found if face.is_target]
+        timings["identify"] = _ms_since(start)
+        nothing = Animation(None, None, len(detections), 0, width, height, timings)
+        if not chosen:
+            return nothing
+
+        start = time.perf_counter()
+        meshes = [m for m in (landmarks.face_mesh(full.rgb, face.box) for face in chosen) if m is not None]
+        timings["mesh"] = _ms_since(start)
+        if not meshes:
+            return nothing
+
+        start = time.perf_counter()
+        motions = [motion.plan_motion(mesh, self.preset) for mesh in meshes]
+        warps = [warp.FaceWarp(m.still, width, height) for m in motions]
+        frames = self._render(full, motions, warps)
+        timings["warp"] = _ms_since(start)
+
+        start = time.perf_counter()
+        encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile)
+        timings["encode"] = _ms_since(start)
+        return Animation(encoded, MIME_TYPES[fmt], len(detections), len(meshes), width, height, timings)
+
+    def _render(self, still: decode.Still, motions: list[motion.FaceMotion],
+                warps: list[warp.FaceWarp]) -> list[encode.Frame]:
+        """Every frame of the preset; frames whose landmark positions repeat are rendered once."""
+        rendered: dict[bytes, warp.Patch | None] = {}
+        frames = []
+        for index, duration in enumerate(self.preset.durations_ms):
+            dests = [w.vertex_positions(m.frames[index]) for m, w in zip(motions, warps, strict=True)]
+            sources = [w.source_positions(m.sources[index]) for m, w in zip(motions, warps, strict=True)]
+            key = b"".join(np.round(d, 2).tobytes() + (b"" if s is None else np.round(s, 2).tobytes())
+                           for d, s in zip(dests, sources, strict=True))
+            if key not in rendered:
+                patch = warp.render(still.rgb, still.alpha, list(zip(warps, dests, sources, strict=True)))
+                if patch is not None:
+                    patch = features.paint(still, patch, motions, index)
+                rendered[key] = patch
+            frames.append(encode.Frame(rendered[key] if index else None, int(duration)))
+        return frames
+
+
+@cache
+def _animator(target: str, preset: str) -> Animator:
+    return Animator(target, preset)
+
+
+def animate(data: bytes, *, target: str = "zeman", preset: str = "wink", fmt: str = "webp") -> Animation:
+    """One-call form of `Animator(target, preset).animate(data, fmt)`, reusing loaded animators."""
+    return _animator(target, preset).animate(data, fmt)

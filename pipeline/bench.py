@@ -1,0 +1,79 @@
+"""`wink bench`: warm per-stage timings of the pipeline on the fixture photos.
+
+Each case runs once to warm up, then `--repeat` times; medians are reported per stage and in total,
+as a table and as one JSON object on the last line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import time
+from pathlib import Path
+
+STAGES = ("decode", "detect", "identify", "mesh", "warp", "encode")
+
+
+def _no_face_photo(fixtures: Path) -> bytes:
+    """A real photo region with no face in it: the suit and hands below Biden's face, about 1 MP."""
+    from PIL import Image
+
+    with Image.open(fixtures / "faces" / "biden" / "biden_1.jpg") as image:
+        image = image.convert("RGB")
+        width, height = image.size
+        crop = image.crop((0, height // 2, width, height)).resize((800, 1000))
+    buffer = io.BytesIO()
+    crop.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def cases(fixtures: Path) -> list[tuple[str, bytes, str]]:
+    faces = fixtures / "faces"
+    return [
+        ("zeman_1 (target, 0.9 MP)", (faces / "zeman" / "zeman_1.jpg").read_bytes(), "target"),
+        ("zeman_2 (target, turned)", (faces / "zeman" / "zeman_2.jpg").read_bytes(), "target"),
+        ("no face (0.8 MP)", _no_face_photo(fixtures), "no face"),
+        ("biden_1 (non-target, 2.1 MP)", (faces / "biden" / "biden_1.jpg").read_bytes(), "non-target"),
+        ("obama_1 (non-target)", (faces / "obama" / "obama_1.jpg").read_bytes(), "non-target"),
+        ("two_people (2 non-targets)", (fixtures / "scenes" / "two_people.jpg").read_bytes(), "non-target"),
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipeline.api import Animator
+
+    fixtures = Path(args.fixtures) if args.fixtures else Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+    if not fixtures.is_dir():
+        print(f"wink: fixtures folder not found: {fixtures} (use --fixtures).")
+        return 2
+    animator = Animator("zeman", "wink")
+    report = []
+    for name, data, kind in cases(fixtures):
+        animator.animate(data)  # warm-up: models, caches
+        totals, stages = [], {stage: [] for stage in STAGES}
+        size = None
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            result = animator.animate(data)
+            totals.append((time.perf_counter() - start) * 1000)
+            for stage in STAGES:
+                stages[stage].append(result.timings_ms.get(stage, 0.0))
+            size = len(result.data) if result.data else None
+        report.append({
+            "case": name, "kind": kind, "animated": size is not None,
+            "total_ms": round(statistics.median(totals), 1),
+            "stages_ms": {stage: round(statistics.median(v), 1) for stage, v in stages.items()},
+            "input_bytes": len(data), "output_bytes": size,
+            "size_ratio": round(size / len(data), 2) if size else None,
+        })
+    if not args.json_only:
+        header = f"{'case':<30} {'total':>7} " + " ".join(f"{s:>8}" for s in STAGES) + "   size"
+        print(header)
+        for row in report:
+            cells = " ".join(f"{row['stages_ms'][s]:>8.1f}" for s in STAGES)
+            ratio = f"{row['size_ratio']:.2f}x" if row["size_ratio"] else "-"
+            print(f"{row['case']:<30} {row['total_ms']:>7.1f} {cells}   {ratio}")
+    print(json.dumps({"repeat": args.repeat, "cases": report}))
+    return 0

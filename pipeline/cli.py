@@ -1,0 +1,196 @@
+"""The `wink` command: animate photos, enroll targets, list presets, benchmark the pipeline.
+
+Exit codes of `wink animate` with one input: 0 animated, 3 no target face, 2 usage error,
+1 anything else (unreadable file, not an image), always with one sentence on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_FACE = 0, 1, 2, 3
+SUFFIXES = {"webp": ".webp", "apng": ".png", "gif": ".gif"}
+
+
+_messages = sys.stderr
+
+
+def _quiet_models() -> None:
+    """MediaPipe and TensorFlow Lite write log lines to file descriptor 2 from C++ whatever Python asks.
+
+    The CLI's own messages go to a copy of the real stderr; descriptor 2 itself goes to /dev/null
+    (set WINK_DEBUG=1 to keep it).
+    """
+    global _messages
+    import warnings
+
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ.get("WINK_DEBUG"):
+        return
+    sys.stderr.flush()
+    _messages = os.fdopen(os.dup(2), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = _messages  # Python-level errors (and tracebacks of real bugs) still reach the user
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one sentence and exit 2, as argparse does, but without the usage dump
+        self.exit(EXIT_USAGE, f"wink: {message} (see '{self.prog} --help').\n")
+
+
+def _say(message: str) -> None:
+    print(f"wink: {message}", file=_messages)
+
+
+def _output_path(source: Path, args: argparse.Namespace) -> Path:
+    suffix = SUFFIXES[args.format]
+    if args.out_dir:
+        return Path(args.out_dir) / f"{source.stem}.wink{suffix}"
+    if args.output:
+        return Path(args.output)
+    return source.with_name(f"{source.stem}.wink{suffix}")
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    from pipeline.api import Animator
+    from pipeline.errors import ImageError, UsageError
+
+    if len(args.inputs) > 1 and args.output:
+        _say("-o names one output; with several inputs use --out-dir.")
+        return EXIT_USAGE
+    try:
+        animator = Animator(args.target, args.preset)
+    except UsageError as error:
+        _say(str(error))
+        return EXIT_USAGE
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+    batch = len(args.inputs) > 1
+    worst = EXIT_OK
+    for name in args.inputs:
+        source = Path(name)
+        start = time.perf_counter()
+        record: dict = {"input": name, "animated": False, "output": None, "faces": 0}
+        try:
+            data = source.read_bytes()
+            result = animator.animate(data, args.format)
+        except IsADirectoryError:
+            code, message = EXIT_FAILED, f"{name} is a folder, not an image."
+        except OSError as error:
+            code, message = EXIT_FAILED, f"cannot read {name}: {error.strerror or error}."
+        except ImageError as error:
+            code, message = EXIT_FAILED, f"{name}: {error}"
+        except UsageError as error:
+            code, message = EXIT_USAGE, str(error)
+        else:
+            record["faces"] = result.faces_animated
+            if result.animated:
+                out = _output_path(source, args)
+                out.write_bytes(result.data)
+                record.update(animated=True, output=str(out))
+                code, message = EXIT_OK, f"{name}: animated {result.faces_animated} face(s) into {out}."
+            else:
+                code, message = EXIT_NO_FACE, f"{name}: no face of the target {animator.target.name!r} found."
+        record["ms"] = round((time.perf_counter() - start) * 1000, 1)
+        if batch:
+            if code not in (EXIT_OK, EXIT_NO_FACE):
+                record["error"] = message
+            print(json.dumps(record), flush=True)
+        elif code == EXIT_OK:
+            print(message.split(": ", 1)[1] if ": " in message else message)
+        else:
+            _say(message)
+        if code in (EXIT_FAILED, EXIT_USAGE):
+            worst = code if worst in (EXIT_OK, EXIT_NO_FACE) else worst
+        elif code == EXIT_NO_FACE and worst == EXIT_OK:
+            worst = EXIT_NO_FACE
+    return EXIT_OK if batch and worst == EXIT_NO_FACE else worst
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from pipeline.errors import UsageError
+    from pipeline.targets import enroll
+
+    try:
+        path = enroll(args.name, [Path(p) for p in args.photos])
+    except UsageError as error:
+        _say(str(error))
+        return EXIT_USAGE
+    count = len(json.loads(path.read_text())["sources"])
+    print(f"enrolled {args.name!r} from {count} photo(s) into {path}")
+    return EXIT_OK
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from pipeline.presets import list_presets
+
+    infos = list_presets()
+    if args.json:
+        print(json.dumps([{"name": i.name, "description": i.description} for i in infos]))
+        return EXIT_OK
+    width = max((len(i.name) for i in infos), default=0)
+    for info in infos:
+        print(f"{info.name:<{width}}  {info.description}")
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from pipeline.bench import run
+
+    return run(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="wink", description="Make the face of a chosen person in a photo wink and smile "
+                     "(every output is marked as synthetic).")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    animate = commands.add_parser("animate", help="animate photos")
+    animate.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    where = animate.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", help="output file (one input only)")
+    where.add_argument("--out-dir", help="folder for the outputs (several inputs)")
+    animate.add_argument("--target", default="zeman",
+                         help="enrolled name, photo, folder of photos, or 'any' (default: zeman)")
+    animate.add_argument("--preset", default="wink", help="preset name or .npz path (default: wink)")
+    animate.add_argument("--format", choices=("webp", "apng", "gif"), default="webp",
+                         help="output format (default: webp)")
+    animate.set_defaults(run=cmd_animate)
+
+    enroll = commands.add_parser("enroll", help="store a target's face encodings (not the photos)")
+    enroll.add_argument("name", help="target name, e.g. zeman")
+    enroll.add_argument("photos", nargs="+", help="photos or folders of photos of that person")
+    enroll.set_defaults(run=cmd_enroll)
+
+    presets = commands.add_parser("presets", help="list the motion presets")
+    presets.add_argument("--json", action="store_true", help="print JSON")
+    presets.set_defaults(run=cmd_presets)
+
+    bench = commands.add_parser("bench", help="warm per-stage timings on the fixture photos")
+    bench.add_argument("--fixtures", default=None, help="fixtures folder (default: ../shared/fixtures)")
+    bench.add_argument("--repeat", type=int, default=7, help="runs per image (median reported)")
+    bench.add_argument("--json-only", action="store_true", help="print only the JSON")
+    bench.set_defaults(run=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_models()
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

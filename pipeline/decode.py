@@ -1,0 +1,220 @@
+"""Stage 1, decode: bytes in, an upright RGB still (plus alpha and ICC profile) out.
+
+Two entry points because most images on a page hold no target face: `preview()` decodes a small copy
+(JPEG draft decoding skips most of the DCT work) that is enough to find faces, and `decode()` decodes
+the full image only when there is something to animate.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from pipeline.errors import ImageError
+
+#: Images over this many pixels are refused before decoding (decompression bombs, gigapixel scans).
+MAX_PIXELS = 40_000_000
+#: Longest side of the copy used to find faces.
+PREVIEW_SIDE = 640
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "png"),
+    (b"GIF87a", 0, "gif"),
+    (b"GIF89a", 0, "gif"),
+    (b"BM", 0, "bmp"),
+    (b"\x00\x00\x01\x00", 0, "ico"),
+    (b"II*\x00", 0, "tiff"),
+    (b"MM\x00*", 0, "tiff"),
+)
+
+
+def sniff(head: bytes) -> str | None:
+    """The image kind the first bytes announce ("jpeg", "png", "webp", "gif", "avif", "svg", ...), or None.
+
+    Servers often send photos as application/octet-stream or with a wrong type, so the bytes decide.
+    """
+    for magic, offset, kind in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis", b"mif1", b"heic", b"heix"):
+        return "avif" if head[8:12] in (b"avif", b"avis") else "heif"
+    text = head[:256].lstrip().lower()
+    if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head[:1024].lower()):
+        return "svg"
+    return None
+
+
+#: Kinds the pipeline animates; everything else is refused with a clear reason.
+ANIMATABLE = frozenset({"jpeg", "png", "webp", "gif", "bmp", "avif", "tiff"})
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What the header says, read without decoding pixels."""
+
+    format: str
+    width: int
+    height: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class Still:
+    """An upright still image ready for the pipeline.
+
+    `scale` is the size of one pixel of `rgb` in pixels of the full image (1.0 for a full decode,
+    larger for a preview), so boxes found on a preview map back by multiplying.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    icc_profile: bytes | None
+    format: str
+    width: int
+    height: int
+    scale: float = 1.0
+
+
+def _open(data: bytes) -> tuple[Image.Image, ImageInfo]:
+    if not data:
+        raise ImageError("The file is empty.")
+    kind = sniff(data[:1024])
+    if kind == "svg":
+        raise ImageError("SVG is a vector drawing, not a photo; it is left as it is.")
+    if kind is None:
+        raise ImageError("The bytes are not an image format the pipeline reads.")
+    if kind not in ANIMATABLE:
+        raise ImageError(f"{kind.upper()} images are not animated.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageError(f"The image is too large to animate (over {MAX_PIXELS // 1_000_000} MP).") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ImageError("The image header cannot be read.") from error
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"The image is too large to animate (over {MAX_PIXELS // 1_000_000} MP).")
+    frames = int(getattr(image, "n_frames", 1) or 1)
+    return image, ImageInfo(format=kind, width=width, height=height, frames=frames)
+
+
+def probe(data: bytes) -> ImageInfo:
+    """Header facts of an image, raising ImageError for anything that is not a readable image."""
+    return _open(data)[1]
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(0x0112, 1))
+    except Exception:  # a broken EXIF block must not lose the picture
+        return 1
+
+
+def _check_still(info: ImageInfo) -> None:
+    if info.frames > 1:
+        raise ImageError("The image is already animated; it is left as it is.")
+    if min(info.width, info.height) < 2:
+        raise ImageError("The image is too small to hold a face.")
+
+
+def _to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """RGB and optional alpha from any Pillow mode (L, LA, P with transparency, CMYK, 16-bit, ...)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit grey: scale to 8 bits instead of clipping (Pillow's convert("L") clips at 255).
+        wide = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if wide.max() > 255 else 255.0
+        grey = np.clip(wide * (255.0 / top), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2)), None
+    if (image.mode == "P" and "transparency" in image.info) or image.mode in ("LA", "PA", "La", "RGBa"):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        rgba = np.asarray(image)
+        alpha = np.ascontiguousarray(rgba[..., 3])
+        if alpha.min() == 255:
+            alpha = None
+        return np.ascontiguousarray(rgba[..., :3]), alpha
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image), None
+
+
+def _load(image: Image.Image) -> Image.Image:
+    # face_recognition turns on Pillow's global "load truncated images" at import; a truncated file
+    # must be an error here, not a photo with a grey bottom.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageError("The image data is damaged or truncated.") from error
+    except MemoryError as error:
+        raise ImageError("The image is too large to decode.") from error
+    return image
+
+
+def _rgb_profile(icc: bytes | None) -> bytes | None:
+    """The ICC profile if it describes RGB; a CMYK or grey profile would be wrong on RGB output."""
+    if icc and len(icc) >= 20 and icc[16:20] == b"RGB ":
+        return icc
+    return None
+
+
+def decode(data: bytes) -> Still:
+    """The full image, upright (EXIF orientation applied), with alpha and ICC profile kept."""
+    image, info = _open(data)
+    _check_still(info)
+    icc = _rgb_profile(image.info.get("icc_profile"))
+    orientation = _orientation(image)
+    _load(image)
+    if orientation != 1:
+        image = ImageOps.exif_transpose(image)
+    rgb, alpha = _to_arrays(image)
+    height, width = rgb.shape[:2]
+    return Still(rgb=rgb, alpha=alpha, icc_profile=icc, format=info.format, width=width, height=height)
+
+
+def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
+    """A small upright RGB copy for face detection; `scale` maps its pixels back to the full image."""
+    image, info = _open(data)
+    _check_still(info)
+    orientation = _orientation(image)
+    if info.format == "jpeg" and image.mode in ("RGB", "L", "CMYK", "YCbCr"):
+        # Draft mode decodes at 1/2, 1/4 or 1/8 scale directly from the DCT: several times faster.
+        image.draft("RGB", (side, side))
+    _load(image)
+    if orientation != 1:
+        image = ImageOps.exif_transpose(image)
+    rgb, _ = _to_arrays(image)
+    upright_w = info.height if orientation in (5, 6, 7, 8) else info.width
+    height, width = rgb.shape[:2]
+    if max(height, width) > side:
+        import cv2
+
+        factor = side / max(height, width)
+        rgb = cv2.resize(rgb, (max(1, round(width * factor)), max(1, round(height * factor))),
+                         interpolation=cv2.INTER_AREA)
+    return Still(rgb=np.ascontiguousarray(rgb), alpha=None, icc_profile=None, format=info.format,
+                 width=rgb.shape[1], height=rgb.shape[0], scale=upright_w / rgb.shape[1])
+
+
+def shrink(still: Still, side: int = PREVIEW_SIDE) -> Still:
+    """A preview made from an already decoded image (formats without draft decoding)."""
+    if max(still.width, still.height) <= side:
+        return still
+    import cv2
+
+    factor = side / max(still.width, still.height)
+    small = cv2.resize(still.rgb, (max(1, round(still.width * factor)), max(1, round(still.height * factor))),
+                       interpolation=cv2.INTER_AREA)
+    return Still(rgb=small, alpha=None, icc_profile=None, format=still.format, width=small.shape[1],
+                 height=small.shape[0], scale=still.width / small.shape[1])

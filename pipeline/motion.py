@@ -1,0 +1,86 @@
+"""Stage 5, motion: a preset applied to one face gives that face's landmark positions for every frame.
+
+Offsets are retargeted to the face before they are turned into image pixels: an eyelid closes by this
+face's own lid gap (never past the lower lid), and the skin around the eye moves in proportion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline import topology as t
+from pipeline.landmarks import Landmarks
+from pipeline.pose import Pose, estimate_pose
+from pipeline.presets import Preset
+
+
+@dataclass(frozen=True)
+class FaceMotion:
+    """Image positions (x, y) of the 478 landmarks: the still's, and each frame's."""
+
+    still: np.ndarray  # (478, 2)
+    frames: np.ndarray  # (F, 478, 2)
+    sources: np.ndarray  # (F, 478, 2): where each landmark's pixels are read from in the still
+    eye_closure: np.ndarray  # (F, 2): right, left eye; 0 open as in the still, 1 shut
+    pose: Pose
+
+
+def _eye_region(reference: np.ndarray, corners: tuple[int, int], brow: tuple[int, ...],
+                lower: tuple[int, ...]) -> np.ndarray:
+    """Landmarks between the brow and just under the lower lid, across the eye: they follow the lid."""
+    xs = reference[list(corners), 0]
+    margin = 0.3 * (xs.max() - xs.min())
+    top = reference[list(brow), 1].min()
+    bottom = reference[list(lower), 1].max() + 0.05
+    x, y = reference[:, 0], reference[:, 1]
+    return (x > xs.min() - margin) & (x < xs.max() + margin) & (y > top) & (y < bottom)
+
+
+def retarget(offsets: np.ndarray, face: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (F, 478, 3) made to fit `face` (canonical landmarks), and per-frame eye closure (F, 2)."""
+    out = offsets.astype(np.float64).copy()
+    closure = np.zeros((len(out), 2))
+    for e, (_, upper, lower, corners, brow, _) in enumerate(t.EYES):
+        up, low = list(upper), list(lower)
+        ref_gap = np.maximum(reference[low, 1] - reference[up, 1], 1e-4)
+        face_gap = np.maximum(face[low, 1] - face[up, 1], 0.0)
+        ratio = float(np.clip(face_gap.sum() / ref_gap.sum(), 0.3, 2.5))
+        region = _eye_region(reference, corners, brow, lower)
+        shut = np.clip((offsets[:, up, 1] - offsets[:, low, 1]) / ref_gap, 0.0, 1.0)  # (F, 7)
+        out[:, region, 1] *= ratio
+        out[:, up, 1] = out[:, low, 1] + shut * face_gap
+        # How shut the eye is, counted only as far as the upper lid itself comes down over the eye
+        # (a lower lid rising in a smile is not a closing eye).
+        descended = np.clip(out[:, up, 1].sum(axis=1) / max(face_gap.sum(), 1e-6) / 0.5, 0.0, 1.0)
+        closure[:, e] = shut.mean(axis=1) * descended
+    return out, closure
+
+
+#: How far above the detected lid margin a closing lid reads its skin from (IOD units): Face Mesh's
+#: lid contour often sits a little inside the real margin, and reading from it would smear the iris.
+LID_MARGIN = 0.03
+
+
+def _lid_sources(still: np.ndarray, shut: np.ndarray, pose: Pose) -> np.ndarray:
+    """Per frame, still positions with each closing upper lid's points lifted by up to LID_MARGIN."""
+    up = -pose.rotation[:2, 1] * pose.scale * LID_MARGIN
+    sources = np.repeat(still[None], len(shut), axis=0)
+    for e, (_, upper, *_rest) in enumerate(t.EYES):
+        amount = np.clip(shut[:, e] * 3, 0, 1)
+        amount = amount * amount * (3 - 2 * amount)
+        sources[:, list(upper)] += amount[:, None, None] * up
+    return sources
+
+
+def plan_motion(landmarks: Landmarks, preset: Preset) -> FaceMotion:
+    """Every frame's landmark positions in the image for one face."""
+    points = landmarks.points.astype(np.float64)
+    pose = estimate_pose(points)
+    face = pose.to_canonical(points)
+    offsets, closure = retarget(preset.offsets, face, preset.reference.astype(np.float64))
+    image_offsets = pose.offsets_to_image(offsets)[..., :2]
+    still = points[:, :2]
+    return FaceMotion(still=still, frames=still[None] + image_offsets, sources=_lid_sources(still, closure, pose),
+                      eye_closure=closure, pose=pose)

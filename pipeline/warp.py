@@ -1,0 +1,186 @@
+"""Stage 6, warp: a piecewise-affine warp of the face over the Face Mesh triangles (OpenCV remap).
+
+The triangulation is made once per face, on the still's landmarks plus a ring of fixed anchors around
+the face, so motion fades to zero before the face outline's surroundings and leaves no seam. Each frame
+only rasterises the triangles that move, and builds remap tables only over their bounding box.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+from pipeline import topology as t
+from pipeline.faces import Box
+
+_SUBPIXEL_BITS = 4
+#: Vertices that move less than this (pixels) are held still: invisible motion would only grow the patch.
+_MOVING_PX = 0.25
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Pixels of one frame inside `box`; everything outside the box is the still."""
+
+    box: Box
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+
+
+def _anchor_ring(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Fixed points around the face: the outline pushed outwards, twice, so motion dies off smoothly."""
+    oval = points[list(t.FACE_OVAL)]
+    centre = points[:468].mean(axis=0)
+    rings = [centre + (oval - centre) * factor for factor in (1.25, 1.6)]
+    ring = np.vstack(rings)
+    ring[:, 0] = np.clip(ring[:, 0], 0, width - 1)
+    ring[:, 1] = np.clip(ring[:, 1], 0, height - 1)
+    return ring
+
+
+class FaceWarp:
+    """Warps one face of a still image to any new landmark positions."""
+
+    def __init__(self, still_points: np.ndarray, width: int, height: int):
+        face = np.asarray(still_points[:468], dtype=np.float64)  # irises are not part of the skin mesh
+        anchors = _anchor_ring(face, width, height)
+        vertices = np.vstack([face, anchors])
+        self.n_face = len(face)
+        self.width, self.height = width, height
+        self.vertices = vertices
+        # Duplicate or near-duplicate points (a face turned far) would make Delaunay drop vertices.
+        jitter = np.random.default_rng(0).uniform(-1e-3, 1e-3, vertices.shape)
+        self.triangles = Delaunay(vertices + jitter).simplices.astype(np.int32)
+        # Eyeballs do not squash when a lid closes: the lid slides over them. The triangles inside each
+        # eye opening are replaced by the opening polygon moved rigidly, drawn first, lids drawn over it.
+        self.eyes = [np.array([*corners[:1], *upper, *corners[1:], *lower[::-1]])
+                     for _, upper, lower, corners, _, _ in t.EYES]
+        inside = np.zeros(len(self.triangles), bool)
+        for eye in self.eyes:
+            members = np.isin(self.triangles, eye).all(axis=1)
+            centres = vertices[self.triangles[members]].mean(axis=1).astype(np.float32)
+            polygon = vertices[eye].astype(np.float32)
+            hits = np.array([cv2.pointPolygonTest(polygon, (float(x), float(y)), False) > 0 for x, y in centres],
+                            dtype=bool)
+            inside[np.flatnonzero(members)[hits]] = True
+        self.eyeball_triangles = inside
+        # Map resolution: full for small faces, every 2nd pixel once the face is big (IOD over 100 px).
+        iod = float(np.linalg.norm(face[list(t.LEFT_EYE_CORNERS)].mean(0) - face[list(t.RIGHT_EYE_CORNERS)].mean(0)))
+        self.map_step = 2 if iod > 100 else 1
+
+    def vertex_positions(self, face_points: np.ndarray) -> np.ndarray:
+        """New positions of all mesh vertices from new landmark positions; anchors and tiny moves stay."""
+        out = self.vertices.copy()
+        moved = face_points[:468]
+        still = np.abs(moved - out[: self.n_face]).max(axis=1) < _MOVING_PX
+        out[: self.n_face] = np.where(still[:, None], out[: self.n_face], moved)
+        return out
+
+    def source_positions(self, face_points: np.ndarray) -> np.ndarray | None:
+        """Where vertices read from, when that differs from the still's landmarks (else None)."""
+        if np.array_equal(face_points[:468], self.vertices[: self.n_face]):
+            return None
+        return self.vertex_positions(face_points)
+
+    def moving_box(self, dest: np.ndarray, source: np.ndarray | None = None) -> Box | None:
+        """Bounding box (even-aligned, clipped) of every triangle that moves, before and after."""
+        source = self.vertices if source is None else source
+        moving = np.any(dest != self.vertices, axis=1) | np.any(source != self.vertices, axis=1)
+        if not moving.any():
+            return None
+        tris = self.triangles[moving[self.triangles].any(axis=1)]
+        pts = np.vstack([dest[tris.ravel()], source[tris.ravel()]])
+        x0, y0 = np.floor(pts.min(axis=0)).astype(int) - 2
+        x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + 3
+        x0, y0 = max(0, x0 - x0 % 2), max(0, y0 - y0 % 2)
+        return Box(x0, y0, min(self.width, x1), min(self.height, y1))
+
+    def source_maps(self, dest: np.ndarray, box: Box,
+                    source: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """For every pixel of `box` in the frame, where to read it in the still (absolute pixels).
+
+        `source` overrides where vertices read from (a closing lid reads skin from a little higher up).
+        """
+        source = self.vertices if source is None else source
+        moving = np.any(dest != self.vertices, axis=1) | np.any(source != self.vertices, axis=1)
+        selected = moving[self.triangles].any(axis=1) & ~self.eyeball_triangles
+        tris = self.triangles[selected]
+        d = dest[tris]  # (M, 3, 2) where the triangle is now
+        s = source[tris]  # (M, 3, 2) where it reads from in the still
+        # Affine dest -> source of each triangle, from the two edge vectors (a closed form of a 3x3 solve).
+        de1, de2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
+        se1, se2 = s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]
+        det = de1[:, 0] * de2[:, 1] - de1[:, 1] * de2[:, 0]
+        ok = np.abs(det) > 1e-3  # collapsed triangles (a shut eyelid) cover no pixel
+        inv = np.zeros((len(tris), 2, 2))
+        inv[ok, 0, 0], inv[ok, 0, 1] = de2[ok, 1] / det[ok], -de2[ok, 0] / det[ok]
+        inv[ok, 1, 0], inv[ok, 1, 1] = -de1[ok, 1] / det[ok], de1[ok, 0] / det[ok]
+        linear = np.stack([se1, se2], axis=2) @ inv  # (M, 2, 2): source edges times inverse dest edges
+        affine = np.zeros((len(tris) + 1, 2, 3), np.float32)
+        affine[1:, :, :2] = linear
+        affine[1:, :, 2] = s[:, 0] - (linear @ d[:, 0, :, None])[..., 0]
+        # Rasterise and evaluate on a grid of every `step`-th pixel: the map is piecewise linear, so
+        # upsampling it is nearly exact and saves most of the per-pixel work on large faces.
+        step = self.map_step
+        grid_w, grid_h = -(-box.width // step), -(-box.height // step)
+        ids = np.zeros((grid_h, grid_w), np.uint16)
+        origin = np.array([box.x0, box.y0]) + (step - 1) / 2
+        scaled = np.round((d - origin) / step * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+        eyeballs = []
+        for eye in self.eyes:
+            if not moving[eye].any():
+                continue
+            corners = eye[[0, len(eye) // 2]]  # the eyeball goes where the eye corners go
+            shift = (dest[corners] - self.vertices[corners]).mean(axis=0)
+            polygon = np.round((self.vertices[eye] + shift - origin) / step * (1 << _SUBPIXEL_BITS))
+            eyeballs.append((polygon.astype(np.int32), shift))
+        if eyeballs:
+            extra = np.zeros((len(eyeballs), 2, 3), np.float32)
+            for k, (polygon, shift) in enumerate(eyeballs):
+                extra[k] = [[1, 0, -shift[0]], [0, 1, -shift[1]]]
+                cv2.fillPoly(ids, [polygon], len(affine) + k, cv2.LINE_8, _SUBPIXEL_BITS)
+            affine = np.concatenate([affine, extra])
+        for index in np.flatnonzero(ok):
+            cv2.fillConvexPoly(ids, scaled[index], int(index) + 1, cv2.LINE_8, _SUBPIXEL_BITS)
+        # Pixels no moving triangle covers stay where they are; only covered pixels are computed.
+        xs = (box.x0 + (step - 1) / 2 + step * np.arange(grid_w)).astype(np.float32)
+        ys = (box.y0 + (step - 1) / 2 + step * np.arange(grid_h)).astype(np.float32)
+        map_x = np.broadcast_to(xs, ids.shape).copy()
+        map_y = np.broadcast_to(ys[:, None], ids.shape).copy()
+        rows, cols = np.nonzero(ids)
+        a = affine[ids[rows, cols]]
+        px, py = xs[cols], ys[rows]
+        map_x[rows, cols] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
+        map_y[rows, cols] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
+        if step > 1:
+            map_x = cv2.resize(map_x, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
+            map_y = cv2.resize(map_y, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
+            map_x, map_y = map_x[: box.height, : box.width], map_y[: box.height, : box.width]
+        return map_x, map_y
+
+
+def render(rgb: np.ndarray, alpha: np.ndarray | None,
+           warps: list[tuple[FaceWarp, np.ndarray, np.ndarray | None]]) -> Patch | None:
+    """One frame: every face warped to its new vertex positions, as a patch over the still.
+
+    `warps` holds, per face, its warp, the vertices' new positions and (or None) where they read from.
+    """
+    boxes = [(warp, dest, source, warp.moving_box(dest, source)) for warp, dest, source in warps]
+    boxes = [item for item in boxes if item[3] is not None]
+    if not boxes:
+        return None
+    union = Box(min(b.x0 for *_, b in boxes), min(b.y0 for *_, b in boxes),
+                max(b.x1 for *_, b in boxes), max(b.y1 for *_, b in boxes))
+    out_rgb = rgb[union.y0 : union.y1, union.x0 : union.x1].copy()
+    out_alpha = None if alpha is None else alpha[union.y0 : union.y1, union.x0 : union.x1].copy()
+    for warp, dest, source, box in boxes:
+        map_x, map_y = warp.source_maps(dest, box, source)
+        region = (slice(box.y0 - union.y0, box.y1 - union.y0), slice(box.x0 - union.x0, box.x1 - union.x0))
+        out_rgb[region] = cv2.remap(rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if out_alpha is not None:
+            out_alpha[region] = cv2.remap(alpha, map_x, map_y, cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_REPLICATE)
+    return Patch(union, out_rgb, out_alpha)

@@ -1,0 +1,124 @@
+"""Decoding: every kind of input gives a clear result or a clear error, upright and with alpha kept."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline import decode
+from pipeline.errors import ImageError
+from tests.pipeline.helpers import frames_of
+
+
+def _png(image: Image.Image, **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", **params)
+    return buffer.getvalue()
+
+
+def _bomb_png(side: int = 20000) -> bytes:
+    """A tiny file whose header claims side x side pixels (a decompression bomb)."""
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (side * 3 + 1) * 4)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"\xff\xd8\xff\xe0", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF89a", "gif"),
+    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"), (b"\x00\x00\x00\x1cftypavif", "avif"),
+    (b"<svg xmlns='http://www.w3.org/2000/svg'>", "svg"), (b"BM", "bmp"), (b"\x00\x00\x01\x00", "ico"),
+    (b"hello world", None), (b"", None),
+])
+def test_sniff_recognises_kinds_by_their_bytes(head, kind):
+    assert decode.sniff(head) == kind
+
+
+@pytest.mark.parametrize(("name", "data", "words"), [
+    ("empty", b"", "empty"),
+    ("text", b"just some text, not a picture", "not an image"),
+    ("svg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>', "SVG"),
+    ("bomb", _bomb_png(), "too large"),
+])
+def test_bad_inputs_raise_one_clear_sentence(name, data, words):
+    with pytest.raises(ImageError) as caught:
+        decode.decode(data)
+    message = str(caught.value)
+    assert words in message and "\n" not in message
+
+
+def test_truncated_jpeg_is_an_image_error(fixtures):
+    data = (fixtures / "faces" / "zeman" / "zeman_1.jpg").read_bytes()
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        decode.decode(data[: len(data) // 3])
+
+
+def test_animated_gif_is_refused_and_tiny_gif_too():
+    frames = [Image.new("RGB", (32, 32), color) for color in ("red", "blue")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    with pytest.raises(ImageError, match="already animated"):
+        decode.decode(buffer.getvalue())
+    tiny = io.BytesIO()
+    Image.new("P", (1, 1)).save(tiny, "GIF")
+    with pytest.raises(ImageError, match="too small"):
+        decode.decode(tiny.getvalue())
+
+
+def test_cmyk_and_16_bit_images_decode_to_rgb(fixtures):
+    with Image.open(fixtures / "faces" / "obama" / "obama_small.jpg") as image:
+        rgb = image.convert("RGB")
+    cmyk = io.BytesIO()
+    rgb.convert("CMYK").save(cmyk, "JPEG", quality=95)
+    still = decode.decode(cmyk.getvalue())
+    assert still.rgb.shape == (rgb.height, rgb.width, 3)
+    assert np.abs(still.rgb.astype(int) - np.asarray(rgb).astype(int)).mean() < 12
+    grey16 = Image.fromarray(np.asarray(rgb.convert("L")).astype(np.uint16) * 257)
+    still16 = decode.decode(_png(grey16))
+    assert still16.rgb.dtype == np.uint8 and still16.rgb.shape[2] == 3
+    assert abs(float(still16.rgb.mean()) - float(np.asarray(rgb.convert("L")).mean())) < 2
+
+
+def test_exif_orientation_is_applied(fixtures):
+    with Image.open(fixtures / "faces" / "zeman" / "zeman_1.jpg") as image:
+        upright = image.convert("RGB")
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what a camera held sideways stores
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    buffer = io.BytesIO()
+    stored.save(buffer, "JPEG", quality=95, exif=exif.tobytes())
+    still = decode.decode(buffer.getvalue())
+    assert (still.width, still.height) == upright.size
+    preview = decode.preview(buffer.getvalue())
+    assert preview.width < preview.height  # upright portrait, like the original
+
+
+def test_alpha_survives_into_the_animation(fixtures, animators):
+    with Image.open(fixtures / "scenes" / "32bit.png") as original:
+        rgba = np.asarray(original.convert("RGBA")).copy()
+    rgba[:, : rgba.shape[1] // 8, 3] = 0  # a transparent margin, as cut-out portraits have
+    rgba[:, rgba.shape[1] // 8 : rgba.shape[1] // 6, 3] = 128
+    result = animators("any").animate(_png(Image.fromarray(rgba, "RGBA")))
+    assert result.animated
+    with Image.open(io.BytesIO(result.data)) as image:
+        assert image.mode == "RGBA"
+        for index in (0, image.n_frames // 2, image.n_frames - 1):
+            image.seek(index)
+            alpha = np.asarray(image.convert("RGBA"))[..., 3]
+            assert np.abs(alpha.astype(int) - rgba[..., 3].astype(int)).mean() < 1, index
+
+
+def test_partial_faces_animate_or_pass_without_crashing(fixtures, animators):
+    for name in ("obama_partial_1.jpg", "obama_partial_2.jpg"):
+        data = (fixtures / "faces" / "obama" / name).read_bytes()
+        result = animators("any").animate(data)
+        if result.animated:
+            frames = frames_of(result.data)
+            assert len(frames) > 1 and frames[0].shape[:2] == (result.height, result.width)
