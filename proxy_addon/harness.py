@@ -74,6 +74,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes; no 40 ms delayed-ACK stalls
     server: _OriginServer
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
@@ -149,6 +150,7 @@ class Mitmdump:
 
     def __init__(self, workdir: Path, addon: bool = True, **options: Any) -> None:
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         self.confdir = workdir / "confdir"
         self.port = free_port()
         self.log_path = workdir / f"mitmdump-{self.port}.log"

@@ -382,6 +382,8 @@ class Wink:
             self.counts["cached"] += 1
             return Outcome(found.cached or None, _mime(fmt))
         job = self._jobs.get(found.key)
+        if job is not None and job.done():
+            self.counts["cached"] += 1  # finished, its cache entry being written
         if job is None:
             if len(self._jobs) >= QUEUE_PER_WORKER * ctx.options.wink_workers:
                 self._once("queue_full", logging.WARNING,
@@ -396,13 +398,12 @@ class Wink:
 
     async def _job(self, found: Candidate, fmt: str, target: str, preset: str) -> Outcome:
         """One image through a worker, its result into the cache; runs on even after the response left."""
+        storing = False
         try:
             result = await self._in_worker(worker.animate, found.body, target, preset, fmt)
             outcome = self._interpret(result, fmt)
-            if outcome.data is not None:
-                await self._store(found.key, outcome.data)
-            elif outcome.failure in (None, "bad"):
-                await self._store(found.key, b"")
+            if outcome.data is not None or outcome.failure in (None, "bad"):
+                storing = self._store(found.key, outcome.data or b"")
             return outcome
         except BrokenProcessPool:
             self._once("crash", logging.WARNING,
@@ -413,7 +414,8 @@ class Wink:
                        f"wink: image work failed ({error!r}); the image was sent as is.")
             return Outcome(failure="error")
         finally:
-            self._jobs.pop(found.key, None)
+            if not storing:
+                self._jobs.pop(found.key, None)
 
     def _interpret(self, result: tuple[Any, ...], fmt: str) -> Outcome:
         kind = result[0]
@@ -434,8 +436,19 @@ class Wink:
             self._once(f"error:{reason}", logging.WARNING, f"wink: image work failed: {reason}")
         return Outcome(failure=kind)
 
-    async def _store(self, key: str, value: bytes) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._threads, self.cache.put, key, value)
+    def _store(self, key: str, value: bytes) -> bool:
+        """Write to the cache without holding the response; until written, the finished job answers."""
+        if not self.cache.enabled:
+            return False
+        stored = asyncio.get_running_loop().run_in_executor(self._threads, self.cache.put, key, value)
+        self._background.add(stored)
+
+        def written(future: asyncio.Future[Any]) -> None:
+            self._background.discard(future)
+            self._jobs.pop(key, None)
+
+        stored.add_done_callback(written)
+        return True
 
     async def _in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run fn in the pool; a pool broken by a dead worker is replaced (once, by whoever notices)."""
