@@ -281,7 +281,10 @@ class Wink:
             self._warm(self._pool)
 
     def running(self) -> None:
-        if ctx.options.wink_enabled:
+        opts = ctx.options
+        logger.info(f"wink: animating {opts.wink_target} with preset {opts.wink_preset} "
+                    f"({'on' if opts.wink_enabled else 'off'}); status at http://wink.proxy/ through the proxy.")
+        if opts.wink_enabled:
             self._ensure_pool()
         if Path(ctx.options.confdir).expanduser().resolve() == Path("~/.mitmproxy").expanduser().resolve():
             logger.info("wink: using mitmproxy's default CA in ~/.mitmproxy; the project's own lives in "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
+import warnings
 from typing import Any
 
 #: ("animated", data, mime, faces) | ("none",) | ("bad", reason) | ("usage", reason) | ("error", reason)
@@ -31,12 +33,30 @@ def _animator(target: str, preset: str) -> Any:
 def init(target: str, preset: str) -> None:
     """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, warm up."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # MediaPipe / TensorFlow Lite chatter would otherwise fill the proxy's console.
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _quiet_native_logs()
     with contextlib.suppress(OSError):
         os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
     warm(target, preset)
+
+
+def _quiet_native_logs() -> None:
+    """MediaPipe and TensorFlow Lite write notices straight to fd 2, filling the proxy's console.
+
+    Point fd 2 at /dev/null and give Python's own sys.stderr a copy of the real one, so warnings and
+    tracebacks from Python still show. WINK_WORKER_STDERR=1 keeps everything.
+    """
+    if os.environ.get("WINK_WORKER_STDERR") == "1":
+        return
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        sys.stderr = open(saved, "w", buffering=1, closefd=True)  # noqa: SIM115 (the process's stderr)
+    except OSError:
+        pass
 
 
 def warm(target: str, preset: str) -> Result:

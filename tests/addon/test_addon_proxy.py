@@ -20,16 +20,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from proxy_addon.harness import REPO, Client, Mitmdump, Origin, Route, temp_workdir
-
-FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
+from proxy_addon.harness import Client, Mitmdump, Origin, Route, temp_workdir
 
 WEBP = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 APNG = "image/apng,image/svg+xml,image/*,*/*;q=0.8"
 EXT = "chrome-extension://abcdefghijklmnop"
-#: The default target; until the pipeline's enrolled encodings exist, the fixture photos themselves.
-ENROLLED = (REPO / "assets" / "targets" / "zeman.json").is_file()
-TARGET = "zeman" if ENROLLED else str(FIXTURES / "faces" / "zeman")
+TARGET = "zeman"  # the default, enrolled in assets/targets
 
 
 def encode(image: Image.Image, fmt: str, **params) -> bytes:
