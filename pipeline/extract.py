@@ -1,0 +1,249 @@
+"""Presets from videos: the facial motion of a person in one or more videos, as a preset file.
+
+Per video: Face Mesh on every frame (the largest face, then the one nearest the previous frame's), each
+frame's landmarks in the canonical face frame (pipeline.pose: head turns and moves drop out, the
+expression stays), frames where the face is lost or jumps are rejected and bridged, the track is smoothed
+over time and resampled to the preset's frame rate, relative to its first frame. Several videos are
+weighted and summed; the sum eases back to zero at the end so the loop closes.
+
+A preset is *jittery* when the 95th percentile over landmarks of the RMS of its offsets' second
+difference over time exceeds JITTER_MAX (IOD units, at the preset's frame rate): motion that reverses
+from frame to frame rather than flowing. Extraction refuses to write a jittery preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from pipeline.errors import WinkError
+from pipeline.presets import Preset, validate
+
+DEFAULT_FPS = 20.0
+#: Jitter bar: RMS second difference (IOD per frame^2, 95th percentile over landmarks). Smooth expressions
+#: of real videos stay near 0.002-0.006; Face Mesh noise on a small, moving face goes above this.
+JITTER_MAX = 0.012
+#: A frame whose canonical shape differs from the last good one by more than this (median over
+#: landmarks, IOD units) is a jump (Face Mesh lost track or locked onto something else).
+JUMP_IOD = 0.06
+#: (Both compared with the frame before, so a face that turns slowly is never one long "jump".)
+#: Or whose face moved, in the image, by more than this many IODs since the last good frame.
+JUMP_MOVE_IOD = 0.8
+#: Below this share of good frames the video cannot give a motion.
+MIN_GOOD_SHARE = 0.6
+#: Smoothing over time: Gaussian sigma in seconds.
+SMOOTH_S = 0.05
+#: Time to ease back to the still at the end, and the hold of the still at the start.
+EASE_OUT_S = 0.4
+HOLD_STILL_MS = 300
+#: A face smaller than this (IOD in pixels) gives Face Mesh points too noisy for motion.
+MIN_IOD_PX = 20.0
+#: Faces turned further than this hide half their landmarks: those frames are bridged.
+MAX_YAW_DEGREES = 40.0
+
+
+class ExtractError(WinkError):
+    """A video that cannot give a motion: unreadable, no face, face lost too often, or too jittery."""
+
+
+@dataclass(frozen=True)
+class Track:
+    """One video's face, frame by frame, in the canonical frame."""
+
+    name: str
+    fps: float
+    canonical: np.ndarray  # (N, 478, 3), bridged and smoothed
+    good: np.ndarray  # (N,) bool: frames Face Mesh gave and that did not jump
+    iod_px: float  # median face size in the video
+
+
+def jitter(offsets: np.ndarray) -> float:
+    """The jitter figure of a motion (F, 478, 3): see the module docstring."""
+    if len(offsets) < 3:
+        return 0.0
+    second = np.diff(offsets[..., :2], n=2, axis=0)
+    rms = np.sqrt((second**2).sum(axis=2).mean(axis=0))
+    return float(np.percentile(rms, 95))
+
+
+def _frames(path: Path, start: float | None, end: float | None):
+    """(fps, frame count, iterator of (time_s, rgb)) of a video, or ExtractError when it cannot be read."""
+    if not path.is_file():
+        raise ExtractError(f"{path} does not exist or is not a file.")
+    capture = cv2.VideoCapture(str(path))
+    ok, first = capture.read() if capture.isOpened() else (False, None)
+    if not ok:
+        capture.release()
+        raise ExtractError(f"{path} is not a video OpenCV can read.")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    if not 1 <= fps <= 240:
+        fps = 30.0
+    count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    lo, hi = (start or 0.0), (end if end is not None else float("inf"))
+    last = count if end is None else min(count, int(np.ceil(hi * fps)))
+    total = max(0, last - int(lo * fps)) if count else None
+
+    def iterate():
+        index, frame = 0, first
+        try:
+            while frame is not None:
+                time_s = index / fps
+                if time_s > hi:
+                    break
+                if time_s >= lo:
+                    yield time_s, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                ok, frame = capture.read()
+                frame = frame if ok else None
+                index += 1
+        finally:
+            capture.release()
+
+    return fps, total, iterate()
+
+
+def _box_of(points: np.ndarray, width: int, height: int):
+    from pipeline.faces import Box
+
+    x0, y0 = points[:, :2].min(axis=0)
+    x1, y1 = points[:, :2].max(axis=0)
+    return Box(max(0, int(x0)), max(0, int(y0)), min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1))))
+
+
+def _find(rgb: np.ndarray, previous: np.ndarray | None) -> np.ndarray | None:
+    """Face Mesh points of the face to follow: near the previous frame's, or the largest one."""
+    from pipeline import faces, landmarks
+
+    height, width = rgb.shape[:2]
+    if previous is not None:
+        marks = landmarks.face_mesh(rgb, _box_of(previous, width, height))
+        if marks is not None:
+            return marks.points
+    found = faces.detect(rgb, 1.0, width, height)
+    if not found:
+        return None
+    if previous is not None:
+        centre = previous[:, :2].mean(axis=0)
+        found.sort(key=lambda item: np.hypot((item[0].x0 + item[0].x1) / 2 - centre[0],
+                                             (item[0].y0 + item[0].y1) / 2 - centre[1]))
+    marks = landmarks.face_mesh(rgb, found[0][0])
+    return None if marks is None else marks.points
+
+
+def _bridge(values: np.ndarray, good: np.ndarray) -> np.ndarray:
+    """Values at bad frames linearly interpolated from the good ones around them (held at the ends)."""
+    index = np.arange(len(values))
+    flat = values.reshape(len(values), -1)
+    out = np.empty_like(flat)
+    for column in range(flat.shape[1]):
+        out[:, column] = np.interp(index, index[good], flat[good, column])
+    return out.reshape(values.shape)
+
+
+def track_video(path: Path, start: float | None = None, end: float | None = None,
+                progress: bool = True) -> Track:
+    """The canonical face track of one video (see the module docstring)."""
+    from tqdm import tqdm
+
+    from pipeline.pose import estimate_pose
+
+    fps, total, frames = _frames(path, start, end)
+    shapes, good, sizes = [], [], []
+    previous = None
+    last: tuple[np.ndarray, np.ndarray, int] | None = None  # canonical, origin, index of the last face seen
+    for _, rgb in tqdm(frames, total=total, desc=path.name, unit="frame", disable=not progress, leave=False):
+        points = _find(rgb, previous)
+        if points is None:
+            shapes.append(None)
+            good.append(False)
+            continue
+        pose = estimate_pose(points)
+        canonical = pose.to_canonical(points.astype(np.float64))
+        ok = pose.scale >= MIN_IOD_PX and abs(pose.yaw_degrees) <= MAX_YAW_DEGREES
+        if ok and last is not None:
+            shape_change = np.median(np.linalg.norm(canonical - last[0], axis=1))
+            moved = np.linalg.norm(pose.origin[:2] - last[1][:2]) / pose.scale
+            ok = shape_change <= JUMP_IOD and moved <= JUMP_MOVE_IOD * (len(good) - last[2])
+        shapes.append(canonical)
+        good.append(bool(ok))
+        sizes.append(pose.scale)
+        last = (canonical, pose.origin, len(good) - 1)
+        previous = points
+    if not good:
+        raise ExtractError(f"{path} has no frames between the given start and end.")
+    good_arr = np.array(good)
+    if not good_arr.any():
+        raise ExtractError(f"no face found in {path}.")
+    if good_arr.mean() < MIN_GOOD_SHARE:
+        raise ExtractError(f"the face in {path} is lost or jumps in {1 - good_arr.mean():.0%} of the frames "
+                           f"(at most {1 - MIN_GOOD_SHARE:.0%} can be bridged).")
+    first = int(np.argmax(good_arr))  # the motion starts at the first good frame
+    filler = shapes[first]
+    stack = np.array([s if s is not None else filler for s in shapes[first:]])
+    canonical = _bridge(stack, good_arr[first:])
+    canonical = gaussian_filter1d(canonical, sigma=max(SMOOTH_S * fps, 0.5), axis=0, mode="nearest")
+    return Track(path.name, fps, canonical, good_arr[first:], float(np.median(sizes)))
+
+
+def _resample(track: Track, fps: float) -> np.ndarray:
+    """The track's offsets from its first frame, at `fps` frames per second."""
+    offsets = track.canonical - track.canonical[0]
+    times = np.arange(len(offsets)) / track.fps
+    new_times = np.arange(0.0, times[-1] + 1e-9, 1.0 / fps)
+    flat = offsets.reshape(len(offsets), -1)
+    out = np.stack([np.interp(new_times, times, flat[:, c]) for c in range(flat.shape[1])], axis=1)
+    return out.reshape(len(new_times), *offsets.shape[1:])
+
+
+def combine(motions: list[tuple[np.ndarray, float]], fps: float) -> np.ndarray:
+    """Weighted sum of motions (each held at its last value past its end), eased back to zero at the end."""
+    length = max(len(m) for m, _ in motions)
+    total = np.zeros((length, *motions[0][0].shape[1:]))
+    for motion, weight in motions:
+        padded = np.concatenate([motion, np.repeat(motion[-1:], length - len(motion), axis=0)])
+        total += weight * padded
+    ease = max(2, round(EASE_OUT_S * fps))
+    u = np.arange(1, ease + 1) / ease
+    fade = 1 - u * u * (3 - 2 * u)
+    tail = total[-1][None] * fade[:, None, None]
+    out = np.concatenate([total, tail])
+    out[0] = 0.0
+    out[-1] = 0.0
+    return out
+
+
+def extract(videos: list[tuple[Path, float]], name: str, description: str = "", start: float | None = None,
+            end: float | None = None, fps: float = DEFAULT_FPS, progress: bool = True,
+            on_track: Callable[[Track], None] | None = None) -> Preset:
+    """A preset from weighted videos; ExtractError (one sentence) when a video cannot give a motion."""
+    if not videos:
+        raise ExtractError("give at least one video.")
+    if not 5 <= fps <= 60:
+        raise ExtractError(f"--fps must be between 5 and 60, not {fps:g}.")
+    if start is not None and end is not None and end <= start:
+        raise ExtractError("--end must come after --start.")
+    tracks = []
+    for path, _ in videos:
+        track = track_video(Path(path), start, end, progress)
+        if on_track:
+            on_track(track)
+        tracks.append(track)
+    offsets = combine([(_resample(tr, fps), w) for tr, (_, w) in zip(tracks, videos, strict=True)], fps)
+    figure = jitter(offsets)
+    if figure > JITTER_MAX:
+        small = min(tracks, key=lambda tr: tr.iod_px)
+        raise ExtractError(f"the motion is too jittery to use (jitter {figure:.3f} > {JITTER_MAX}; the face in "
+                           f"{small.name} is {small.iod_px:.0f} px between the eyes and moves): try a video "
+                           "with a larger, steadier face.")
+    frame_ms = round(1000 / fps)
+    durations = np.full(len(offsets), frame_ms, dtype=np.int32)
+    durations[0] = HOLD_STILL_MS
+    reference = tracks[0].canonical[0]
+    source = "extracted: " + ", ".join(f"{Path(p).name}×{w:g}" for p, w in videos)
+    preset = Preset(name, description or f"Motion taken from {', '.join(Path(p).name for p, _ in videos)}.",
+                    offsets.astype(np.float32), durations, reference.astype(np.float32), source=source)
+    return validate(preset)
