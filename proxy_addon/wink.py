@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.net import encoding as content_encoding
 
 REPO = Path(__file__).resolve().parent.parent
@@ -300,10 +300,21 @@ class Wink:
     # --- hooks ---
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
-        """The control host speaks plain HTTP only; never open a tunnel (or a DNS lookup) for it."""
+        """https://wink.proxy/: accept the tunnel ourselves, so no upstream connection (or DNS lookup) is
+        tried; TLS is then made with the proxy's CA like for any site, and request() answers inside it.
+        (The extension checks this way that the browser trusts the CA.)"""
         if control.is_control_host(flow.request.host):
-            message = b"wink.proxy is served over plain http://wink.proxy/ only.\n"
-            flow.response = http.Response.make(403, message, {"Content-Type": "text/plain"})
+            now = time.time()
+            flow.response = http.Response(flow.request.data.http_version, 200, b"Connection established",
+                                          http.Headers(), b"", None, now, now)
+
+    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        """No upstream TLS first for the control host: there is no upstream."""
+        address = data.context.server.address
+        if data.client_hello.sni and control.is_control_host(data.client_hello.sni) or (
+            address and control.is_control_host(str(address[0]))
+        ):
+            data.establish_server_tls_first = False
 
     def request(self, flow: http.HTTPFlow) -> None:
         if control.is_control_host(flow.request.pretty_host):

@@ -219,11 +219,14 @@ def test_addon_proxy_load(proxy, origins, fixtures):
 
 def test_addon_proxy_control_page_and_api(proxy, origins):
     client = proxy.client
+    client.get(origins["http"].url("/zeman_1.jpg"), accept=WEBP)  # something to count, whatever ran before
     page = client.get("http://wink.proxy/")
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
     assert b"wink proxy is" in page.body and b"zeman" in page.body and b"<b>ON</b>" in page.body
 
     status = json.loads(client.get("http://wink.proxy/api/status").body)
+    secure = client.get("https://wink.proxy/api/status", origin=EXT)  # TLS made with the proxy's CA
+    assert secure.status == 200 and json.loads(secure.body)["target"] == TARGET
     assert status["enabled"] is True and status["target"] == TARGET and status["preset"] == "wink"
     counts = {"seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"}
     assert set(status["counts"]) >= counts
