@@ -149,6 +149,79 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _video_weights(items: list[str]) -> list[tuple[Path, float]]:
+    """`V1 [W1] V2 [W2] ...`: a number after a video is its weight (default 1)."""
+    videos: list[tuple[Path, float]] = []
+    for item in items:
+        try:
+            weight = float(item)
+        except ValueError:
+            videos.append((Path(item), 1.0))
+            continue
+        if not videos:
+            raise ValueError(f"the weight {item} comes before any video")
+        videos[-1] = (videos[-1][0], weight)
+    return videos
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from pipeline.errors import WinkError
+    from pipeline.extract import extract
+    from pipeline.presets import save
+
+    try:
+        videos = _video_weights(args.videos)
+    except ValueError as error:
+        _say(f"{error}.")
+        return EXIT_USAGE
+    dst = Path(args.dst)
+    dst = dst if dst.suffix == ".npz" else dst.with_name(dst.name + ".npz")
+    try:
+        preset = extract(videos, args.name or dst.stem, args.description or "", args.start, args.end, args.fps)
+        save(preset, dst)
+    except WinkError as error:
+        _say(str(error))
+        return EXIT_FAILED
+    except OSError as error:
+        _say(f"cannot write {dst}: {error.strerror or error}.")
+        return EXIT_FAILED
+    print(f"wrote {preset.name!r} ({preset.frames} frames, {preset.loop_ms} ms) to {dst}")
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from pipeline.errors import ImageError, UsageError, WinkError
+    from pipeline.preview import contact_sheet
+
+    photo = Path(args.photo)
+    out = Path(args.output) if args.output else photo.with_name(f"{photo.stem}.{Path(args.preset).stem}.sheet.png")
+    try:
+        data = photo.read_bytes()
+    except IsADirectoryError:
+        _say(f"{photo} is a folder, not an image.")
+        return EXIT_FAILED
+    except OSError as error:
+        _say(f"cannot read {photo}: {error.strerror or error}.")
+        return EXIT_FAILED
+    try:
+        sheet = contact_sheet(data, args.preset, args.target)
+        out.write_bytes(sheet)
+    except UsageError as error:
+        _say(str(error))
+        return EXIT_USAGE
+    except ImageError as error:
+        _say(f"{photo}: {error}")
+        return EXIT_FAILED
+    except WinkError as error:
+        _say(f"{photo}: {error}")
+        return EXIT_FAILED
+    except OSError as error:
+        _say(f"cannot write {out}: {error.strerror or error}.")
+        return EXIT_FAILED
+    print(f"wrote the contact sheet of {args.preset!r} to {out}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="wink", description="Make the face of a chosen person in a photo wink and smile "
                      "(every output is marked as synthetic).")
@@ -180,6 +253,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=7, help="runs per image (median reported)")
     bench.add_argument("--json-only", action="store_true", help="print only the JSON")
     bench.set_defaults(run=cmd_bench)
+
+    extract = commands.add_parser("extract", help="make a preset from the facial motion in videos")
+    extract.add_argument("--dst", required=True, help="preset file to write (.npz added if missing)")
+    extract.add_argument("--videos", nargs="+", required=True, metavar="V [W]",
+                         help="videos, each optionally followed by its weight (default 1)")
+    extract.add_argument("--name", help="preset name (default: the file name)")
+    extract.add_argument("--description", help="one-line description")
+    extract.add_argument("--start", type=float, default=None, help="start of the motion in each video (s)")
+    extract.add_argument("--end", type=float, default=None, help="end of the motion in each video (s)")
+    extract.add_argument("--fps", type=float, default=20.0, help="frames per second of the preset (default 20)")
+    extract.set_defaults(run=cmd_extract)
+
+    preview = commands.add_parser("preview", help="contact sheet (PNG) of a preset's key frames on a photo")
+    preview.add_argument("--preset", default="wink", help="preset name or .npz path (default: wink)")
+    preview.add_argument("photo", metavar="PHOTO", help="photo with a face")
+    preview.add_argument("-o", "--output", help="PNG to write (default: PHOTO.PRESET.sheet.png beside it)")
+    preview.add_argument("--target", default="any", help="whose face to animate (default: any)")
+    preview.set_defaults(run=cmd_preview)
     return parser
 
 

@@ -21,7 +21,7 @@ BROW_LIFT = 0.075
 #: Jaw drop of the lower lip at amount 1 (IOD units).
 JAW_DROP = 0.11
 #: Nod angle at amount 1 (radians, about 3 degrees): chin down, about a pivot near the neck.
-NOD_RADIANS = 0.05
+NOD_RADIANS = 0.045
 NOD_PIVOT = np.array([0.0, 2.3, 0.9])  # canonical: below the chin, behind the face
 
 
@@ -149,8 +149,8 @@ def surprise_preset(reference: np.ndarray) -> Preset:
 def nod_preset(reference: np.ndarray) -> Preset:
     controls = {"nod": lambda a: nod(reference, a)}
     segments = [
-        Segment(14, {"nod": (0, 1)}, hold_ms=100),
-        Segment(16, {"nod": (1, 0)}),
+        Segment(16, {"nod": (0, 1)}, hold_ms=100, frame_ms=45),
+        Segment(18, {"nod": (1, 0)}, frame_ms=45),
     ]
     return _preset("nod", "Nods once: the head tips down a little and comes back up.", reference, controls,
                    segments, hold_still_ms=300, end_ms=300)
