@@ -72,6 +72,15 @@ class Animator:
         self.target = load_target(target) if isinstance(target, str) else target
         self.preset = load_preset(preset) if isinstance(preset, str) else preset
 
+    def warm(self) -> None:
+        """Load every model now (a worker process does this before its first real image)."""
+        import face_recognition  # noqa: F401  (loads dlib's models)
+
+        blank = np.full((256, 256, 3), 128, np.uint8)
+        faces.detect(blank, 1.0, 256, 256)
+        landmarks.face_mesh(blank, faces.Box(64, 64, 192, 192))
+        faces.encode_faces(blank, [faces.Box(64, 64, 192, 192)])
+
     def animate(self, data: bytes, fmt: str = "webp") -> Animation:
         """Animated bytes of the image, or an Animation with data None when no target face is in it.
 

@@ -74,7 +74,7 @@ def eyelid(reference: np.ndarray, side: str, closure: float) -> Offsets:
     gaps = reference[list(lower), 1] - reference[list(upper), 1]
     # The lids meet a little below the lower lid's margin: the lower lid's rim is pressed together
     # from both sides (the cheek pushes up in a wink), so no bright rim shows under the lash line.
-    rim = 0.03
+    rim = 0.05
     out[list(upper), 1] = closure * (gaps + rim)
     out[list(lower), 1] = closure * rim
     x = reference[:, 0]
@@ -93,7 +93,7 @@ def eyelid(reference: np.ndarray, side: str, closure: float) -> Offsets:
     lower_y = _interp_line(reference, (corners[0], *lower, corners[1]), x)
     below = (reference[:, 1] > lower_y + 1e-4) & (reference[:, 1] < lower_y + 0.12) & (inside_x > 0)
     w_below = np.clip(1 - (reference[:, 1] - lower_y) / 0.12, 0, 1)
-    out[below, 1] -= closure * 0.035 * w_below[below] * inside_x[below]
+    out[below, 1] -= closure * 0.05 * w_below[below] * inside_x[below]
     # The brow of the winking eye comes down slightly.
     out[list(brow), 1] += 0.02 * closure
     out[t.LEFT_IRIS if side == "left" else t.RIGHT_IRIS, :] = 0

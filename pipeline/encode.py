@@ -158,11 +158,11 @@ def _decode_webp(chunks: bytes, width: int, height: int, has_alpha: bool) -> np.
 
 
 def _mask_box(mask: np.ndarray) -> Box | None:
+    """Bounding box of a mask's set pixels, or None when it has none."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not len(rows):
         return None
-    x0, y0 = int(cols[0]) - int(cols[0]) % 2, int(rows[0]) - int(rows[0]) % 2
-    return Box(x0, y0, int(cols[-1]) + 1, int(rows[-1]) + 1)
+    return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
 def encode_webp(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
@@ -190,21 +190,27 @@ def encode_webp(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
             continue
         region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
         change = np.abs(canvas[region].astype(np.int16) - intended[region]).max(axis=2) > CHANGE_LEVELS
-        if not change.any():
+        local = _mask_box(change)
+        if local is None:
             entries[-1][2] += duration
             continue
-        mask = np.zeros((height, width), bool)
-        mask[region] = cv2.dilate(change.view(np.uint8), kernel).astype(bool)
-        box = _mask_box(mask)
-        crop = np.dstack([canvas[box.y0 : box.y1, box.x0 : box.x1],
-                          mask[box.y0 : box.y1, box.x0 : box.x1].astype(np.uint8) * 255])
-        chunks = _frame_chunks(Image.fromarray(crop, "RGBA"), MOTION_QUALITY)
-        entries.append([box, chunks, duration, True])
-        intended[mask] = canvas[mask]
-        touched |= mask
+        mask = cv2.dilate(change.view(np.uint8), kernel)
+        local = _mask_box(mask)
+        box = Box(may_differ.x0 + local.x0, may_differ.y0 + local.y0, may_differ.x0 + local.x1,
+                  may_differ.y0 + local.y1)
+        if box.x0 % 2:  # frame offsets in a WebP are stored halved
+            box, local = Box(box.x0 - 1, box.y0, box.x1, box.y1), Box(local.x0 - 1, local.y0, local.x1, local.y1)
+        if box.y0 % 2:
+            box, local = Box(box.x0, box.y0 - 1, box.x1, box.y1), Box(local.x0, local.y0 - 1, local.x1, local.y1)
+        sub = (slice(local.y0, local.y1), slice(local.x0, local.x1))
+        crop = np.dstack([canvas[box.y0 : box.y1, box.x0 : box.x1], mask[sub] * np.uint8(255)])
+        entries.append([box, _frame_chunks(Image.fromarray(crop, "RGBA"), MOTION_QUALITY), duration, True])
+        np.copyto(intended[region], canvas[region], where=mask.astype(bool)[..., None])
+        touched[region] |= mask.astype(bool)
     # Back to the still: every touched pixel gets the first frame's decoded value again.
     box = _mask_box(touched)
     if box is not None:
+        box = Box(box.x0 - box.x0 % 2, box.y0 - box.y0 % 2, box.x1, box.y1)
         crop = np.dstack([first_shown[box.y0 : box.y1, box.x0 : box.x1],
                           touched[box.y0 : box.y1, box.x0 : box.x1].astype(np.uint8) * 255])
         restore_ms = min(entries[-1][2], RESTORE_MS) if len(entries) > 1 else RESTORE_MS

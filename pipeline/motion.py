@@ -64,13 +64,17 @@ LID_MARGIN = 0.03
 
 
 def _lid_sources(still: np.ndarray, shut: np.ndarray, pose: Pose) -> np.ndarray:
-    """Per frame, still positions with each closing upper lid's points lifted by up to LID_MARGIN."""
+    """Per frame, still positions with a closing eye's lid points moved off the eye by up to LID_MARGIN.
+
+    Both lids then read skin from just outside the real lid margins, never a sliver of the eyeball.
+    """
     up = -pose.rotation[:2, 1] * pose.scale * LID_MARGIN
     sources = np.repeat(still[None], len(shut), axis=0)
-    for e, (_, upper, *_rest) in enumerate(t.EYES):
+    for e, (_, upper, lower, *_rest) in enumerate(t.EYES):
         amount = np.clip(shut[:, e] * 3, 0, 1)
         amount = amount * amount * (3 - 2 * amount)
         sources[:, list(upper)] += amount[:, None, None] * up
+        sources[:, list(lower)] -= amount[:, None, None] * up
     return sources
 
 
