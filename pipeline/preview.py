@@ -75,7 +75,7 @@ def contact_sheet(photo: bytes, preset: str | Preset = "wink", target: str = "an
     from pipeline.api import Animator
 
     chosen = load_preset(preset) if isinstance(preset, str) else preset
-    animation = Animator(target, chosen).animate(photo, "apng")
+    animation = Animator(target, chosen).animate(photo, "webp")
     if not animation.animated:
         raise WinkError(f"no face of the target {target!r} found in the photo.")
     keys = key_frames(chosen)

@@ -1,0 +1,63 @@
+"""Shared by the preset tests: judging an animation per eye, and the mouth-opening measure of `surprise`."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from tests.pipeline.helpers import frames_of, judge
+
+
+def judge_still(judge_script: Path, original: Path, tmp_path: Path) -> dict:
+    """The judge's record of the still itself: its min_ear_l / min_ear_r are the still's own eye openness."""
+    still = ImageOps.exif_transpose(Image.open(original))
+    out = tmp_path / "still.png"
+    still.convert("RGB").save(out)  # a one-frame 'animation' equal to the still
+    run = subprocess.run([sys.executable, str(judge_script), str(original), str(out)], capture_output=True,
+                         text=True, timeout=300, check=True)
+    return json.loads(run.stdout.strip().splitlines()[-1])["faces"][0]
+
+
+def eye_ratios(judge_script: Path, original: Path, animated: bytes, tmp_path: Path) -> tuple[dict, dict]:
+    """Judged record, and the lowest openness of each of the person's own eyes relative to the still.
+
+    The judge's `ear_l` is dlib's first eye (points 36-41), on the image's left: the person's RIGHT eye.
+    """
+    record = judge(judge_script, original, animated, tmp_path)["faces"][0]
+    base = judge_still(judge_script, original, tmp_path)
+    ratios = {"right": record["min_ear_l"] / base["min_ear_l"], "left": record["min_ear_r"] / base["min_ear_r"]}
+    return record, ratios
+
+
+def mouth_opening_gain(original: Path, animated: bytes) -> float:
+    """Largest inner-lip gap over the still's (dlib points 62 to 66), in inter-ocular units.
+
+    The measure for `surprise` ("the mouth opens a little"): the bar is a gain of at least 0.04 IOD.
+    """
+    import face_recognition as fr
+
+    still = np.asarray(ImageOps.exif_transpose(Image.open(original)).convert("RGB"))
+    box = fr.face_locations(still, number_of_times_to_upsample=1)[0]
+
+    def opening(rgb: np.ndarray) -> float | None:
+        marks = fr.face_landmarks(rgb, [box], model="large")
+        if not marks:
+            return None
+        m = marks[0]
+        iod = np.linalg.norm(np.mean(m["left_eye"], axis=0) - np.mean(m["right_eye"], axis=0))
+        return float(np.linalg.norm(np.subtract(m["top_lip"][9], m["bottom_lip"][10])) / iod)
+
+    base = opening(still)
+    values = [v for v in (opening(f) for f in frames_of(animated)) if v is not None]
+    return max(values) - base
+
+
+def png_text(data: bytes) -> dict:
+    with Image.open(io.BytesIO(data)) as image:
+        return dict(image.text)
