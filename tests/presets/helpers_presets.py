@@ -58,6 +58,11 @@ def mouth_opening_gain(original: Path, animated: bytes) -> float:
     return max(values) - base
 
 
+def wink_cli(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    """The `wink` command in its own process (it redirects file descriptor 2, which must not leak into pytest)."""
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=timeout)
+
+
 def png_text(data: bytes) -> dict:
     with Image.open(io.BytesIO(data)) as image:
         return dict(image.text)

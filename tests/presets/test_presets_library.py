@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 from pipeline.authoring import AUTHORED, load_reference
-from pipeline.cli import main as wink_main
 from pipeline.expressions import PRESETS
 from pipeline.presets import PRESETS_DIR, load_preset
 from tests.conftest import fixture_path
 from tests.pipeline.helpers import judge
-from tests.presets.helpers_presets import eye_ratios, mouth_opening_gain
+from tests.presets.helpers_presets import eye_ratios, mouth_opening_gain, wink_cli
 
 LIBRARY = ["wink-left", "wink-right", "blink", "smile", "eyebrows", "surprise", "nod"]
 PHOTO = "faces/zeman/zeman_1.jpg"
@@ -35,9 +34,10 @@ def test_descriptions_name_the_persons_own_eye():
     assert "right eye (the person's own right)" in load_preset("wink-right").description
 
 
-def test_presets_command_lists_the_library(capsys):
-    assert wink_main(["presets", "--json"]) == 0
-    listed = {item["name"]: item["description"] for item in json.loads(capsys.readouterr().out)}
+def test_presets_command_lists_the_library():
+    run = wink_cli(["presets", "--json"])
+    assert run.returncode == 0
+    listed = {item["name"]: item["description"] for item in json.loads(run.stdout)}
     assert set(LIBRARY) | set(AUTHORED) <= set(listed)
     assert all(listed[name] for name in LIBRARY)
     assert {p.stem for p in PRESETS_DIR.glob("*.npz")} >= set(LIBRARY)
