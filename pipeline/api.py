@@ -134,7 +134,9 @@ class Animator:
         timings["warp"] = _ms_since(start)
 
         start = time.perf_counter()
-        encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile)
+        focus = faces.Box(min(m.box.x0 for m in meshes), min(m.box.y0 for m in meshes),
+                          max(m.box.x1 for m in meshes), max(m.box.y1 for m in meshes)).shrunk(0.15)
+        encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile, focus)
         timings["encode"] = _ms_since(start)
         return Animation(encoded, MIME_TYPES[fmt], len(detections), len(meshes), width, height, timings)
 

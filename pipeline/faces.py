@@ -42,6 +42,11 @@ class Box:
         return Box(max(0, self.x0 - dx), max(0, self.y0 - dy), min(width, self.x1 + dx),
                    min(height, self.y1 + dy))
 
+    def shrunk(self, fraction: float) -> Box:
+        """Smaller by `fraction` of its size on every side (the inner face of a detector's box)."""
+        dx, dy = round(self.width * fraction), round(self.height * fraction)
+        return Box(self.x0 + dx, self.y0 + dy, max(self.x0 + dx + 1, self.x1 - dx), max(self.y0 + dy + 1, self.y1 - dy))
+
     def as_css(self) -> tuple[int, int, int, int]:
         """face_recognition's (top, right, bottom, left) order."""
         return (self.y0, self.x1, self.y1, self.x0)
