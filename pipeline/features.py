@@ -103,10 +103,85 @@ def _close_eye(rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int, origin
 
 
 def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> Patch:
-    """The patch with closing eyes drawn as shut lids (and, later, parted lips as teeth)."""
+    """The patch with closing eyes drawn as shut lids and parting lips showing teeth."""
     rgb = patch.rgb.copy()
     origin = np.array([patch.box.x0, patch.box.y0], np.float64)
     for motion in motions:
         for eye in range(len(t.EYES)):
             _close_eye(rgb, motion, frame, eye, origin)
+        _open_mouth(rgb, still.rgb, motion, frame, origin)
     return Patch(patch.box, rgb, patch.alpha)
+
+
+#: A mouth whose lips are already this far apart (inner gap over mouth width) shows its own teeth.
+OPEN_MOUTH = 0.06
+#: Widths of the upper teeth from the middle outwards (central incisor first), in IOD units.
+TOOTH_WIDTHS = (0.085, 0.068, 0.062, 0.058, 0.056)
+
+
+def _line_y(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    order = np.argsort(points[:, 0])
+    return np.interp(xs, points[order, 0], points[order, 1])
+
+
+def _open_mouth(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, origin: np.ndarray) -> None:
+    """Draw a mouth interior and upper teeth into the gap of lips that part over a closed mouth."""
+    iod = motion.pose.scale
+    still_up, still_low = motion.still[list(t.INNER_UPPER_LIP)], motion.still[list(t.INNER_LOWER_LIP)]
+    width_px = float(np.linalg.norm(motion.still[t.MOUTH_LEFT_CORNER] - motion.still[t.MOUTH_RIGHT_CORNER]))
+    if float(np.mean(still_low[:, 1] - still_up[:, 1])) > OPEN_MOUTH * width_px:
+        return  # the photo's own teeth and mouth are there to be moved by the warp
+    upper = motion.frames[frame][list(t.INNER_UPPER_LIP)] - origin
+    lower = motion.frames[frame][list(t.INNER_LOWER_LIP)] - origin
+    if float(np.max(lower[:, 1] - upper[:, 1])) < 1.5:
+        return
+    pad = 3
+    x0 = max(0, int(min(upper[:, 0].min(), lower[:, 0].min())) - pad)
+    x1 = min(rgb.shape[1], int(max(upper[:, 0].max(), lower[:, 0].max())) + pad + 1)
+    y0 = max(0, int(upper[:, 1].min()) - pad)
+    y1 = min(rgb.shape[0], int(lower[:, 1].max()) + pad + 1)
+    if x1 - x0 < 4 or y1 - y0 < 2:
+        return
+    window = rgb[y0:y1, x0:x1]
+    height, width = window.shape[:2]
+    upper, lower = upper - [x0, y0], lower - [x0, y0]
+    # Where the mouth is open in this frame: the polygon between the inner lip lines.
+    mask = np.zeros((height, width), np.uint8)
+    polygon = np.vstack([upper, lower[::-1]])
+    cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    alpha = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32)[..., None] / 255.0
+    if not alpha.any():
+        return
+    # The face's light: mean colour of the lips' surroundings in the still, relative to a mid skin tone.
+    ox, oy = int(origin[0]), int(origin[1])
+    around = still_rgb[max(0, oy + y0 - pad * 4) : oy + y1 + pad * 4, max(0, ox + x0) : ox + x1].reshape(-1, 3)
+    skin = around.mean(axis=0) if len(around) else np.array([180.0, 140.0, 120.0])
+    light = float(np.clip(skin.mean() / 150.0, 0.35, 1.25))
+    xs = np.arange(width, dtype=np.float32)
+    ys = np.arange(height, dtype=np.float32)[:, None]
+    top, bottom = _line_y(upper, xs)[None, :], _line_y(lower, xs)[None, :]
+    left, right = upper[:, 0].min(), upper[:, 0].max()
+    u = np.clip((xs - left) / max(right - left, 1e-3), 0, 1)[None, :]
+    across = np.clip(np.sin(np.pi * u), 0, 1)  # 0 at the corners, 1 in the middle
+    # Mouth interior: dark, warm, darker towards the corners and the back.
+    interior = np.array([92, 38, 40], np.float32) * light * (0.45 + 0.55 * across)[..., None]
+    # Upper teeth: from the upper lip down, as tall as the gap allows, tapering to the corners.
+    tooth_h = np.minimum(bottom - top, 0.075 * iod) * np.sqrt(across)
+    depth = np.clip((ys - top) / np.maximum(tooth_h, 1e-3), 0, 1.5)
+    in_teeth = (ys >= top - 1) & (depth < 1.0)
+    shade = (0.5 + 0.5 * across**0.7) * (0.86 + 0.14 * np.sin(np.pi * np.clip(depth, 0, 1)))
+    tint = 0.85 * np.array([236, 228, 212], np.float32) + 0.15 * skin.astype(np.float32)
+    teeth = tint * light * shade[..., None]
+    # Gaps between teeth: thin darker lines at the tooth edges, fading to the corners.
+    centre = (left + right) / 2
+    edges = np.cumsum(TOOTH_WIDTHS) * iod
+    boundaries = np.concatenate([[centre], centre - edges, centre + edges])
+    distance = np.min(np.abs(xs[:, None] - boundaries[None, :]), axis=1)[None, :]
+    gaps = np.clip(1 - distance / max(0.6, 0.006 * iod), 0, 1) * 0.28 * across
+    teeth = teeth * (1 - gaps[..., None])
+    soft_edge = np.clip((1.0 - depth) * max(tooth_h.max(), 1) / 1.5, 0, 1)[..., None]
+    mouth = interior * (1 - soft_edge * in_teeth[..., None]) + teeth * (soft_edge * in_teeth[..., None])
+    # The photo's grain, so the synthesised part is not smoother than its surroundings.
+    grain = np.random.default_rng(frame).normal(0, 2.0, mouth.shape[:2]).astype(np.float32)[..., None]
+    mouth = mouth + grain
+    window[:] = np.clip(window * (1 - alpha) + mouth * alpha, 0, 255).astype(np.uint8)
