@@ -33,10 +33,14 @@ DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeS
 #: STILL_MAX_ERROR is used, so the animation starts as the photo itself (judged error under 1.0) without wasting bytes.
 STILL_QUALITIES = (97, 98, 99, 100)
 STILL_MAX_ERROR = 0.99
-#: Quality of the frame that puts every touched pixel back to the first frame's, closing the loop.
+#: Quality of the frame that puts every touched pixel back to the first frame's, closing the loop;
+#: higher when the motion touched most of the face (a nod), whose whole area then carries its error.
 RESTORE_QUALITY = 90
-#: Quality of the moving pixels: each frame shows for about 50 ms.
+RESTORE_QUALITY_LARGE = 95
+#: Quality of the moving pixels: each frame shows for about 50 ms. When a frame changes most of the
+#: face (a nod), coding noise over the whole face would read as flicker, so it gets more bits.
 MOTION_QUALITY = 50
+MOTION_QUALITY_LARGE = 75
 #: A pixel counts as changed when a channel moves by more than this many levels.
 CHANGE_LEVELS = 7
 #: How long the restoring frame shows (taken from the end of the loop's last frame).
@@ -221,13 +225,14 @@ def encode_webp(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
         if alpha is not None:
             _plain_rectangles(rgb, alpha, frames, entries, pool)
         else:
-            _blended_deltas(rgb, frames, entries, pool)
+            _blended_deltas(rgb, frames, entries, pool, focus)
         for entry in entries:
             entry[1] = entry[1].result()
     return _assemble_webp(width, height, entries, alpha is not None, icc_profile)
 
 
-def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], pool: ThreadPoolExecutor) -> None:
+def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], pool: ThreadPoolExecutor,
+                    focus: Box | None) -> None:
     height, width = rgb.shape[:2]
     intended = rgb.copy()  # what the canvas shows, up to coding error
     touched = np.zeros((height, width), np.uint8)
@@ -249,8 +254,10 @@ def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], p
         top, left = box.y0 - may_differ.y0, box.x0 - may_differ.x0
         sub = (slice(top, top + box.height), slice(left, left + box.width))
         crop = np.dstack([canvas[box.y0 : box.y1, box.x0 : box.x1], mask[sub] * np.uint8(255)])
-        entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop, "RGBA"), MOTION_QUALITY), duration,
-                        True])
+        quality = MOTION_QUALITY
+        if focus is not None and int(mask.sum()) > 0.5 * focus.width * focus.height:
+            quality = MOTION_QUALITY_LARGE
+        entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop, "RGBA"), quality), duration, True])
         np.copyto(intended[region], canvas[region], where=mask.astype(bool)[..., None])
         touched[region] |= mask
     # Back to the still: every touched pixel gets the first frame's decoded value again.
@@ -262,7 +269,10 @@ def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], p
     crop = np.dstack([first_shown[box.y0 : box.y1, box.x0 : box.x1], touched[box.y0 : box.y1, box.x0 : box.x1] * 255])
     restore_ms = min(entries[-1][2], RESTORE_MS) if len(entries) > 1 else RESTORE_MS
     entries[-1][2] -= restore_ms if len(entries) > 1 else 0
-    entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop, "RGBA"), RESTORE_QUALITY), restore_ms, True])
+    quality = RESTORE_QUALITY
+    if focus is not None and touched[focus.y0 : focus.y1, focus.x0 : focus.x1].mean() > 0.5:
+        quality = RESTORE_QUALITY_LARGE
+    entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop, "RGBA"), quality), restore_ms, True])
 
 
 def _tail(sequence):
