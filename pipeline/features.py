@@ -76,6 +76,16 @@ def _close_eye(rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int, origin
     smooth = cv2.GaussianBlur(window, (0, 0), 0.012 * iod + 0.5)
     alpha = (band_alpha * 0.8 * strength)[..., None]
     blended = window * (1 - alpha) + smooth * alpha
+    # A shut lid shows the skin that the open eye's fold hid: as light as the skin under the brow, never
+    # the darker shadow, liner or lashes that the stretch drags down. Shift the band's colour to it.
+    band_top = int(max(0, (curve[:, 1] - lift[1]).min()))
+    ref_rows = slice(max(0, band_top - int(0.08 * iod) - 1), band_top + 1)
+    ref_cols = slice(int(max(0, curve[:, 0].min())), int(curve[:, 0].max()) + 1)
+    reference = window[ref_rows, ref_cols].reshape(-1, 3)
+    core = band_alpha > 0.5
+    if len(reference) and core.any():
+        shift = np.median(reference, axis=0) - blended[core].mean(axis=0)
+        blended = blended + (band_alpha * 0.8 * np.sqrt(strength))[..., None] * np.maximum(shift, 0)
     # Under the lash line a shut eye shows smooth lower-lid skin, not the open eye's bright rim: mirror
     # the skin from further down into the band just under the line.
     depth = 0.06 * iod
