@@ -47,3 +47,21 @@ def test_webp_and_apng_carry_the_synthetic_marking(zeman, animators):
             assert "In the wink of an eye" in image.getexif().get(0x0131, ""), fmt
     gif = animators().animate(zeman, "gif").data
     assert b"Synthetic animation" in gif
+
+
+def test_icc_profile_and_exif_orientation_carry_into_the_animation(fixtures, animators):
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    with Image.open(fixtures / "faces" / "zeman" / "zeman_2.jpg") as image:
+        upright = image.convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 8  # stored turned, "rotate 270 CW to display"
+    buffer = io.BytesIO()
+    upright.transpose(Image.Transpose.ROTATE_270).save(buffer, "JPEG", quality=95, icc_profile=icc,
+                                                       exif=exif.tobytes())
+    result = animators().animate(buffer.getvalue())
+    assert result.animated
+    with Image.open(io.BytesIO(result.data)) as animation:
+        assert animation.size == upright.size  # upright, like the photo as a viewer sees it
+        assert animation.info.get("icc_profile") == icc
