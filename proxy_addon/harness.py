@@ -121,13 +121,19 @@ class _OriginServer(ThreadingHTTPServer):
 
 
 class Origin:
-    """An HTTP (or, with tls_dir, HTTPS) server on 127.0.0.1 serving fixed routes: path -> Route."""
+    """An HTTP server on 127.0.0.1 serving fixed routes: path -> Route.
 
-    def __init__(self, routes: dict[str, Route], tls_dir: Path | None = None) -> None:
+    HTTPS with tls_dir (a self-signed certificate made there) or with cert_chain (certificate, key).
+    """
+
+    def __init__(self, routes: dict[str, Route], tls_dir: Path | None = None,
+                 cert_chain: tuple[Path, Path] | None = None) -> None:
+        if cert_chain is None and tls_dir is not None:
+            cert_chain = self_signed(tls_dir)
         context = None
-        if tls_dir is not None:
+        if cert_chain is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(*self_signed(tls_dir))
+            context.load_cert_chain(*cert_chain)
         self.server = _OriginServer(routes, context)
         self.scheme = "https" if context else "http"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -137,8 +143,12 @@ class Origin:
     def routes(self) -> dict[str, Route]:
         return self.server.routes
 
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
     def url(self, path: str) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def close(self) -> None:
         self.server.shutdown()

@@ -12,24 +12,21 @@ lands in the repository).
 from __future__ import annotations
 
 import datetime
-import http.server
 import io
 import ipaddress
-import json
 import os
 import shutil
-import socket
-import ssl
 import subprocess
-import sys
-import threading
 import time
-import urllib.request
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+
+from proxy_addon.harness import Mitmdump, Origin, Route, free_port
+from tests.conftest import _missing
 
 pytestmark = pytest.mark.browser
 
@@ -51,12 +48,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-quic",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(condition, timeout: float, what: str, interval: float = 0.2):
@@ -128,135 +119,6 @@ def make_site_certificates(folder: Path) -> SiteCertificates:
     return certs
 
 
-# --- the local HTTPS site -------------------------------------------------------------------------
-
-@dataclass
-class Site:
-    port: int
-    files: dict[str, tuple[bytes, str]]
-    requests: list[str] = field(default_factory=list)
-    server: http.server.ThreadingHTTPServer | None = None
-
-    def url(self, path: str) -> str:
-        return f"https://127.0.0.1:{self.port}{path}"
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-
-
-def serve_site(files: dict[str, tuple[bytes, str]], certs: SiteCertificates) -> Site:
-    """Serve `files` (path -> (bytes, content type)) over HTTPS on 127.0.0.1, never cacheable."""
-    site = Site(port=0, files=files)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            path = self.path.split("?", 1)[0]
-            site.requests.append(path)
-            if path not in site.files:
-                self.send_error(404)
-                return
-            body, content_type = site.files[path]
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            # Every load reaches the network, so each step of the test sees fresh responses.
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certs.cert, certs.key)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    site.server, site.port = server, server.server_address[1]
-    threading.Thread(target=server.serve_forever, name="test-site", daemon=True).start()
-    return site
-
-
-# --- mitmdump with the wink add-on ----------------------------------------------------------------
-
-@dataclass
-class Proxy:
-    port: int
-    process: subprocess.Popen
-    log_path: Path
-    confdir: Path
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.confdir / "mitmproxy-ca-cert.pem"
-
-    def api(self, path: str, body: dict | None = None) -> dict:
-        """Ask the add-on's control API directly through the proxy (not through the browser)."""
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{self.port}"}))
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"http://wink.proxy{path}", data=data,
-                                         headers={"Content-Type": "application/json"} if data else {})
-        with opener.open(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_proxy(folder: Path, extra_options: list[str]) -> Proxy:
-    """mitmdump -s proxy_addon/wink.py on a free port, with its own confdir (CA) and cache."""
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    confdir = folder / "confdir"
-    log_path = folder / "mitmdump.log"
-    mitmdump = Path(sys.executable).with_name("mitmdump")
-    command = [
-        str(mitmdump), "-s", str(REPO / "proxy_addon" / "wink.py"),
-        "--listen-host", "127.0.0.1", "--listen-port", str(port),
-        "--set", f"confdir={confdir}",
-        "--set", f"wink_cache_dir={folder / 'cache'}",
-        # The local site's certificate is signed by a CA only the browser's NSS db knows.
-        "--set", "ssl_insecure=true",
-        # A cold worker loads its models first: give the first photo time rather than a still.
-        "--set", "wink_timeout=60",
-        "--set", "wink_workers=1",
-        *extra_options,
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    proxy = Proxy(port, process, log_path, confdir)
-
-    def answering():
-        if process.poll() is not None:
-            raise AssertionError(f"mitmdump exited with {process.returncode}:\n{proxy.log_text()[-3000:]}")
-        try:
-            return proxy.api("/api/status")
-        except OSError:
-            return None
-
-    try:
-        wait_until(answering, 60, "mitmdump with the wink add-on to answer http://wink.proxy/api/status")
-        wait_until(lambda: answering().get("workers", {}).get("ready", True), 120,
-                   "the add-on's workers to warm up", interval=0.5)
-    except BaseException:
-        proxy.stop()
-        raise
-    return proxy
-
-
 # --- the browser's certificate store --------------------------------------------------------------
 
 def make_home_trusting(home: Path, cas: dict[str, Path]) -> None:
@@ -289,29 +151,33 @@ def launch_chromium(playwright, profile: Path, home: Path):
 
 # --- fixtures -------------------------------------------------------------------------------------
 
-def _required(tool: str, present: bool) -> None:
-    """Like the fixtures: CI must have the browser (.ci/run installs it); a developer may lack it."""
-    if present:
-        return
-    message = f"{tool} is missing (apt-get install chromium libnss3-tools)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def browser_tools() -> None:
-    _required(str(CHROMIUM), CHROMIUM.is_file())
-    _required("certutil", shutil.which("certutil") is not None)
+    """Like the fixtures: CI must have the browser (.ci/run installs it); a developer may lack it.
+
+    apt-get install chromium libnss3-tools
+    """
+    if not CHROMIUM.is_file():
+        _missing(CHROMIUM)
+    if shutil.which("certutil") is None:
+        _missing(Path("certutil"))
 
 
 @pytest.fixture(scope="module")
-def wink_proxy(tmp_path_factory, browser_tools, fixtures: Path) -> Proxy:
-    options = []
-    if not (REPO / "assets" / "targets" / "zeman.json").is_file():
-        # Until the pipeline's enrolled default target is committed: the same person, from the photos.
-        options = ["--set", f"wink_target={fixtures / 'faces' / 'zeman'}"]
-    proxy = start_proxy(tmp_path_factory.mktemp("proxy"), options)
+def wink_proxy(tmp_path_factory, browser_tools) -> Iterator[Mitmdump]:
+    """mitmdump -s proxy_addon/wink.py on a free port, with its own confdir (CA) and cache.
+
+    The harness sets ssl_insecure: the local site's certificate is signed by a CA only the browser's
+    NSS db knows. A cold worker loads its models first: give the first photo time rather than a still.
+    flow_detail=1 (mitmdump's own default, which the harness quiets) logs every flow, so the log shows
+    whether the proxy saw the page.
+    """
+    proxy = Mitmdump(tmp_path_factory.mktemp("proxy"), wink_timeout=60, wink_workers=1, flow_detail=1)
+    try:
+        proxy.wait_ready(timeout=180)
+    except BaseException:
+        proxy.stop()
+        raise
     yield proxy
     proxy.stop()
 
@@ -431,18 +297,20 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
         "other": (fixtures / "faces" / "biden" / "biden_1.jpg").read_bytes(),
         "plain": face_free_png(),
     }
-    files = {"/page.html": (PAGE.encode(), "text/html; charset=utf-8")}
+    # Every load reaches the network, so each step of the test sees fresh responses.
+    no_store = {"Cache-Control": "no-store"}
+    routes = {"/page.html": Route(PAGE.encode(), "text/html; charset=utf-8", headers=no_store)}
     for way in WAYS:
         for picture, name in PICTURES.items():
             kind = "image/png" if name.endswith(".png") else "image/jpeg"
-            files[image_path(way, picture)] = (originals[picture], kind)
+            routes[image_path(way, picture)] = Route(originals[picture], kind, headers=no_store)
     site_certs = make_site_certificates(tmp_path / "site-certs")
-    site = serve_site(files, site_certs)
+    site = Origin(routes, cert_chain=(site_certs.cert, site_certs.key))
     page_url = site.url("/page.html")
     image_paths = [image_path(way, picture) for way in WAYS for picture in PICTURES]
 
     home = tmp_path / "home"
-    make_home_trusting(home, {"wink-test-proxy": wink_proxy.ca_cert, "wink-test-site": site_certs.ca})
+    make_home_trusting(home, {"wink-test-proxy": wink_proxy.ca, "wink-test-site": site_certs.ca})
     profile = tmp_path / "profile"
 
     try:
@@ -460,7 +328,7 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 assert proxy_level_of_control(context) == "controlled_by_this_extension"
                 # The CA is trusted, so "ok" (the HTTPS check needs the add-on to accept CONNECT wink.proxy).
                 assert state == "ok", f"popup after switching on says: {text}"
-                assert popup.get_attribute("#target", "title") == wink_proxy.api("/api/status")["target"]
+                assert popup.get_attribute("#target", "title") == wink_proxy.status()["target"]
 
                 # Load the page through the proxy: the target winks, everything else is untouched.
                 page = context.new_page()
@@ -488,7 +356,7 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 assert first_preset in presets
                 second_preset = next((name for name in presets if name != first_preset), first_preset)
                 popup.select_option("#preset", second_preset)
-                wait_until(lambda: wink_proxy.api("/api/status")["preset"] == second_preset, 10,
+                wait_until(lambda: wink_proxy.status()["preset"] == second_preset, 10,
                            f"the add-on to switch to {second_preset}")
                 second = load_page(page, page_url, image_paths)
                 for way in WAYS:
@@ -524,9 +392,9 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 assert popup_status(popup)[0] == "off"
                 assert proxy_level_of_control(context) == "controllable_by_this_extension"
                 popup.locator("main").screenshot(path=ARTIFACTS / "popup_off.png")
-                seen_before = wink_proxy.api("/api/status")["counts"]["seen"]
-                log_before = len(wink_proxy.log_text())
-                requests_before = len(site.requests)
+                seen_before = wink_proxy.status()["counts"]["seen"]
+                log_before = len(wink_proxy.log())
+                requests_before = len(site.server.hits)
 
                 page = context.new_page()
                 direct = load_page(page, page_url, image_paths)
@@ -534,10 +402,10 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 for way in WAYS:
                     for picture in PICTURES:
                         assert direct[image_path(way, picture)] == originals[picture], f"{picture} via {way}"
-                assert "/page.html" in site.requests[requests_before:]
-                new_log = wink_proxy.log_text()[log_before:]
+                assert "/page.html" in site.server.hits[requests_before:]
+                new_log = wink_proxy.log()[log_before:]
                 assert f"127.0.0.1:{site.port}" not in new_log, f"the proxy saw the page:\n{new_log[-2000:]}"
-                assert wink_proxy.api("/api/status")["counts"]["seen"] == seen_before
+                assert wink_proxy.status()["counts"]["seen"] == seen_before
             finally:
                 context.close()
 
@@ -556,5 +424,5 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
             finally:
                 context.close()
     finally:
-        site.stop()
+        site.close()
 
