@@ -190,7 +190,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from pipeline.errors import ImageError, UsageError, WinkError
+    from pipeline.errors import UsageError, WinkError
     from pipeline.preview import contact_sheet
 
     photo = Path(args.photo)
@@ -209,10 +209,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     except UsageError as error:
         _say(str(error))
         return EXIT_USAGE
-    except ImageError as error:
-        _say(f"{photo}: {error}")
-        return EXIT_FAILED
-    except WinkError as error:
+    except WinkError as error:  # the photo is not an image, or shows no face to preview on
         _say(f"{photo}: {error}")
         return EXIT_FAILED
     except OSError as error:
