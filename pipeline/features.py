@@ -45,7 +45,19 @@ def _soft_polyline(shape: tuple[int, int], curve: np.ndarray, thickness: float) 
     return cv2.GaussianBlur(mask, (0, 0), max(0.6, thickness * 0.35)).astype(np.float32) / 255.0
 
 
-def _close_eye(rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int, origin: np.ndarray) -> None:
+def _lash_colour(still_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Colour of the line where shut lids meet: the darker pixels along the open eye's upper lid margin,
+    darkened further, since the lashes of both lids and the shadow between them gather there."""
+    height, width = still_rgb.shape[:2]
+    xs = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
+    samples = [still_rgb[np.clip(np.round(points[:, 1]).astype(int) + dy, 0, height - 1), xs] for dy in (-2, -1, 0)]
+    pixels = np.vstack(samples).astype(np.float32)
+    darkest = pixels[np.argsort(pixels.sum(axis=1))[: max(1, len(pixels) // 4)]]
+    return np.minimum(darkest.mean(axis=0) * 0.55, 60.0)
+
+
+def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int,
+               origin: np.ndarray) -> None:
     closure = float(motion.eye_closure[frame, eye])
     strength = _smoothstep((closure - LASH_FROM) / (1 - LASH_FROM))
     if strength <= 0:
@@ -108,7 +120,7 @@ def _close_eye(rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int, origin
     xs = np.arange(width, dtype=np.float32)
     fade = np.clip(np.sin(np.pi * np.clip((xs - left) / max(right - left, 1e-3), 0, 1)) * 1.6, 0, 1)
     darkness = (line * fade[None, :] * 0.92 * strength)[..., None]
-    lash = np.array([22, 16, 14], np.float32)
+    lash = _lash_colour(still_rgb, motion.still[list(upper)])
     window[:] = np.clip(blended * (1 - darkness) + lash * darkness, 0, 255).astype(np.uint8)
 
 
@@ -118,7 +130,7 @@ def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> 
     origin = np.array([patch.box.x0, patch.box.y0], np.float64)
     for motion in motions:
         for eye in range(len(t.EYES)):
-            _close_eye(rgb, motion, frame, eye, origin)
+            _close_eye(rgb, still.rgb, motion, frame, eye, origin)
         _open_mouth(rgb, still.rgb, motion, frame, origin)
     return Patch(patch.box, rgb, patch.alpha)
 
