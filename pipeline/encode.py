@@ -1,10 +1,10 @@
 """Stage 7, encode: the still plus per-frame patches become an animated WebP, APNG or GIF.
 
-Animated WebP is assembled here from single-frame encodes: the first frame is the whole still at high
-quality, every later frame only the rectangle that changed since the frame before, and a rectangle
-that repeats (a motion that goes back the way it came) is encoded once and reused. Pillow's own
-animated encoder would re-encode every frame in full. The container layout is the one in Google's
-"WebP Container Specification" (VP8X, ICCP, ANIM, ANMF, EXIF, XMP chunks).
+Animated WebP is assembled here from single-frame encodes: the first frame is the whole still at the
+quality the face needs, every later frame only the pixels that changed since the frame before (an
+alpha-blended rectangle), and a last frame that restores every touched pixel so the loop closes.
+Pillow's own animated encoder re-encodes whole frames and offers no per-frame quality. The container
+layout is the one in Google's "WebP Container Specification" (VP8X, ICCP, ANIM, ANMF, EXIF, XMP).
 
 Every output is marked as synthetic: XMP with IPTC's DigitalSourceType `compositeSynthetic`, and an
 EXIF ImageDescription saying what made it (GIF, which has neither, gets a comment).
