@@ -1,6 +1,6 @@
 // Options page: where the proxy listens and which addresses go direct.
 
-import { canSetProxy, proxyLevelOfControl, switchOn } from "./proxy_switch.js";
+import { canSetProxy, switchOn } from "./proxy_switch.js";
 import { DEFAULTS, loadSettings, parseBypassList, problemWithAddress, saveSettings } from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,10 +31,9 @@ async function onSave(event) {
   const { enabled } = await loadSettings();
   if (!enabled) return say(`Saved. Switch on in the popup to use ${host}:${port}.`, "saved");
   // Already on: the browser switches to the new address now, not at the next restart.
-  if (!canSetProxy(await proxyLevelOfControl())) {
+  if (!canSetProxy(await switchOn())) {
     return say("Saved, but another extension or a policy controls the proxy settings, so they are not in use.", "error");
   }
-  await switchOn();
   say(`Saved. This browser now goes through ${host}:${port}.`, "saved");
 }
 
