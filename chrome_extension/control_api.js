@@ -32,7 +32,7 @@ async function call(path, init = {}) {
   } catch (error) {
     // A CORS-less answer (some other proxy's error page) fails exactly like no answer at all;
     // an opaque probe tells the two apart.
-    if (await somethingAnswers()) throw new NotTheWinkProxy(String(error));
+    if (await answers(CONTROL_ORIGIN + "/")) throw new NotTheWinkProxy(String(error));
     throw new ProxyNotAnswering(String(error));
   }
   let body;
@@ -48,9 +48,11 @@ async function call(path, init = {}) {
   return body;
 }
 
-async function somethingAnswers() {
+// Does anything answer at url? A no-cors fetch resolves with an opaque response whatever the HTTP
+// answer is, and rejects only when no answer came (or TLS failed).
+async function answers(url) {
   try {
-    await fetch(CONTROL_ORIGIN + "/", { mode: "no-cors", cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
+    await fetch(url, { mode: "no-cors", cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
     return true;
   } catch {
     return false;
@@ -59,13 +61,6 @@ async function somethingAnswers() {
 
 // Does HTTPS through the proxy work, i.e. does this browser trust the proxy's CA?
 // The proxy intercepts TLS for https://wink.proxy with a certificate signed by its CA, like for any
-// web site. A no-cors fetch resolves whatever the HTTP answer is once TLS succeeded, and rejects
-// when the browser refused the certificate. Only meaningful after getStatus() succeeded.
-export async function httpsThroughProxyWorks() {
-  try {
-    await fetch("https://wink.proxy/api/status", { mode: "no-cors", cache: "no-store", signal: AbortSignal.timeout(TIMEOUT_MS) });
-    return true;
-  } catch {
-    return false;
-  }
-}
+// web site, so the fetch fails when the browser refuses that certificate. Only meaningful after
+// getStatus() succeeded.
+export const httpsThroughProxyWorks = () => answers("https://wink.proxy/api/status");
