@@ -15,7 +15,7 @@ export function canSetProxy(levelOfControl) {
   return OURS_TO_SET.includes(levelOfControl);
 }
 
-export function proxyConfig(settings) {
+function proxyConfig(settings) {
   return {
     mode: "fixed_servers",
     rules: {
@@ -68,9 +68,7 @@ const BADGES = {
 export async function showBadge(state) {
   const badge = BADGES[state];
   await chrome.action.setBadgeBackgroundColor({ color: badge.color });
-  if (chrome.action.setBadgeTextColor) {
-    await chrome.action.setBadgeTextColor({ color: "#ffffff" });
-  }
+  await chrome.action.setBadgeTextColor({ color: "#ffffff" });
   await chrome.action.setBadgeText({ text: badge.text });
   await chrome.action.setTitle({ title: badge.title });
 }
