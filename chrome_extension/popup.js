@@ -58,7 +58,7 @@ async function refresh() {
   const settings = await loadSettings();
   $("power").checked = settings.enabled;
   $("proxy-address").textContent = `${settings.host}:${settings.port}`;
-  await showPresets(await loadPresetCatalog(), false);
+  showPresets(await loadPresetCatalog(), false);
 
   const level = await proxyLevelOfControl();
   if (!canSetProxy(level)) {
@@ -107,7 +107,7 @@ async function checkProxy(settings) {
   try {
     const catalog = await getPresets();
     await savePresetCatalog(catalog);
-    await showPresets(catalog, true);
+    showPresets(catalog, true);
   } catch {
     // The status answered a moment ago; an empty list is shown as it is rather than guessed.
   }
@@ -159,7 +159,7 @@ function showProxyFacts(status) {
   }
 }
 
-async function showPresets(catalog, live) {
+function showPresets(catalog, live) {
   const select = $("preset");
   select.replaceChildren();
   for (const preset of catalog?.presets ?? []) {
