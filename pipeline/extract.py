@@ -157,14 +157,17 @@ def _align(shape: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (shape - ca) @ rotation * scale + cb
 
 
+def _interp_frames(new_times: np.ndarray, times: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Frames `values` (N, ...) taken at `times`, linearly interpolated at `new_times` (held at the ends)."""
+    flat = values.reshape(len(values), -1)
+    out = np.stack([np.interp(new_times, times, flat[:, c]) for c in range(flat.shape[1])], axis=1)
+    return out.reshape(len(new_times), *values.shape[1:])
+
+
 def _bridge(values: np.ndarray, good: np.ndarray) -> np.ndarray:
     """Values at bad frames linearly interpolated from the good ones around them (held at the ends)."""
     index = np.arange(len(values))
-    flat = values.reshape(len(values), -1)
-    out = np.empty_like(flat)
-    for column in range(flat.shape[1]):
-        out[:, column] = np.interp(index, index[good], flat[good, column])
-    return out.reshape(values.shape)
+    return _interp_frames(index, index[good], values[good])
 
 
 def track_video(path: Path, start: float | None = None, end: float | None = None,
@@ -217,10 +220,7 @@ def _resample(track: Track, fps: float) -> np.ndarray:
     """The track's offsets from its first frame, at `fps` frames per second."""
     offsets = track.canonical - track.canonical[0]
     times = np.arange(len(offsets)) / track.fps
-    new_times = np.arange(0.0, times[-1] + 1e-9, 1.0 / fps)
-    flat = offsets.reshape(len(offsets), -1)
-    out = np.stack([np.interp(new_times, times, flat[:, c]) for c in range(flat.shape[1])], axis=1)
-    return out.reshape(len(new_times), *offsets.shape[1:])
+    return _interp_frames(np.arange(0.0, times[-1] + 1e-9, 1.0 / fps), times, offsets)
 
 
 def combine(motions: list[tuple[np.ndarray, float]], fps: float) -> np.ndarray:
