@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # mitmproxy runs this file as a script; the helpers beside it form a package
     sys.path.insert(0, str(REPO))
 
-from pipeline.api import PIPELINE_VERSION  # noqa: E402
-from pipeline.decode import probe, sniff  # noqa: E402
+from pipeline.api import FORMATS, MIME_TYPES, PIPELINE_VERSION  # noqa: E402
+from pipeline.decode import ANIMATABLE, probe, sniff  # noqa: E402
 from pipeline.errors import WinkError  # noqa: E402
 from proxy_addon import control, worker  # noqa: E402
 from proxy_addon.cache import ResultCache, default_cache_dir  # noqa: E402
@@ -42,13 +42,13 @@ from proxy_addon.cache import ResultCache, default_cache_dir  # noqa: E402
 logger = logging.getLogger(__name__)
 
 #: Kinds a browser shows as a photo and the pipeline animates; SVG, ICO, TIFF, HEIF... pass untouched.
-ANIMATE_KINDS = frozenset({"jpeg", "png", "webp", "gif", "bmp", "avif"})
+ANIMATE_KINDS = ANIMATABLE - {"tiff"}
 #: Jobs (running or waiting, including ones finishing after their deadline) per worker process.
 QUEUE_PER_WORKER = 4
 #: Content types never worth decoding a compressed body for (pages, scripts, styles, data).
 TEXTUAL = re.compile(
     r"^\s*(text/|application/(javascript|json|xml|xhtml|x-javascript|ld\+json|manifest))", re.I)
-FORMAT_CHOICES = ("auto", "webp", "apng", "gif")
+FORMAT_CHOICES = ("auto", *FORMATS)
 #: Response headers that describe the original bytes and would be wrong for the animation.
 STALE_HEADERS = ("content-encoding", "transfer-encoding", "content-md5", "digest", "content-digest",
                  "repr-digest", "accept-ranges")
@@ -390,7 +390,7 @@ class Wink:
             return Outcome()
         if found.cached is not None:
             self.counts["cached"] += 1
-            return Outcome(found.cached or None, _mime(fmt))
+            return Outcome(found.cached or None, MIME_TYPES[fmt])
         job = self._jobs.get(found.key)
         if job is not None and job.done():
             self.counts["cached"] += 1  # finished, its cache entry being written
@@ -432,7 +432,7 @@ class Wink:
         if kind == "animated":
             data, mime = result[1], result[2]
             if _valid_animation(data, fmt):
-                return Outcome(data, mime or _mime(fmt))
+                return Outcome(data, mime or MIME_TYPES[fmt])
             self._once("invalid", logging.WARNING, f"wink: the pipeline made no valid {fmt}; sent as is.")
             return Outcome(failure="error")
         if kind == "none":
@@ -611,12 +611,6 @@ def _seconds(text: str) -> float:
     if not 0 < value <= 120:
         raise exceptions.OptionsError(f"wink_timeout must be seconds above 0 and up to 120, not {text!r}.")
     return value
-
-
-def _mime(fmt: str) -> str:
-    from pipeline.api import MIME_TYPES
-
-    return MIME_TYPES[fmt]
 
 
 def _check(check: Callable[[str], None], value: str) -> None:
