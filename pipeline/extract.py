@@ -13,7 +13,6 @@ from frame to frame rather than flowing. Extraction refuses to write a jittery p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,8 +255,7 @@ def limit_speed(offsets: np.ndarray, max_step: float = MAX_STEP_IOD) -> np.ndarr
 
 
 def extract(videos: list[tuple[Path, float]], name: str, description: str = "", start: float | None = None,
-            end: float | None = None, fps: float = DEFAULT_FPS, progress: bool = True,
-            on_track: Callable[[Track], None] | None = None) -> Preset:
+            end: float | None = None, fps: float = DEFAULT_FPS, progress: bool = True) -> Preset:
     """A preset from weighted videos; ExtractError (one sentence) when a video cannot give a motion."""
     if not videos:
         raise ExtractError("give at least one video.")
@@ -265,12 +263,7 @@ def extract(videos: list[tuple[Path, float]], name: str, description: str = "", 
         raise ExtractError(f"--fps must be between 5 and 60, not {fps:g}.")
     if start is not None and end is not None and end <= start:
         raise ExtractError("--end must come after --start.")
-    tracks = []
-    for path, _ in videos:
-        track = track_video(Path(path), start, end, progress)
-        if on_track:
-            on_track(track)
-        tracks.append(track)
+    tracks = [track_video(Path(path), start, end, progress) for path, _ in videos]
     offsets = combine([(_resample(tr, fps), w) for tr, (_, w) in zip(tracks, videos, strict=True)], fps)
     offsets = limit_speed(offsets)
     figure = jitter(offsets)
