@@ -90,9 +90,8 @@ class Animator:
             raise UsageError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
         timings: dict[str, float] = {}
         start = time.perf_counter()
-        info = decode.probe(data)
         full = None
-        if info.format == "jpeg":
+        if decode.sniff(data[:16]) == "jpeg":
             small = decode.preview(data)  # draft decoding: no full decode for images without faces
         else:
             full = decode.decode(data)
@@ -134,8 +133,7 @@ class Animator:
         timings["warp"] = _ms_since(start)
 
         start = time.perf_counter()
-        focus = faces.Box(min(m.box.x0 for m in meshes), min(m.box.y0 for m in meshes),
-                          max(m.box.x1 for m in meshes), max(m.box.y1 for m in meshes)).shrunk(0.15)
+        focus = faces.Box.union(*(m.box for m in meshes)).shrunk(0.15)
         encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile, focus)
         timings["encode"] = _ms_since(start)
         return Animation(encoded, MIME_TYPES[fmt], len(detections), len(meshes), width, height, timings)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import topology as t
+from pipeline.easing import smoothstep
 from pipeline.presets import PRESETS_DIR, Preset, save
 
 REFERENCE_PATH = PRESETS_DIR / "reference_face.npy"
@@ -32,17 +33,16 @@ def load_reference() -> np.ndarray:
 
 
 def compute_reference(photos: list[Path]) -> np.ndarray:
-    """Mean canonical landmarks of the largest face in each photo, made left-right symmetric in x."""
+    """Mean canonical landmarks of the largest face in each photo."""
     from pipeline import decode, faces, landmarks, pose
 
     shapes = []
     for photo in photos:
-        data = photo.read_bytes()
-        still, small = decode.decode(data), decode.preview(data)
-        found = faces.detect(small.rgb, small.scale, still.width, still.height)
-        if not found:
+        still = decode.decode(photo.read_bytes())
+        box = faces.largest_face(still)
+        if box is None:
             continue
-        marks = landmarks.face_mesh(still.rgb, found[0][0])
+        marks = landmarks.face_mesh(still.rgb, box)
         if marks is not None:
             shapes.append(pose.estimate_pose(marks.points).to_canonical(marks.points))
     if not shapes:
@@ -136,11 +136,6 @@ def smile(reference: np.ndarray, amount: float) -> Offsets:
     for _, _, lower_lid, *_ in t.EYES:
         out[list(lower_lid), 1] -= 0.012 * amount
     return out
-
-
-def smoothstep(u: float) -> float:
-    u = min(max(u, 0.0), 1.0)
-    return u * u * (3 - 2 * u)
 
 
 @dataclass(frozen=True)

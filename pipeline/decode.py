@@ -196,25 +196,27 @@ def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
         image = ImageOps.exif_transpose(image)
     rgb, _ = _to_arrays(image)
     upright_w = info.height if orientation in (5, 6, 7, 8) else info.width
-    height, width = rgb.shape[:2]
-    if max(height, width) > side:
-        import cv2
-
-        factor = side / max(height, width)
-        rgb = cv2.resize(rgb, (max(1, round(width * factor)), max(1, round(height * factor))),
-                         interpolation=cv2.INTER_AREA)
-    return Still(rgb=np.ascontiguousarray(rgb), alpha=None, icc_profile=None, format=info.format,
-                 width=rgb.shape[1], height=rgb.shape[0], scale=upright_w / rgb.shape[1])
+    rgb = _fit(rgb, side)
+    return Still(rgb=rgb, alpha=None, icc_profile=None, format=info.format, width=rgb.shape[1],
+                 height=rgb.shape[0], scale=upright_w / rgb.shape[1])
 
 
 def shrink(still: Still, side: int = PREVIEW_SIDE) -> Still:
     """A preview made from an already decoded image (formats without draft decoding)."""
     if max(still.width, still.height) <= side:
         return still
-    import cv2
-
-    factor = side / max(still.width, still.height)
-    small = cv2.resize(still.rgb, (max(1, round(still.width * factor)), max(1, round(still.height * factor))),
-                       interpolation=cv2.INTER_AREA)
+    small = _fit(still.rgb, side)
     return Still(rgb=small, alpha=None, icc_profile=None, format=still.format, width=small.shape[1],
                  height=small.shape[0], scale=still.width / small.shape[1])
+
+
+def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
+    """`rgb` scaled down (area-averaged) so its longest side is at most `side`."""
+    height, width = rgb.shape[:2]
+    if max(height, width) <= side:
+        return np.ascontiguousarray(rgb)
+    import cv2
+
+    factor = side / max(height, width)
+    return cv2.resize(rgb, (max(1, round(width * factor)), max(1, round(height * factor))),
+                      interpolation=cv2.INTER_AREA)

@@ -11,6 +11,8 @@ from functools import cache
 
 import numpy as np
 
+from pipeline.decode import Still, shrink
+
 #: Faces smaller than this (box height, full-image pixels) are not worth animating and are skipped.
 MIN_FACE_PX = 40
 
@@ -46,6 +48,15 @@ class Box:
         """Smaller by `fraction` of its size on every side (the inner face of a detector's box)."""
         dx, dy = round(self.width * fraction), round(self.height * fraction)
         return Box(self.x0 + dx, self.y0 + dy, max(self.x0 + dx + 1, self.x1 - dx), max(self.y0 + dy + 1, self.y1 - dy))
+
+    @staticmethod
+    def union(*boxes: Box | None) -> Box | None:
+        """The smallest box holding every given box (None ones ignored); None when there are none."""
+        real = [box for box in boxes if box is not None]
+        if not real:
+            return None
+        return Box(min(b.x0 for b in real), min(b.y0 for b in real), max(b.x1 for b in real),
+                   max(b.y1 for b in real))
 
     def as_css(self) -> tuple[int, int, int, int]:
         """face_recognition's (top, right, bottom, left) order."""
@@ -100,6 +111,14 @@ def detect(preview_rgb: np.ndarray, scale: float, width: int, height: int) -> li
                 found.append((box, score))
     found.sort(key=lambda item: -item[0].width * item[0].height)
     return found
+
+
+def largest_face(still: Still) -> Box | None:
+    """The biggest face big enough to animate in a decoded image (enrolling, authoring), or None."""
+    small = shrink(still)
+    found = [box for box, _ in detect(small.rgb, small.scale, still.width, still.height)
+             if box.height >= MIN_FACE_PX]
+    return found[0] if found else None
 
 
 def encode_faces(rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:

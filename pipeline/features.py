@@ -13,16 +13,12 @@ import numpy as np
 
 from pipeline import topology as t
 from pipeline.decode import Still
+from pipeline.easing import smoothstep
 from pipeline.motion import FaceMotion
 from pipeline.warp import Patch
 
 #: Below this closure an eye is left to the warp alone.
 LASH_FROM = 0.25
-
-
-def _smoothstep(x: float) -> float:
-    x = min(max(x, 0.0), 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def _curve(points: np.ndarray, samples: int = 32) -> np.ndarray:
@@ -59,7 +55,7 @@ def _lash_colour(still_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
 def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int,
                origin: np.ndarray) -> None:
     closure = float(motion.eye_closure[frame, eye])
-    strength = _smoothstep((closure - LASH_FROM) / (1 - LASH_FROM))
+    strength = float(smoothstep((closure - LASH_FROM) / (1 - LASH_FROM)))
     if strength <= 0:
         return
     _, upper, lower, corners, _, _ = t.EYES[eye]
@@ -101,23 +97,21 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     # Under the lash line a shut eye shows smooth lower-lid skin, not the open eye's bright rim: mirror
     # the skin from further down into the band just under the line.
     depth = 0.06 * iod
-    xs_all = np.arange(width, dtype=np.float32)
-    order = np.argsort(curve[:, 0])
-    line_y = np.interp(xs_all, curve[order, 0], curve[order, 1]).astype(np.float32)
-    ys_all = np.arange(height, dtype=np.float32)[:, None]
-    under = ys_all - line_y[None, :]
+    xs = np.arange(width, dtype=np.float32)
+    line_y = _line_y(curve, xs).astype(np.float32)
+    ys = np.arange(height, dtype=np.float32)[:, None]
+    under = ys - line_y[None, :]
     inside = (under > 0) & (under < depth)
-    map_y = np.where(inside, 2 * (line_y[None, :] + depth) - ys_all, ys_all).astype(np.float32)
-    map_x = np.broadcast_to(xs_all, (height, width)).astype(np.float32)
+    map_y = np.where(inside, 2 * (line_y[None, :] + depth) - ys, ys).astype(np.float32)
+    map_x = np.broadcast_to(xs, (height, width)).astype(np.float32)
     mirrored = cv2.remap(blended.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    span = np.clip((xs_all - curve[:, 0].min()) / max(float(np.ptp(curve[:, 0])), 1e-3), 0, 1)
+    span = np.clip((xs - curve[:, 0].min()) / max(float(np.ptp(curve[:, 0])), 1e-3), 0, 1)
     cover = (inside * np.clip(np.sin(np.pi * span) * 1.4, 0, 1)[None, :] * strength).astype(np.float32)
     cover = cv2.GaussianBlur(cover, (0, 0), 1.0)[..., None]
     blended = blended * (1 - cover) + mirrored * cover
     # The lash line where the lids meet: darkest in the middle, fading to the corners.
     line = _soft_polyline((height, width), curve, 0.015 * iod + 1.0)
     left, right = sorted((curve[0, 0], curve[-1, 0]))
-    xs = np.arange(width, dtype=np.float32)
     fade = np.clip(np.sin(np.pi * np.clip((xs - left) / max(right - left, 1e-3), 0, 1)) * 1.6, 0, 1)
     darkness = (line * fade[None, :] * 0.92 * strength)[..., None]
     lash = _lash_colour(still_rgb, motion.still[list(upper)])

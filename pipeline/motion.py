@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline import topology as t
+from pipeline.easing import smoothstep
 from pipeline.landmarks import Landmarks
 from pipeline.pose import Pose, estimate_pose
 from pipeline.presets import Preset
@@ -71,8 +72,7 @@ def _lid_sources(still: np.ndarray, shut: np.ndarray, pose: Pose) -> np.ndarray:
     up = -pose.rotation[:2, 1] * pose.scale * LID_MARGIN
     sources = np.repeat(still[None], len(shut), axis=0)
     for e, (_, upper, lower, *_rest) in enumerate(t.EYES):
-        amount = np.clip(shut[:, e] * 3, 0, 1)
-        amount = amount * amount * (3 - 2 * amount)
+        amount = smoothstep(shut[:, e] * 3)
         sources[:, list(upper)] += amount[:, None, None] * up
         sources[:, list(lower)] -= amount[:, None, None] * up
     return sources

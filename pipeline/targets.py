@@ -42,12 +42,8 @@ def largest_face_encoding(data: bytes) -> np.ndarray | None:
     from pipeline import decode, faces
 
     still = decode.decode(data)
-    small = decode.preview(data)
-    found = faces.detect(small.rgb, small.scale, still.width, still.height)
-    found = [(box, score) for box, score in found if box.height >= faces.MIN_FACE_PX]
-    if not found:
-        return None
-    return faces.encode_faces(still.rgb, [found[0][0]])[0]
+    box = faces.largest_face(still)
+    return None if box is None else faces.encode_faces(still.rgb, [box])[0]
 
 
 def _photos_in(path: Path) -> list[Path]:
