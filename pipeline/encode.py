@@ -144,19 +144,10 @@ def _frame_chunks(image: Image.Image, quality: int, method: int = MOTION_METHOD)
 def _changed_box(a: np.ndarray, b: np.ndarray, within: Box) -> Box | None:
     """Smallest even-aligned box inside `within` where two full frames differ."""
     region = (slice(within.y0, within.y1), slice(within.x0, within.x1))
-    diff = np.any(a[region] != b[region], axis=-1) if a.ndim == 3 else a[region] != b[region]
-    rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
-    if not len(rows):
+    local = _mask_box(np.any(a[region] != b[region], axis=-1))
+    if local is None:
         return None
-    x0, y0 = within.x0 + cols[0], within.y0 + rows[0]
-    x0, y0 = x0 - x0 % 2, y0 - y0 % 2
-    return Box(int(x0), int(y0), int(within.x0 + cols[-1] + 1), int(within.y0 + rows[-1] + 1))
-
-
-def _union(a: Box | None, b: Box | None) -> Box | None:
-    if a is None or b is None:
-        return a or b
-    return Box(min(a.x0, b.x0), min(a.y0, b.y0), max(a.x1, b.x1), max(a.y1, b.y1))
+    return _even(Box(within.x0 + local.x0, within.y0 + local.y0, within.x0 + local.x1, within.y0 + local.y1))
 
 
 def _canvas_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame]):
@@ -173,20 +164,15 @@ def _canvas_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame
             box = frame.patch.box
             pixels = frame.patch.rgb if alpha is None else np.dstack([frame.patch.rgb, frame.patch.alpha])
             canvas[box.y0 : box.y1, box.x0 : box.x1] = pixels
-        yield canvas, _union(previous_box, box), frame.duration_ms
+        yield canvas, Box.union(previous_box, box), frame.duration_ms
         previous_box = box
 
 
-def _decode_webp(chunks: bytes, width: int, height: int, has_alpha: bool) -> np.ndarray:
-    """Pixels a decoder shows for one frame's chunks (wrapped back into a one-frame WebP)."""
-    if has_alpha:
-        flags = 0x10
-        body = _chunk(b"VP8X", bytes([flags, 0, 0, 0]) + _u24(width - 1) + _u24(height - 1)) + chunks
-    else:
-        body = chunks
-    data = b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+def _decode_webp(chunks: bytes) -> np.ndarray:
+    """RGB pixels a decoder shows for one opaque frame's chunks (wrapped back into a one-frame WebP)."""
+    data = b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
     with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+        return np.asarray(image.convert("RGB"))
 
 
 def _mask_box(mask: np.ndarray) -> Box | None:
@@ -243,8 +229,7 @@ def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], p
             continue
         region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
         change = _changed_pixels(canvas[region], intended[region])
-        local = _mask_box(change)
-        if local is None:
+        if not change.any():
             entries[-1][2] += duration
             continue
         mask = cv2.dilate(change, kernel)
@@ -265,7 +250,7 @@ def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], p
     if box is None:
         return
     box = _even(box)
-    first_shown = _decode_webp(entries[0][1].result(), width, height, False)
+    first_shown = _decode_webp(entries[0][1].result())
     crop = np.dstack([first_shown[box.y0 : box.y1, box.x0 : box.x1], touched[box.y0 : box.y1, box.x0 : box.x1] * 255])
     restore_ms = min(entries[-1][2], RESTORE_MS) if len(entries) > 1 else RESTORE_MS
     entries[-1][2] -= restore_ms if len(entries) > 1 else 0

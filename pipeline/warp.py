@@ -85,10 +85,14 @@ class FaceWarp:
             return None
         return self.vertex_positions(face_points)
 
+    def _moving(self, dest: np.ndarray, source: np.ndarray) -> np.ndarray:
+        """Which vertices go somewhere else, or read from somewhere else, than in the still."""
+        return np.any(dest != self.vertices, axis=1) | np.any(source != self.vertices, axis=1)
+
     def moving_box(self, dest: np.ndarray, source: np.ndarray | None = None) -> Box | None:
         """Bounding box (even-aligned, clipped) of every triangle that moves, before and after."""
         source = self.vertices if source is None else source
-        moving = np.any(dest != self.vertices, axis=1) | np.any(source != self.vertices, axis=1)
+        moving = self._moving(dest, source)
         if not moving.any():
             return None
         tris = self.triangles[moving[self.triangles].any(axis=1)]
@@ -105,7 +109,7 @@ class FaceWarp:
         `source` overrides where vertices read from (a closing lid reads skin from a little higher up).
         """
         source = self.vertices if source is None else source
-        moving = np.any(dest != self.vertices, axis=1) | np.any(source != self.vertices, axis=1)
+        moving = self._moving(dest, source)
         selected = moving[self.triangles].any(axis=1) & ~self.eyeball_triangles
         tris = self.triangles[selected]
         d = dest[tris]  # (M, 3, 2) where the triangle is now
@@ -172,8 +176,7 @@ def render(rgb: np.ndarray, alpha: np.ndarray | None,
     boxes = [item for item in boxes if item[3] is not None]
     if not boxes:
         return None
-    union = Box(min(b.x0 for *_, b in boxes), min(b.y0 for *_, b in boxes),
-                max(b.x1 for *_, b in boxes), max(b.y1 for *_, b in boxes))
+    union = Box.union(*(box for *_, box in boxes))
     out_rgb = rgb[union.y0 : union.y1, union.x0 : union.x1].copy()
     out_alpha = None if alpha is None else alpha[union.y0 : union.y1, union.x0 : union.x1].copy()
     for warp, dest, source, box in boxes:
