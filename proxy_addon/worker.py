@@ -62,25 +62,10 @@ def _quiet_native_logs() -> None:
 def warm(target: str, preset: str) -> Result:
     """Load the models for (target, preset) now, so the first real image is not the one that waits."""
     try:
-        animator = _animator(target, preset)
-        if hasattr(animator, "warm"):
-            animator.warm()
-        else:  # the models load lazily: one small image loads the decoder and the face detector
-            animator.animate(_blank_png(), fmt="webp")
-            import face_recognition  # noqa: F401  (loads dlib's models on import)
+        _animator(target, preset).warm()
     except Exception as error:  # reported to the parent, which logs it once
         return _failure(error)
     return ("none",)
-
-
-def _blank_png() -> bytes:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (160, 160), (128, 128, 128)).save(out, "PNG")
-    return out.getvalue()
 
 
 def animate(data: bytes, target: str, preset: str, fmt: str) -> Result:
