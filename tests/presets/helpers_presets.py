@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import io
-import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +15,16 @@ from PIL import Image, ImageOps
 from tests.pipeline.helpers import frames_of, judge
 
 
-def judge_still(judge_script: Path, original: Path, tmp_path: Path) -> dict:
-    """The judge's record of the still itself: its min_ear_l / min_ear_r are the still's own eye openness."""
-    still = ImageOps.exif_transpose(Image.open(original))
-    out = tmp_path / "still.png"
-    still.convert("RGB").save(out)  # a one-frame 'animation' equal to the still
-    run = subprocess.run([sys.executable, str(judge_script), str(original), str(out)], capture_output=True,
-                         text=True, timeout=300, check=True)
-    return json.loads(run.stdout.strip().splitlines()[-1])["faces"][0]
+@functools.cache
+def judge_still(judge_script: Path, original: Path) -> dict:
+    """The judge's record of the still itself: its min_ear_l / min_ear_r are the still's own eye openness.
+
+    Judged once per photo and session: several tests compare their animations with the same still.
+    """
+    still = io.BytesIO()
+    ImageOps.exif_transpose(Image.open(original)).convert("RGB").save(still, "PNG")  # a one-frame 'animation'
+    with tempfile.TemporaryDirectory() as folder:
+        return judge(judge_script, original, still.getvalue(), Path(folder))["faces"][0]
 
 
 def eye_ratios(judge_script: Path, original: Path, animated: bytes, tmp_path: Path) -> tuple[dict, dict]:
@@ -30,7 +33,7 @@ def eye_ratios(judge_script: Path, original: Path, animated: bytes, tmp_path: Pa
     The judge's `ear_l` is dlib's first eye (points 36-41), on the image's left: the person's RIGHT eye.
     """
     record = judge(judge_script, original, animated, tmp_path)["faces"][0]
-    base = judge_still(judge_script, original, tmp_path)
+    base = judge_still(judge_script, original)
     ratios = {"right": record["min_ear_l"] / base["min_ear_l"], "left": record["min_ear_r"] / base["min_ear_r"]}
     return record, ratios
 
