@@ -178,7 +178,7 @@ class Mitmdump:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (lives as long as the process)
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.client = Client(self.port, self.confdir / "mitmproxy-ca-cert.pem")
+        self.client = Client(self.port, self.ca)
 
     @property
     def ca(self) -> Path:
@@ -252,8 +252,7 @@ class Client:
         self._connections: dict[str, http.client.HTTPConnection] = {}
         self._context: ssl.SSLContext | None = None
 
-    def _connection(self, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
-        key = f"{scheme}://{host}:{port}"
+    def _connection(self, key: str, scheme: str, host: str, port: int) -> http.client.HTTPConnection:
         if key not in self._connections:
             if scheme == "https":
                 if self._context is None:
@@ -272,11 +271,12 @@ class Client:
 
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
+        key = f"{parts.scheme}://{parts.hostname}:{port}"
         target = url if parts.scheme == "http" else parts.path or "/"
         if parts.scheme != "http" and parts.query:
             target += f"?{parts.query}"
         for attempt in (0, 1):  # a kept-alive connection the proxy closed meanwhile is reopened once
-            connection = self._connection(parts.scheme, parts.hostname or "", port)
+            connection = self._connection(key, parts.scheme, parts.hostname or "", port)
             started = time.perf_counter()
             try:
                 connection.request(method, target, body=body, headers=dict(headers or {}))
@@ -284,7 +284,7 @@ class Client:
                 data = response.read()
             except Exception as error:
                 connection.close()
-                self._connections.pop(f"{parts.scheme}://{parts.hostname}:{port}", None)
+                self._connections.pop(key, None)
                 stale = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
                 if attempt or not isinstance(error, stale):
                     raise
@@ -292,7 +292,7 @@ class Client:
             ms = (time.perf_counter() - started) * 1000
             if response.getheader("connection", "").lower() == "close":
                 connection.close()
-                self._connections.pop(f"{parts.scheme}://{parts.hostname}:{port}", None)
+                self._connections.pop(key, None)
             return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, data, ms)
         raise AssertionError("unreachable")
 
