@@ -46,9 +46,13 @@ def is_control_host(host: str) -> bool:
     return host.lower().rstrip(".") == CONTROL_HOST
 
 
+def _from_extension(origin: str | None) -> bool:
+    return origin is not None and origin.startswith(EXTENSION_SCHEME)
+
+
 def _cors(origin: str | None) -> dict[str, str]:
     """Echo the origin only for a browser extension; web pages get nothing, so they cannot read replies."""
-    if origin and origin.startswith(EXTENSION_SCHEME):
+    if _from_extension(origin):
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
     return {"Vary": "Origin"}
 
@@ -58,19 +62,13 @@ def _json(status: int, value: Any) -> Reply:
                  {"Content-Type": "application/json", "Cache-Control": "no-store"})
 
 
-def _error(status: int, message: str, **extra: str) -> Reply:
-    reply = _json(status, {"error": message})
-    reply.headers.update(extra)
-    return reply
-
-
 def handle(method: str, path: str, headers: Mapping[str, str], body: bytes, api: Handlers) -> Reply:
     """Answer one request to the control host."""
     origin = headers.get("origin")
     try:
         reply = _route(method.upper(), path.split("?", 1)[0], headers, body, api)
     except ControlError as error:
-        reply = _error(error.status, str(error))
+        reply = _json(error.status, {"error": str(error)})
     reply.headers.update(_cors(origin))
     reply.headers.setdefault("X-Content-Type-Options", "nosniff")
     return reply
@@ -109,7 +107,7 @@ def _only(method: str, *allowed: str) -> None:
 def _preflight(origin: str | None) -> Reply:
     """Allow the extension's JSON POSTs; anyone else gets a bare 204 the browser treats as a refusal."""
     reply = Reply(204, b"")
-    if origin and origin.startswith(EXTENSION_SCHEME):
+    if _from_extension(origin):
         reply.headers.update({
             "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
             "Access-Control-Allow-Headers": "Content-Type",
@@ -122,7 +120,7 @@ def _state_change(method: str, headers: Mapping[str, str], body: bytes, key: str
     """The one value a state-changing request carries, after every check that keeps web pages out."""
     _only(method, "POST")
     origin = headers.get("origin")
-    if origin is not None and not origin.startswith(EXTENSION_SCHEME):
+    if origin is not None and not _from_extension(origin):
         raise ControlError(403, "Only the wink browser extension may change the proxy's state.")
     content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json":
