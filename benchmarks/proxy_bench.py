@@ -36,10 +36,9 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from proxy_addon.harness import Client, Mitmdump, Origin, Route, temp_workdir  # noqa: E402
+from proxy_addon.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, temp_workdir  # noqa: E402
 
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
-WEBP = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 BARS = {"no_face_ms": 40.0, "cached_ms": 5.0, "target_miss_ms": 500.0, "non_image_ms": 2.0,
         "non_image_busy_ms": 2.0}
 
@@ -79,7 +78,7 @@ def build_routes(rounds: int) -> dict[str, Route]:
 
 
 def timed(client: Client, url: str) -> float:
-    reply = client.get(url, accept=WEBP)
+    reply = client.get(url, accept=WEBP_ACCEPT)
     if reply.status != 200:
         raise RuntimeError(f"{url}: HTTP {reply.status}")
     return reply.ms
@@ -101,7 +100,7 @@ def busy(proxy_port: int, ca: Path, urls: list[str], stop: threading.Event) -> N
     client = Client(proxy_port, ca)
     index = 0
     while not stop.is_set():
-        client.get(urls[index % len(urls)], accept=WEBP)
+        client.get(urls[index % len(urls)], accept=WEBP_ACCEPT)
         index += 1
     client.close()
 
@@ -116,7 +115,7 @@ def load_test(proxy: Mitmdump, origin: Origin, requests: int = 300) -> dict[str,
         if not hasattr(local, "client"):
             local.client = Client(proxy.port, proxy.ca)
         try:
-            reply = local.client.get(origin.url(path), accept=WEBP)
+            reply = local.client.get(origin.url(path), accept=WEBP_ACCEPT)
         except Exception:
             return path, 0, b""
         return path, reply.status, reply.body

@@ -25,6 +25,8 @@ from typing import Any, NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 ADDON = REPO / "proxy_addon" / "wink.py"
+#: The Accept header a Chromium browser sends for <img>: takes WebP, so the add-on answers with WebP.
+WEBP_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 
 
 class Route(NamedTuple):

@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from proxy_addon.harness import Client, Mitmdump, Origin, Route, temp_workdir
+from proxy_addon.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, temp_workdir
 
-WEBP = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 APNG = "image/apng,image/svg+xml,image/*,*/*;q=0.8"
 EXT = "chrome-extension://abcdefghijklmnop"
 TARGET = "zeman"  # the default, enrolled in assets/targets
@@ -125,7 +124,7 @@ def test_addon_proxy_target_photo_animated(proxy, origins, scheme):
     origin = origins[scheme]
     original = origin.routes["/zeman_1.jpg"].body
     size = Image.open(io.BytesIO(original)).size
-    reply = proxy.client.get(origin.url("/zeman_1.jpg"), accept=WEBP)
+    reply = proxy.client.get(origin.url("/zeman_1.jpg"), accept=WEBP_ACCEPT)
     assert reply.status == 200
     assert reply.headers["content-type"] == "image/webp"
     assert int(reply.headers["content-length"]) == len(reply.body)
@@ -151,7 +150,7 @@ def test_addon_proxy_gif_for_plain_clients(proxy, origins):
                                   "/data.json"])
 def test_addon_proxy_everything_else_identical(proxy, origins, scheme, path):
     origin = origins[scheme]
-    reply = proxy.client.get(origin.url(path), accept=WEBP)
+    reply = proxy.client.get(origin.url(path), accept=WEBP_ACCEPT)
     assert reply.status == 200
     assert reply.body == origin.routes[path].body
     assert reply.headers["content-type"] == origin.routes[path].content_type
@@ -161,7 +160,7 @@ def test_addon_proxy_bad_images_identical(proxy, origins, fixtures):
     origin = origins["http"]
     failed_before = proxy.status()["counts"]
     for path in bad_corpus(fixtures):
-        reply = proxy.client.get(origin.url(path), accept=WEBP)
+        reply = proxy.client.get(origin.url(path), accept=WEBP_ACCEPT)
         assert reply.status == 200, path
         assert reply.body == origin.routes[path].body, path
         assert reply.headers["content-type"] == origin.routes[path].content_type, path
@@ -172,9 +171,9 @@ def test_addon_proxy_bad_images_identical(proxy, origins, fixtures):
 def test_addon_proxy_range_and_head_untouched(proxy, origins):
     origin = origins["http"]
     original = origin.routes["/zeman_1.jpg"].body
-    partial = proxy.client.get(origin.url("/zeman_1.jpg"), accept=WEBP, range="bytes=0-99")
+    partial = proxy.client.get(origin.url("/zeman_1.jpg"), accept=WEBP_ACCEPT, range="bytes=0-99")
     assert partial.status == 206 and partial.body == original[:100]
-    head = proxy.client.request("HEAD", origin.url("/zeman_1.jpg"), headers={"accept": WEBP})
+    head = proxy.client.request("HEAD", origin.url("/zeman_1.jpg"), headers={"accept": WEBP_ACCEPT})
     assert head.status == 200 and head.headers["content-type"] == "image/jpeg" and head.body == b""
 
 
@@ -192,7 +191,7 @@ def test_addon_proxy_load(proxy, origins, fixtures):
             local.client = Client(proxy.port, proxy.ca)
             clients.append(local.client)
         scheme, path = jobs[index]
-        reply = local.client.get(origins[scheme].url(path), accept=WEBP)
+        reply = local.client.get(origins[scheme].url(path), accept=WEBP_ACCEPT)
         return path, reply.status, reply.body, reply.headers
 
     started = time.monotonic()
@@ -219,7 +218,7 @@ def test_addon_proxy_load(proxy, origins, fixtures):
 
 def test_addon_proxy_control_page_and_api(proxy, origins):
     client = proxy.client
-    client.get(origins["http"].url("/zeman_1.jpg"), accept=WEBP)  # something to count, whatever ran before
+    client.get(origins["http"].url("/zeman_1.jpg"), accept=WEBP_ACCEPT)  # something to count, whatever ran before
     page = client.get("http://wink.proxy/")
     assert page.status == 200 and page.headers["content-type"].startswith("text/html")
     assert b"wink proxy is" in page.body and b"zeman" in page.body and b"<b>ON</b>" in page.body
@@ -263,7 +262,7 @@ def test_addon_proxy_control_page_and_api(proxy, origins):
     assert off.headers["access-control-allow-origin"] == EXT
     try:
         origin = origins["http"]
-        reply = client.get(origin.url("/variant_7.jpg"), accept=WEBP)
+        reply = client.get(origin.url("/variant_7.jpg"), accept=WEBP_ACCEPT)
         assert reply.body == origin.routes["/variant_7.jpg"].body
     finally:
         on = client.request("POST", "http://wink.proxy/api/enabled", b'{"enabled": true}', ext)
@@ -281,11 +280,11 @@ def test_addon_proxy_deadline_killed_worker_and_restart(origins, fixtures):
         proxy.wait_ready()
         path = "/variant_4.jpg"
         original = origin.routes[path].body
-        first = proxy.client.get(origin.url(path), accept=WEBP)
+        first = proxy.client.get(origin.url(path), accept=WEBP_ACCEPT)
         assert first.body == original and first.ms < 2000
         deadline = time.monotonic() + 60
         while True:
-            later = proxy.client.get(origin.url(path), accept=WEBP)
+            later = proxy.client.get(origin.url(path), accept=WEBP_ACCEPT)
             if later.body != original or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
@@ -298,7 +297,7 @@ def test_addon_proxy_deadline_killed_worker_and_restart(origins, fixtures):
         path = "/variant_5.jpg"
         deadline = time.monotonic() + 90
         while True:
-            reply = proxy.client.get(origin.url(path), accept=WEBP)
+            reply = proxy.client.get(origin.url(path), accept=WEBP_ACCEPT)
             assert reply.status == 200
             if reply.body != origin.routes[path].body or time.monotonic() > deadline:
                 break
@@ -312,7 +311,7 @@ def test_addon_proxy_deadline_killed_worker_and_restart(origins, fixtures):
     again = Mitmdump(workdir, wink_timeout=0.05, wink_workers=1, wink_target=TARGET)
     try:
         again.wait_ready()
-        cached = again.client.get(origin.url("/variant_4.jpg"), accept=WEBP)
+        cached = again.client.get(origin.url("/variant_4.jpg"), accept=WEBP_ACCEPT)
         assert cached.headers["content-type"] == "image/webp"
         assert again.status()["counts"]["cached"] == 1
     finally:

@@ -17,8 +17,7 @@ from mitmproxy.test import taddons, tflow
 from PIL import Image
 
 from proxy_addon import control, wink
-
-WEBP_ACCEPT = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+from proxy_addon.harness import WEBP_ACCEPT
 
 
 def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (200, 150), mode: str = "RGB") -> bytes:
