@@ -38,6 +38,7 @@ __all__ = [
     "UsageError",
     "WinkError",
     "animate",
+    "animator",
 ]
 
 
@@ -158,10 +159,11 @@ class Animator:
 
 
 @cache
-def _animator(target: str, preset: str) -> Animator:
+def animator(target: str = "zeman", preset: str = "wink") -> Animator:
+    """The process's Animator for a target and preset, made once (the CLI's batch, a proxy worker)."""
     return Animator(target, preset)
 
 
 def animate(data: bytes, *, target: str = "zeman", preset: str = "wink", fmt: str = "webp") -> Animation:
     """One-call form of `Animator(target, preset).animate(data, fmt)`, reusing loaded animators."""
-    return _animator(target, preset).animate(data, fmt)
+    return animator(target, preset).animate(data, fmt)

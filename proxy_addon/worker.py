@@ -18,16 +18,12 @@ from typing import Any
 #: ("animated", data, mime, faces) | ("none",) | ("bad", reason) | ("usage", reason) | ("error", reason)
 Result = tuple[Any, ...]
 
-_animators: dict[tuple[str, str], Any] = {}
-
 
 def _animator(target: str, preset: str) -> Any:
-    key = (target, preset)
-    if key not in _animators:
-        from pipeline.api import Animator
+    """This process's Animator for the pair, loaded once (pipeline.api keeps the cache)."""
+    from pipeline.api import animator
 
-        _animators[key] = Animator(target=target, preset=preset)
-    return _animators[key]
+    return animator(target, preset)
 
 
 def init(target: str, preset: str) -> None:
