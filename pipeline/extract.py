@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from pipeline.easing import smoothstep
 from pipeline.errors import WinkError
 from pipeline.presets import Preset, validate
 
@@ -230,8 +231,7 @@ def combine(motions: list[tuple[np.ndarray, float]], fps: float) -> np.ndarray:
         padded = np.concatenate([motion, np.repeat(motion[-1:], length - len(motion), axis=0)])
         total += weight * padded
     ease = max(2, round(EASE_OUT_S * fps))
-    u = np.arange(1, ease + 1) / ease
-    fade = 1 - u * u * (3 - 2 * u)
+    fade = 1 - smoothstep(np.arange(1, ease + 1) / ease)
     tail = total[-1][None] * fade[:, None, None]
     out = np.concatenate([total, tail])
     out[0] = 0.0
