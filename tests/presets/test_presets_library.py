@@ -69,7 +69,8 @@ def _common_bars(record: dict, loop: float = 1.5) -> None:
 def test_wink_closes_the_named_eye(zeman, judge_script, tmp_path, side, other):
     record, ratios = eye_ratios(judge_script, fixture_path(PHOTO), _animate(zeman, f"wink-{side}"), tmp_path)
     _common_bars(record)
-    # The bar (<= 0.45) waits for the lid rendering; measured 0.69-0.79 here. The direction must hold.
+    # The bar (<= 0.45) is not reached (0.69-0.79 here); a real shut eye pasted in judges about the same
+    # (benchmarks/eye_closure_ceiling.py). The direction must hold.
     assert ratios[side] < ratios[other] - 0.03, ratios
     assert ratios[other] >= 0.7, ratios
 
@@ -77,7 +78,7 @@ def test_wink_closes_the_named_eye(zeman, judge_script, tmp_path, side, other):
 def test_blink_closes_both_eyes(zeman, judge_script, tmp_path):
     record, ratios = eye_ratios(judge_script, fixture_path(PHOTO), _animate(zeman, "blink"), tmp_path)
     _common_bars(record)
-    # The bar (<= 0.45) waits for the lid rendering the lead is tuning: measured 0.43-0.69 so far.
+    # The bar (<= 0.45) is not reached (0.60-0.69 here): see benchmarks/eye_closure_ceiling.py.
     assert max(ratios.values()) <= 0.8, ratios
 
 
