@@ -19,6 +19,8 @@ from pipeline.faces import Box
 _SUBPIXEL_BITS = 4
 #: Vertices that move less than this (pixels) are held still: invisible motion would only grow the patch.
 _MOVING_PX = 0.25
+#: A change of slope (source pixels per grid step) beyond which an upsampled remap table is not trusted.
+_JUMP_PX = 0.75
 
 
 @dataclass(frozen=True)
@@ -126,20 +128,21 @@ class FaceWarp:
         affine = np.zeros((len(tris) + 1, 2, 3), np.float32)
         affine[1:, :, :2] = linear
         affine[1:, :, 2] = s[:, 0] - (linear @ d[:, 0, :, None])[..., 0]
-        # Rasterise and evaluate on a grid of every `step`-th pixel: the map is piecewise linear, so
-        # upsampling it is nearly exact and saves most of the per-pixel work on large faces.
-        step = self.map_step
-        grid_w, grid_h = -(-box.width // step), -(-box.height // step)
-        ids = np.zeros((grid_h, grid_w), np.uint16)
-        origin = np.array([box.x0, box.y0]) + (step - 1) / 2
-        scaled = np.round((d - origin) / step * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+        # Rasterise at full resolution (cheap), but evaluate on a grid of every `step`-th pixel: the map is
+        # piecewise linear, so upsampling it is nearly exact and saves most of the per-pixel work on large
+        # faces. Where it is not (a lid sliding over the eyeball, a fold at a mouth corner) the upsampled
+        # map would blend two far-apart sources into a ring of stray pixels; those pixels are evaluated
+        # exactly instead.
+        ids = np.zeros((box.height, box.width), np.uint16)
+        origin = np.array([box.x0, box.y0], np.float64)
+        scaled = np.round((d - origin) * (1 << _SUBPIXEL_BITS)).astype(np.int32)
         eyeballs = []
         for eye in self.eyes:
             if not moving[eye].any():
                 continue
             corners = eye[[0, len(eye) // 2]]  # the eyeball goes where the eye corners go
             shift = (dest[corners] - self.vertices[corners]).mean(axis=0)
-            polygon = np.round((self.vertices[eye] + shift - origin) / step * (1 << _SUBPIXEL_BITS))
+            polygon = np.round((self.vertices[eye] + shift - origin) * (1 << _SUBPIXEL_BITS))
             eyeballs.append((polygon.astype(np.int32), shift))
         if eyeballs:
             extra = np.zeros((len(eyeballs), 2, 3), np.float32)
@@ -149,21 +152,51 @@ class FaceWarp:
             affine = np.concatenate([affine, extra])
         for index in np.flatnonzero(ok):
             cv2.fillConvexPoly(ids, scaled[index], int(index) + 1, cv2.LINE_8, _SUBPIXEL_BITS)
-        # Pixels no moving triangle covers stay where they are; only covered pixels are computed.
-        xs = (box.x0 + (step - 1) / 2 + step * np.arange(grid_w)).astype(np.float32)
-        ys = (box.y0 + (step - 1) / 2 + step * np.arange(grid_h)).astype(np.float32)
-        map_x = np.broadcast_to(xs, ids.shape).copy()
-        map_y = np.broadcast_to(ys[:, None], ids.shape).copy()
-        rows, cols = np.nonzero(ids)
-        a = affine[ids[rows, cols]]
-        px, py = xs[cols], ys[rows]
-        map_x[rows, cols] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
-        map_y[rows, cols] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
-        if step > 1:
-            map_x = cv2.resize(map_x, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
-            map_y = cv2.resize(map_y, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
-            map_x, map_y = map_x[: box.height, : box.width], map_y[: box.height, : box.width]
+        step = self.map_step
+        xs = (box.x0 + np.arange(box.width)).astype(np.float32)
+        ys = (box.y0 + np.arange(box.height)).astype(np.float32)
+        if step == 1:
+            return _evaluate(affine, ids, xs, ys)
+        # Grid sample k stands for pixels step*k .. step*k+step-1, so it is taken at their centre.
+        grid_ids = np.ascontiguousarray(ids[::step, ::step])
+        grid_h, grid_w = grid_ids.shape
+        centre = (step - 1) / 2
+        grid_x, grid_y = _evaluate(affine, grid_ids, xs[::step] + centre, ys[::step] + centre)
+        map_x = cv2.resize(grid_x, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
+        map_y = cv2.resize(grid_y, (grid_w * step, grid_h * step), interpolation=cv2.INTER_LINEAR)
+        map_x, map_y = map_x[: box.height, : box.width], map_y[: box.height, : box.width]
+        jumps = np.zeros((grid_h, grid_w), np.uint8)
+        for grid in (grid_x, grid_y):
+            jumps[:, 1:-1] |= np.abs(grid[:, 2:] - 2 * grid[:, 1:-1] + grid[:, :-2]) > _JUMP_PX
+            jumps[1:-1, :] |= np.abs(grid[2:, :] - 2 * grid[1:-1, :] + grid[:-2, :]) > _JUMP_PX
+        if jumps.any():
+            grid_rows, grid_cols = np.nonzero(cv2.dilate(jumps, np.ones((3, 3), np.uint8)))
+            offsets = np.arange(step)
+            rows = (grid_rows[:, None, None] * step + offsets[None, :, None]).repeat(step, axis=2).ravel()
+            cols = (grid_cols[:, None, None] * step + offsets[None, None, :]).repeat(step, axis=1).ravel()
+            inside = (rows < box.height) & (cols < box.width)
+            rows, cols = rows[inside], cols[inside]
+            index = ids[rows, cols]
+            a = affine[index]
+            px, py = xs[cols], ys[rows]
+            covered = index > 0
+            map_x[rows, cols] = np.where(covered, a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2], px)
+            map_y[rows, cols] = np.where(covered, a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2], py)
         return map_x, map_y
+
+
+def _evaluate(affine: np.ndarray, ids: np.ndarray, xs: np.ndarray,
+              ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remap tables at pixel positions xs (columns) and ys (rows): each covered pixel through its
+    triangle's affine map; pixels no moving triangle covers (id 0) stay where they are."""
+    map_x = np.broadcast_to(xs, ids.shape).copy()
+    map_y = np.broadcast_to(ys[:, None], ids.shape).copy()
+    rows, cols = np.nonzero(ids)
+    a = affine[ids[rows, cols]]
+    px, py = xs[cols], ys[rows]
+    map_x[rows, cols] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
+    map_y[rows, cols] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
+    return map_x, map_y
 
 
 def render(rgb: np.ndarray, alpha: np.ndarray | None,
