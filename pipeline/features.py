@@ -177,24 +177,32 @@ def _open_mouth(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, fram
     ys = np.arange(height, dtype=np.float32)[:, None]
     top, bottom = _line_y(upper, xs)[None, :], _line_y(lower, xs)[None, :]
     left, right = upper[:, 0].min(), upper[:, 0].max()
-    u = np.clip((xs - left) / max(right - left, 1e-3), 0, 1)[None, :]
-    across = np.clip(np.sin(np.pi * u), 0, 1)  # 0 at the corners, 1 in the middle
+    # The teeth's midline is under the middle of the upper lip, not halfway between the corners: on a
+    # turned face the far half of the mouth is foreshortened, and so are its teeth.
+    centre = float(np.clip(upper[len(upper) // 2, 0], left + 1, right - 1))
+    half_left, half_right = centre - left, right - centre
+    u = np.where(xs < centre, 0.5 * (xs - left) / half_left, 0.5 + 0.5 * (xs - centre) / half_right)
+    across = np.clip(np.sin(np.pi * np.clip(u, 0, 1)), 0, 1)[None, :]  # 0 at the corners, 1 in the middle
     # Mouth interior: dark, warm, darker towards the corners and the back.
     interior = np.array([92, 38, 40], np.float32) * light * (0.45 + 0.55 * across)[..., None]
-    # Upper teeth: from the upper lip down, as tall as the gap allows, tapering to the corners.
-    tooth_h = np.minimum(bottom - top, 0.075 * iod) * np.sqrt(across)
+    # Upper teeth: from the upper lip down, most of the gap tall (the lower lip hides the lower teeth,
+    # a dark line of mouth shows under the upper ones), tapering to the corners.
+    tooth_h = np.minimum(0.85 * (bottom - top), 0.075 * iod) * np.sqrt(across)
     depth = np.clip((ys - top) / np.maximum(tooth_h, 1e-3), 0, 1.5)
     in_teeth = (ys >= top - 1) & (depth < 1.0)
-    shade = (0.5 + 0.5 * across**0.7) * (0.86 + 0.14 * np.sin(np.pi * np.clip(depth, 0, 1)))
+    # In the upper lip's shadow at the top; rounded, so a little darker again at the biting edge.
+    shade = (0.7 + 0.3 * np.clip(depth * 2.5, 0, 1)) * (0.92 + 0.08 * np.sin(np.pi * np.clip(depth, 0, 1)))
     tint = 0.85 * np.array([236, 228, 212], np.float32) + 0.15 * skin.astype(np.float32)
-    teeth = tint * light * shade[..., None]
-    # Gaps between teeth: thin darker lines at the tooth edges, fading to the corners.
-    centre = (left + right) / 2
-    edges = np.cumsum(TOOTH_WIDTHS) * iod
-    boundaries = np.concatenate([[centre], centre - edges, centre + edges])
+    # Each tooth is convex: lightest in its middle, a little darker at its edges, darkest at the gaps.
+    edges = np.cumsum(TOOTH_WIDTHS) * iod / (0.5 * (half_left + half_right))
+    boundaries = np.concatenate([[centre], centre - edges * half_left, centre + edges * half_right])
     distance = np.min(np.abs(xs[:, None] - boundaries[None, :]), axis=1)[None, :]
-    gaps = np.clip(1 - distance / max(0.6, 0.006 * iod), 0, 1) * 0.28 * across
-    teeth = teeth * (1 - gaps[..., None])
+    crown = np.clip(distance / (0.5 * TOOTH_WIDTHS[-1] * iod), 0, 1)
+    gaps = np.clip(1 - distance / max(0.6, 0.005 * iod), 0, 1) * 0.18
+    teeth = tint * light * (shade * (0.9 + 0.1 * crown) * (1 - gaps))[..., None]
+    # Towards the corners the teeth turn away from the light into the mouth's shadow.
+    lit = np.clip(across * 1.3, 0, 1) ** 2
+    teeth = teeth * lit[..., None] + interior * (1 - lit[..., None])
     soft_edge = np.clip((1.0 - depth) * max(tooth_h.max(), 1) / 1.5, 0, 1)[..., None]
     mouth = interior * (1 - soft_edge * in_teeth[..., None]) + teeth * (soft_edge * in_teeth[..., None])
     # The photo's grain, so the synthesised part is not smoother than its surroundings.

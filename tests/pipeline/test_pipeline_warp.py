@@ -3,22 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from pipeline import decode, faces, landmarks, motion, warp
-
-
-@pytest.fixture(scope="module")
-def zeman_face(fixtures, animators):
-    """zeman_2's still, its wink motion and warp: the smile folds the mesh at the mouth corners."""
-    animator = animators()
-    still = decode.decode((fixtures / "faces" / "zeman" / "zeman_2.jpg").read_bytes())
-    small = decode.shrink(still)
-    found = faces.identify(still.rgb, faces.detect(small.rgb, small.scale, still.width, still.height),
-                           animator.target.encodings, animator.target.tolerance)
-    mesh = landmarks.face_mesh(still.rgb, next(face for face in found if face.is_target).box)
-    face_motion = motion.plan_motion(mesh, animator.preset)
-    return still, face_motion, warp.FaceWarp(face_motion.still, still.width, still.height)
+from pipeline import warp
 
 
 def _frame(still, face_motion, face_warp, index: int, step: int) -> np.ndarray:

@@ -1,0 +1,46 @@
+"""Eyes and mouth drawn over the warp: teeth in a closed mouth that parts (zeman_2's smile)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline import features, topology, warp
+
+
+def _painted(still, face_motion, face_warp, index: int) -> np.ndarray:
+    dest = face_warp.vertex_positions(face_motion.frames[index])
+    source = face_warp.source_positions(face_motion.sources[index])
+    patch = features.paint(still, warp.render(still.rgb, None, [(face_warp, dest, source)]), [face_motion], index)
+    out = still.rgb.copy()
+    out[patch.box.y0 : patch.box.y1, patch.box.x0 : patch.box.x1] = patch.rgb
+    return out
+
+
+def _gap_column(image: np.ndarray, upper: np.ndarray, lower: np.ndarray, x: float) -> np.ndarray:
+    """Luminance of the pixels between the inner lips at column x."""
+    top = np.interp(x, upper[:, 0], upper[:, 1])
+    bottom = np.interp(x, lower[:, 0], lower[:, 1])
+    rows = np.arange(int(np.ceil(top)), int(np.floor(bottom)) + 1)
+    return image[rows, int(round(x))].astype(float).mean(axis=1)
+
+
+def test_a_parting_closed_mouth_shows_teeth_that_fade_into_shadow_at_the_corners(zeman_face):
+    still, face_motion, face_warp = zeman_face
+    uppers = face_motion.frames[:, list(topology.INNER_UPPER_LIP)]
+    lowers = face_motion.frames[:, list(topology.INNER_LOWER_LIP)]
+    index = int(np.argmax((lowers[..., 1] - uppers[..., 1]).mean(axis=1)))
+    upper, lower = uppers[index], lowers[index]
+    assert (lower[:, 1] - upper[:, 1]).max() >= 4  # the lips do part in this preset
+    image = _painted(still, face_motion, face_warp, index)
+    width = upper[:, 0].max() - upper[:, 0].min()
+    middle = upper[len(upper) // 2, 0] + 0.05 * width  # on a central incisor, not the gap between the two
+    teeth = _gap_column(image, upper, lower, middle)
+    lips = still.rgb[int(upper[len(upper) // 2, 1]) - 6 : int(lower[len(lower) // 2, 1]) + 6,
+                     int(round(middle))].astype(float).mean(axis=1)
+    # Teeth under the middle of the upper lip: lighter than the lips of the still, darker below them.
+    assert teeth.max() > np.median(lips) + 40
+    assert teeth[-1] < teeth.max() - 40
+    # Near a corner the teeth have turned into the mouth's shadow: under half as light as the front ones
+    # (teeth lit to the corners measured 128 against 193 here).
+    corner = upper[:, 0].max() - 0.08 * (upper[:, 0].max() - upper[:, 0].min())
+    assert _gap_column(image, upper, lower, corner).max() < teeth.max() / 2
