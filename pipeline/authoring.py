@@ -134,7 +134,7 @@ def smile(reference: np.ndarray, amount: float) -> Offsets:
     out[lower, 1] += 0.05 * amount * taper[lower] * w_low[lower]
     # Smiling eyes: lower lids rise a touch.
     for _, _, lower_lid, *_ in t.EYES:
-        out[list(lower_lid), 1] -= 0.012 * amount
+        out[list(lower_lid), 1] -= 0.006 * amount
     return out
 
 
