@@ -64,8 +64,7 @@ def test_extracted_wink_smile_winks_and_smiles_on_zeman(wink_smile, judge_script
     assert record["max_id_dist"] <= 0.35
     assert record["changed_outside"] <= 0.002
     assert record["max_step"] <= 4
-    # Loop closure: 0.0 losslessly; WebP's lossy re-encoding of the face leaves 1.6-1.9 (issue bar 1.5).
-    assert record["last_vs_first"] <= 2.2
+    assert record["last_vs_first"] <= 1.5
 
 
 def test_hamilton_is_smooth_or_refused_with_a_reason():

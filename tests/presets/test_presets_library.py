@@ -106,7 +106,7 @@ def test_surprise_opens_the_mouth_and_keeps_the_eyes_open(zeman, judge_script, t
 def test_nod_moves_the_face_without_a_seam(zeman, judge_script, tmp_path):
     data = _animate(zeman, "nod")
     record = judge(judge_script, fixture_path(PHOTO), data, tmp_path)["faces"][0]
-    # Loop closure: the issue's 1.5 is reached losslessly (APNG: 0.0) but WebP's lossy re-encoding of the
-    # whole moving face leaves 1.6-1.9 (measured); the encoder, not the motion, holds it above the bar.
-    _common_bars(record, loop=2.2)
-    assert record["changed_outside"] <= 0.002  # no seam: nothing changes beyond the face's surroundings
+    # Every bar of the issue, the loop's 1.5 included (measured 1.07; the whole face moves, so the
+    # restoring frame gets the bits it needs), and changed_outside 0.002: no seam at the neck.
+    _common_bars(record)
+    assert record["wink_ratio"] >= 0.8  # the eyes ride along, open
