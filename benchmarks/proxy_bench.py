@@ -27,7 +27,6 @@ import statistics
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from proxy_addon.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, temp_workdir  # noqa: E402
+from proxy_addon.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir  # noqa: E402
 
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
 BARS = {"no_face_ms": 40.0, "cached_ms": 5.0, "target_miss_ms": 500.0, "non_image_ms": 2.0,
@@ -109,27 +108,15 @@ def load_test(proxy: Mitmdump, origin: Origin, requests: int = 300) -> dict[str,
     paths = [p for p in origin.routes if p.startswith(("/noface_", "/target_"))][:24]
     paths += ["/page.html", "/cached.jpg"]
     jobs = [paths[(i * 7) % len(paths)] for i in range(requests)]
-    local = threading.local()
-
-    def fetch(path: str) -> tuple[str, int, bytes]:
-        if not hasattr(local, "client"):
-            local.client = Client(proxy.port, proxy.ca)
-        try:
-            reply = local.client.get(origin.url(path), accept=WEBP_ACCEPT)
-        except Exception:
-            return path, 0, b""
-        return path, reply.status, reply.body
-
     started = time.monotonic()
-    with ThreadPoolExecutor(20) as pool:
-        results = list(pool.map(fetch, jobs))
-    failures = sum(1 for _, status, _ in results if status != 200)
+    replies = fetch_all(proxy.port, proxy.ca, [origin.url(path) for path in jobs])
+    failures = sum(1 for reply in replies if reply is None or reply.status != 200)
     corrupted = animated = 0
-    for path, status, body in results:
-        if status != 200 or body == origin.routes[path].body:
+    for path, reply in zip(jobs, replies, strict=True):
+        if reply is None or reply.status != 200 or reply.body == origin.routes[path].body:
             continue
         try:
-            image = Image.open(io.BytesIO(body))
+            image = Image.open(io.BytesIO(reply.body))
             ok = image.format == "WEBP" and image.n_frames > 1 and path.startswith(("/target_", "/cached"))
             image.seek(image.n_frames - 1)
             image.load()

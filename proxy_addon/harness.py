@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -305,6 +306,29 @@ class Client:
         for connection in self._connections.values():
             connection.close()
         self._connections.clear()
+
+
+def fetch_all(proxy_port: int, ca: Path, urls: list[str], in_flight: int = 20,
+              accept: str = WEBP_ACCEPT) -> list[Reply | None]:
+    """GET every URL through the proxy, `in_flight` at a time, one client (one browser connection) per
+    thread; a request that raised gives None. Replies come back in the order of `urls`."""
+    local = threading.local()
+    clients: list[Client] = []
+
+    def fetch(url: str) -> Reply | None:
+        if not hasattr(local, "client"):
+            local.client = Client(proxy_port, ca)
+            clients.append(local.client)
+        try:
+            return local.client.get(url, accept=accept)
+        except Exception:
+            return None
+
+    with ThreadPoolExecutor(in_flight) as pool:
+        replies = list(pool.map(fetch, urls))
+    for client in clients:
+        client.close()
+    return replies
 
 
 def temp_workdir(prefix: str = "wink-proxy-") -> Path:

@@ -11,16 +11,14 @@ import json
 import os
 import signal
 import struct
-import threading
 import time
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from proxy_addon.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, temp_workdir
+from proxy_addon.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, fetch_all, temp_workdir
 
 APNG = "image/apng,image/svg+xml,image/*,*/*;q=0.8"
 EXT = "chrome-extension://abcdefghijklmnop"
@@ -183,33 +181,20 @@ def test_addon_proxy_load(proxy, origins, fixtures):
            "/obama_1.jpg", "/noface.png", "/page.html", "/style.css", "/data.json", "/bad/truncated.jpg",
            "/bad/cmyk.jpg", "/bad/animated.gif", "/zeman_1.jpg"]
     jobs = [(("http", "https")[i % 2], mix[(i * 7) % len(mix)]) for i in range(280)]
-    local = threading.local()
-    clients = []
-
-    def fetch(index: int) -> tuple[str, int, bytes, dict[str, str]]:
-        if not hasattr(local, "client"):  # one client (like one browser connection) per thread
-            local.client = Client(proxy.port, proxy.ca)
-            clients.append(local.client)
-        scheme, path = jobs[index]
-        reply = local.client.get(origins[scheme].url(path), accept=WEBP_ACCEPT)
-        return path, reply.status, reply.body, reply.headers
-
     started = time.monotonic()
-    with ThreadPoolExecutor(20) as pool:
-        results = list(pool.map(fetch, range(len(jobs))))
+    replies = fetch_all(proxy.port, proxy.ca, [origins[scheme].url(path) for scheme, path in jobs])
     elapsed = time.monotonic() - started
-    for client in clients:
-        client.close()
     animated = 0
-    for path, status, body, headers in results:
+    for (_, path), reply in zip(jobs, replies, strict=True):
         original = origins["http"].routes[path].body
-        assert status == 200, path
-        if body == original:
+        assert reply is not None and reply.status == 200, path
+        if reply.body == original:
             continue
         assert "variant" in path or "zeman" in path, path
-        fmt, size, frames = animated_frames(body)
+        fmt, size, frames = animated_frames(reply.body)
         assert fmt == "WEBP" and frames > 3 and size == Image.open(io.BytesIO(original)).size
-        assert headers["content-type"] == "image/webp" and int(headers["content-length"]) == len(body)
+        assert reply.headers["content-type"] == "image/webp"
+        assert int(reply.headers["content-length"]) == len(reply.body)
         animated += 1
     assert animated > 0
     print(f"load: {len(jobs)} requests in {elapsed:.1f} s, {animated} animated, "
