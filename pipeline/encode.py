@@ -31,6 +31,8 @@ DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeS
 
 #: Qualities tried for the first frame, lowest first: the first whose error over the face stays under
 #: STILL_MAX_ERROR is used, so the animation starts as the photo itself (judged error under 1.0) without wasting bytes.
+#: A photo that not even quality 100 brings that close (fine chroma detail: WebP halves chroma
+#: resolution, which alone can cost 0.7 levels) gets a lossless first frame instead: bigger, but the still.
 STILL_QUALITIES = (97, 98, 99, 100)
 STILL_MAX_ERROR = 0.99
 #: Quality of the frame that puts every touched pixel back to the first frame's, closing the loop;
@@ -104,32 +106,41 @@ def _u24(value: int) -> bytes:
     return struct.pack("<I", value)[:3]
 
 
-def _still_quality(rgb: np.ndarray, focus: Box | None) -> int:
-    """Lowest first-frame quality that keeps the face within STILL_MAX_ERROR levels of the photo.
+def _still_quality(rgb: np.ndarray, focus: Box | None) -> int | None:
+    """Lowest first-frame quality that keeps the face within STILL_MAX_ERROR levels of the photo, or
+    None for lossless when no lossy quality does.
 
     Measured on the face alone (a crop encodes in a few milliseconds), because that is where a viewer
-    compares the animation's first frame with the photo. The crop starts on the full image's 16-pixel
+    compares the animation's first frame with the photo: the focus grown by a tenth on every side,
+    about where a face detector like dlib's draws its box. The crop starts on the full image's 16-pixel
     macroblock grid, so it codes like the same area of the full frame (within about 0.03 levels).
     """
     if focus is None or focus.width < 16 or focus.height < 16:
         return STILL_QUALITIES[-2]
-    focus = Box(focus.x0 - focus.x0 % 16, focus.y0 - focus.y0 % 16, focus.x1, focus.y1)
-    crop = np.ascontiguousarray(rgb[focus.y0 : focus.y1, focus.x0 : focus.x1])
+    face = focus.padded(0.1, rgb.shape[1], rgb.shape[0])
+    face = Box(face.x0 - face.x0 % 16, face.y0 - face.y0 % 16, face.x1, face.y1)
+    crop = np.ascontiguousarray(rgb[face.y0 : face.y1, face.x0 : face.x1])
     image = Image.fromarray(crop)
-    for quality in STILL_QUALITIES[:-1]:
+    for quality in STILL_QUALITIES:
         buffer = io.BytesIO()
         image.save(buffer, "WEBP", quality=quality, method=STILL_METHOD)
         with Image.open(buffer) as decoded:
             error = float(cv2.absdiff(np.asarray(decoded.convert("RGB")), crop).mean())
-        if error <= STILL_MAX_ERROR:
+        # The crop's estimate is good to about 0.03 levels; at quality 100, the codec's floor, a face that
+        # only just passes is better served by the lossless fallback than by a coin toss.
+        if error <= STILL_MAX_ERROR - (0.03 if quality == 100 else 0.0):
             return quality
-    return STILL_QUALITIES[-1]
+    return None
 
 
-def _frame_chunks(image: Image.Image, quality: int, method: int = MOTION_METHOD) -> bytes:
-    """The ALPH/VP8 chunks of a single-image WebP encode, ready to go inside an ANMF chunk."""
+def _frame_chunks(image: Image.Image, quality: int | None, method: int = MOTION_METHOD) -> bytes:
+    """The ALPH/VP8 (or, for quality None, VP8L) chunks of a single-image WebP encode, ready to go
+    inside an ANMF chunk."""
     buffer = io.BytesIO()
-    image.save(buffer, "WEBP", quality=quality, method=method, alpha_quality=100)
+    if quality is None:  # lossless, at libwebp's fastest effort: it is only the fallback
+        image.save(buffer, "WEBP", lossless=True, quality=0, method=0)
+    else:
+        image.save(buffer, "WEBP", quality=quality, method=method, alpha_quality=100)
     data = buffer.getvalue()
     out, offset = [], 12
     while offset + 8 <= len(data):
