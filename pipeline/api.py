@@ -17,7 +17,7 @@ from functools import cache
 
 import numpy as np
 
-from pipeline import decode, encode, faces, features, landmarks, motion, warp
+from pipeline import decode, encode, faces, landmarks, motion, render, warp
 from pipeline.errors import ImageError, UsageError, WinkError
 from pipeline.presets import Preset, load_preset
 from pipeline.targets import Target, load_target
@@ -130,7 +130,8 @@ class Animator:
         start = time.perf_counter()
         motions = [motion.plan_motion(mesh, self.preset) for mesh in meshes]
         warps = [warp.FaceWarp(m.still, width, height) for m in motions]
-        frames = self._render(full, motions, warps)
+        face_boxes = [m.box.shrunk(0.08) for m in meshes]  # about where a face detector frames each face
+        frames = render.render_frames(full, motions, warps, list(self.preset.durations_ms), face_boxes)
         timings["warp"] = _ms_since(start)
 
         start = time.perf_counter()
@@ -138,24 +139,6 @@ class Animator:
         encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile, focus)
         timings["encode"] = _ms_since(start)
         return Animation(encoded, MIME_TYPES[fmt], len(detections), len(meshes), width, height, timings)
-
-    def _render(self, still: decode.Still, motions: list[motion.FaceMotion],
-                warps: list[warp.FaceWarp]) -> list[encode.Frame]:
-        """Every frame of the preset; frames whose landmark positions repeat are rendered once."""
-        rendered: dict[bytes, warp.Patch | None] = {}
-        frames = []
-        for index, duration in enumerate(self.preset.durations_ms):
-            dests = [w.vertex_positions(m.frames[index]) for m, w in zip(motions, warps, strict=True)]
-            sources = [w.source_positions(m.sources[index]) for m, w in zip(motions, warps, strict=True)]
-            key = b"".join(np.round(d, 2).tobytes() + (b"" if s is None else np.round(s, 2).tobytes())
-                           for d, s in zip(dests, sources, strict=True))
-            if key not in rendered:
-                patch = warp.render(still.rgb, still.alpha, list(zip(warps, dests, sources, strict=True)))
-                if patch is not None:
-                    patch = features.paint(still, patch, motions, index)
-                rendered[key] = patch
-            frames.append(encode.Frame(rendered[key] if index else None, int(duration)))
-        return frames
 
 
 @cache

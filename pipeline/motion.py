@@ -27,6 +27,14 @@ class FaceMotion:
     eye_closure: np.ndarray  # (F, 2): right, left eye; 0 open as in the still, 1 shut
     pose: Pose
 
+    def between(self, first: int, second: int, fraction: float) -> FaceMotion:
+        """A one-frame motion `fraction` of the way from frame `first` to frame `second` (an in-between)."""
+
+        def blend(values: np.ndarray) -> np.ndarray:
+            return (values[first] * (1 - fraction) + values[second] * fraction)[None]
+
+        return FaceMotion(self.still, blend(self.frames), blend(self.sources), blend(self.eye_closure), self.pose)
+
 
 def _eye_region(reference: np.ndarray, corners: tuple[int, int], brow: tuple[int, ...],
                 lower: tuple[int, ...]) -> np.ndarray:
