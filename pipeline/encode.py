@@ -40,9 +40,10 @@ STILL_MAX_ERROR = 0.99
 RESTORE_QUALITY = 90
 RESTORE_QUALITY_LARGE = 95
 #: Quality of the moving pixels: each frame shows for about 50 ms. When a frame changes most of the
-#: face (a nod), coding noise over the whole face would read as flicker, so it gets more bits.
+#: face (a nod), coding noise over the whole face would read as flicker, and as a jump where the loop
+#: restores the clean still (4.4 levels on a bearded face at 75), so it gets more bits.
 MOTION_QUALITY = 50
-MOTION_QUALITY_LARGE = 75
+MOTION_QUALITY_LARGE = 85
 #: A pixel counts as changed when a channel moves by more than this many levels.
 CHANGE_LEVELS = 7
 #: How long the restoring frame shows (taken from the end of the loop's last frame).
@@ -217,19 +218,20 @@ def encode_webp(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
     """
     height, width = rgb.shape[:2]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        first = pool.submit(lambda: _frame_chunks(_image(rgb, alpha), _still_quality(rgb, focus), STILL_METHOD))
+        still_quality = pool.submit(_still_quality, rgb, focus)
+        first = pool.submit(lambda: _frame_chunks(_image(rgb, alpha), still_quality.result(), STILL_METHOD))
         entries: list[list] = [[Box(0, 0, width, height), first, frames[0].duration_ms, False]]
         if alpha is not None:
             _plain_rectangles(rgb, alpha, frames, entries, pool)
         else:
-            _blended_deltas(rgb, frames, entries, pool, focus)
+            _blended_deltas(rgb, frames, entries, pool, focus, lossless_still=still_quality.result() is None)
         for entry in entries:
             entry[1] = entry[1].result()
     return _assemble_webp(width, height, entries, alpha is not None, icc_profile)
 
 
 def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], pool: ThreadPoolExecutor,
-                    focus: Box | None) -> None:
+                    focus: Box | None, lossless_still: bool = False) -> None:
     height, width = rgb.shape[:2]
     intended = rgb.copy()  # what the canvas shows, up to coding error
     touched = np.zeros((height, width), np.uint8)
@@ -265,9 +267,11 @@ def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], p
     crop = np.dstack([first_shown[box.y0 : box.y1, box.x0 : box.x1], touched[box.y0 : box.y1, box.x0 : box.x1] * 255])
     restore_ms = min(entries[-1][2], RESTORE_MS) if len(entries) > 1 else RESTORE_MS
     entries[-1][2] -= restore_ms if len(entries) > 1 else 0
-    quality = RESTORE_QUALITY
+    quality: int | None = RESTORE_QUALITY
     if focus is not None and touched[focus.y0 : focus.y1, focus.x0 : focus.x1].mean() > 0.5:
         quality = RESTORE_QUALITY_LARGE
+    if lossless_still:  # a still that had to be lossless is restored losslessly too, or the loop would not close
+        quality = None
     entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop, "RGBA"), quality), restore_ms, True])
 
 
