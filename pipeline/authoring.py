@@ -61,6 +61,11 @@ def _eye(side: str):
     return next(eye for eye in t.EYES if eye[0] == side)
 
 
+#: How far the skin between lid and brow follows a closing lid, at the lid (none at the brow): little,
+#: since the lid unrolls from under the fold, which stays; features paints the lid it uncovers.
+SKIN_DRAG = 0.35
+
+
 def eyelid(reference: np.ndarray, side: str, closure: float) -> Offsets:
     """Close one eye: the upper lid comes down over the eye, the lid skin above it stretches after it.
 
@@ -89,7 +94,7 @@ def eyelid(reference: np.ndarray, side: str, closure: float) -> Offsets:
     w_y = np.clip((reference[:, 1] - brow_y) / np.maximum(lid_y - brow_y, 1e-6), 0, 1) ** 1.3
     skin = above & (inside_x > 0)
     skin[list(upper)] = False
-    out[skin, 1] = closure * gap_x[skin] * w_y[skin] * inside_x[skin] * 0.85
+    out[skin, 1] = closure * gap_x[skin] * w_y[skin] * inside_x[skin] * SKIN_DRAG
     lower_y = _interp_line(reference, (corners[0], *lower, corners[1]), x)
     below = (reference[:, 1] > lower_y + 1e-4) & (reference[:, 1] < lower_y + 0.12) & (inside_x > 0)
     w_below = np.clip(1 - (reference[:, 1] - lower_y) / 0.12, 0, 1)

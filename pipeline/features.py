@@ -1,7 +1,8 @@
 """Stage 6b, eyes and mouth: what a warp alone cannot show.
 
-A warp only moves pixels that exist. A closing eye gets a smoothed lid and a soft lash line where the
-lids meet, so it reads as a shut lid rather than a squeezed eye. Lips parting over a closed mouth
+A warp only moves pixels that exist. A closing eye gets a lid painted in the light of the skin around
+it and a lash line where the lids meet, so it reads as a shut lid rather than as lashes smeared over a
+squeezed eye. Lips parting over a closed mouth
 uncover a mouth interior and upper teeth the photo never had, so they are drawn here, shaded and
 tinted to the face's own light.
 """
@@ -17,8 +18,12 @@ from pipeline.easing import smoothstep
 from pipeline.motion import FaceMotion
 from pipeline.warp import Patch
 
-#: Below this closure an eye is left to the warp alone.
-LASH_FROM = 0.25
+#: Closure by which the lid is fully painted over the part of the eye it covers (it fades in before).
+LID_FROM = 0.3
+#: How far above the open eye's upper lid a shut lid is painted (IOD units): over a hooded eye's fold.
+LID_TOP = 0.04
+#: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
+RIM_DEPTH = 0.035
 
 
 def _curve(points: np.ndarray, samples: int = 32) -> np.ndarray:
@@ -52,70 +57,102 @@ def _lash_colour(still_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.minimum(darkest.mean(axis=0) * 0.55, 60.0)
 
 
+def _band_colours(still_rgb: np.ndarray, xs: np.ndarray, top: np.ndarray, bottom: np.ndarray,
+                  smooth: float) -> np.ndarray:
+    """Per column, the colour of the skin between rows `top` and `bottom` of the still (image pixels).
+
+    Only the lighter half of each column counts (brow hairs, lashes and creases are darker than the
+    skin between them), and colours are smoothed along the row so no column stands out as a streak.
+    """
+    height, width = still_rgb.shape[:2]
+    steps = np.linspace(0.0, 1.0, 7)[:, None]
+    rows = np.clip(np.round(top[None, :] + (bottom - top)[None, :] * steps).astype(int), 0, height - 1)
+    cols = np.clip(np.round(xs).astype(int), 0, width - 1)[None, :].repeat(len(steps), axis=0)
+    samples = still_rgb[rows, cols].astype(np.float32)  # (7, N, 3)
+    order = np.argsort(samples.sum(axis=2), axis=0)
+    lighter = np.take_along_axis(samples, order[..., None], axis=0)[3:6]  # ranks 4-6 of 7
+    colours = lighter.mean(axis=0)
+    return cv2.GaussianBlur(colours[None], (0, 0), sigmaX=max(1.0, smooth), sigmaY=0.1)[0]
+
+
 def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int,
                origin: np.ndarray) -> None:
+    """Cover a closing eye with its upper lid: skin from the fold down to a lash line where the lids meet.
+
+    The warp slides the lid margin down, but the lid skin a photo shows is a thin strip (none at all on
+    a hooded eye), and stretching it over the eye smears the lashes and liner into dark streaks. So
+    the part of the eye the lid now covers is painted as skin: per column, shading from the colour of
+    the skin just above the open eye's fold to that of the skin under the lower lid, a little darker
+    where the lid curves under towards the lashes, with the photo's own grain. The open eye's bright
+    lower rim goes under it too, and a lash line is drawn where the lids meet.
+    """
     closure = float(motion.eye_closure[frame, eye])
-    strength = float(smoothstep((closure - LASH_FROM) / (1 - LASH_FROM)))
-    if strength <= 0:
+    cover_strength = float(smoothstep(closure / LID_FROM))
+    if cover_strength <= 0:
         return
-    _, upper, lower, corners, _, _ = t.EYES[eye]
+    # The lashes ride on the lid margin, dark from the start; the rim goes under once the lids meet.
+    lash_strength = cover_strength
+    _, upper, lower, corners, brow, _ = t.EYES[eye]
     iod = motion.pose.scale
-    lid = motion.frames[frame][[corners[0], *upper, corners[1]]] - origin
-    curve = _curve(lid)
-    gap = float(np.mean(motion.still[list(lower), 1] - motion.still[list(upper), 1]))
-    lift = np.array([0.0, max(gap, 0.0) + 0.04 * iod])
-    # Work on a small window around the eye only.
-    pad = int(0.12 * iod) + 4
-    x0 = max(0, int(curve[:, 0].min()) - pad)
-    y0 = max(0, int((curve[:, 1] - lift[1]).min()) - pad)
-    x1 = min(rgb.shape[1], int(curve[:, 0].max()) + pad)
-    y1 = min(rgb.shape[0], int(curve[:, 1].max() + 0.05 * iod) + pad)
-    if x1 <= x0 or y1 <= y0:
+    line = _curve(motion.frames[frame][[corners[0], *upper, corners[1]]] - origin)
+    fold = _curve(motion.still[[corners[0], *upper, corners[1]]] - origin)
+    rim = _curve(motion.still[[corners[0], *lower, corners[1]]] - origin)
+    brow_edge = motion.still[list(brow[5:])] - origin
+    pad = int(0.1 * iod) + 3
+    x0 = max(0, int(line[:, 0].min()) - pad)
+    x1 = min(rgb.shape[1], int(line[:, 0].max()) + pad + 1)
+    y0 = max(0, int(min(fold[:, 1].min() - LID_TOP * iod, line[:, 1].min())) - pad)
+    y1 = min(rgb.shape[0], int(max(line[:, 1].max(), rim[:, 1].max()) + RIM_DEPTH * iod) + pad + 1)
+    if x1 - x0 < 4 or y1 - y0 < 4:
         return
-    window = rgb[y0:y1, x0:x1]
-    curve = curve - [x0, y0]
+    window = rgb[y0:y1, x0:x1].astype(np.float32)
     height, width = window.shape[:2]
-    # The lid: soften the stretched skin above the lid line, so no crease or iris streak shows.
-    below = np.array([0.0, 0.05 * iod])
-    band = np.vstack([curve + below, (curve - lift)[::-1]])
-    band_mask = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(band_mask, [np.round(band * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
-    band_alpha = cv2.GaussianBlur(band_mask, (0, 0), 0.03 * iod + 0.5).astype(np.float32) / 255.0
-    smooth = cv2.GaussianBlur(window, (0, 0), 0.012 * iod + 0.5)
-    alpha = (band_alpha * 0.8 * strength)[..., None]
-    blended = window * (1 - alpha) + smooth * alpha
-    # A shut lid shows the skin that the open eye's fold hid: as light as the skin under the brow, never
-    # the darker shadow, liner or lashes that the stretch drags down. Shift the band's colour to it.
-    band_top = int(max(0, (curve[:, 1] - lift[1]).min()))
-    ref_rows = slice(max(0, band_top - int(0.08 * iod) - 1), band_top + 1)
-    ref_cols = slice(int(max(0, curve[:, 0].min())), int(curve[:, 0].max()) + 1)
-    reference = window[ref_rows, ref_cols].reshape(-1, 3)
-    core = band_alpha > 0.5
-    if len(reference) and core.any():
-        shift = np.median(reference, axis=0) - blended[core].mean(axis=0)
-        blended = blended + (band_alpha * 0.8 * np.sqrt(strength))[..., None] * np.maximum(shift, 0)
-    # Under the lash line a shut eye shows smooth lower-lid skin, not the open eye's bright rim: mirror
-    # the skin from further down into the band just under the line.
-    depth = 0.06 * iod
     xs = np.arange(width, dtype=np.float32)
-    line_y = _line_y(curve, xs).astype(np.float32)
     ys = np.arange(height, dtype=np.float32)[:, None]
-    under = ys - line_y[None, :]
-    inside = (under > 0) & (under < depth)
-    map_y = np.where(inside, 2 * (line_y[None, :] + depth) - ys, ys).astype(np.float32)
-    map_x = np.broadcast_to(xs, (height, width)).astype(np.float32)
-    mirrored = cv2.remap(blended.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    span = np.clip((xs - curve[:, 0].min()) / max(float(np.ptp(curve[:, 0])), 1e-3), 0, 1)
-    cover = (inside * np.clip(np.sin(np.pi * span) * 1.4, 0, 1)[None, :] * strength).astype(np.float32)
-    cover = cv2.GaussianBlur(cover, (0, 0), 1.0)[..., None]
-    blended = blended * (1 - cover) + mirrored * cover
+    line_y = _line_y(line - [x0, y0], xs)
+    rim_y = np.maximum(_line_y(rim - [x0, y0], xs), line_y)
+    # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
+    top_y = np.maximum(_line_y(fold - [x0, y0], xs) - LID_TOP * iod, _line_y(brow_edge - [x0, y0], xs) + 0.03 * iod)
+    top_y = np.minimum(top_y, line_y - 1.0)
+    # Colours of the skin that frames the lid, read from the still: above the top, under the lower lid.
+    image_xs = xs + origin[0] + x0
+    oy = origin[1] + y0
+    above = _band_colours(still_rgb, image_xs, top_y + oy - 0.05 * iod, top_y + oy, 0.04 * iod)
+    below = _band_colours(still_rgb, image_xs, rim_y + oy + 0.06 * iod, rim_y + oy + 0.12 * iod, 0.04 * iod)
+    depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
+    lid = above[None] * (1 - depth[..., None]) + below[None] * depth[..., None]
+    lid *= (1.0 - 0.08 * depth**2)[..., None]  # the lid curves under towards the lashes
+    # Under the lash line, down past the open eye's rim: the skin under the lower lid.
+    under = (ys > line_y[None, :])[..., None]
+    lid = np.where(under, below[None] * 0.97, lid)
+    detail = window - cv2.GaussianBlur(window, (0, 0), max(1.0, 0.015 * iod))
+    grain_sd = float(np.clip(np.std(detail[: max(1, int(top_y.min()))]), 1.5, 6.0)) if top_y.min() >= 1 else 2.5
+    grain = cv2.GaussianBlur(np.random.default_rng(frame * 2 + eye).normal(0, 1, (height, width)), (0, 0), 0.7)
+    lid += (grain * (0.7 * grain_sd / max(float(grain.std()), 1e-6)))[..., None]
+    # Where: between the fold and just under the rim, fading in at the top and out at the bottom and
+    # towards the eye corners, where the lids meet anyway.
+    soft = max(1.0, 0.02 * iod)
+    fade_in = np.clip((ys - top_y[None, :]) / soft, 0, 1)
+    # Below the lash line only the rim, once the lids meet (pressed together): the eyeball stays visible
+    # under a lid that is still on its way.
+    meeting = np.clip(1 - (_line_y(rim - [x0, y0], xs) - line_y) / (0.02 * iod), 0, 1)
+    bottom = line_y + RIM_DEPTH * iod * meeting
+    fade_out = np.clip((bottom[None, :] - ys) / soft, 0, 1)
+    left, right = line[:, 0].min() - x0, line[:, 0].max() - x0
+    across = np.clip((xs - left) / max(right - left, 1e-3), 0, 1)[None, :]
+    # Over the eye corners too (a little past them, fading), where stretched lashes would show.
+    reach = 0.05 * iod
+    ends = np.clip(np.minimum(xs - (left - reach), (right + reach) - xs) / (2 * reach), 0, 1)[None, :]
+    cover = (fade_in * fade_out * ends * cover_strength)[..., None]
+    out = window * (1 - cover) + lid * cover
     # The lash line where the lids meet: darkest in the middle, fading to the corners.
-    line = _soft_polyline((height, width), curve, 0.015 * iod + 1.0)
-    left, right = sorted((curve[0, 0], curve[-1, 0]))
-    fade = np.clip(np.sin(np.pi * np.clip((xs - left) / max(right - left, 1e-3), 0, 1)) * 1.6, 0, 1)
-    darkness = (line * fade[None, :] * 0.92 * strength)[..., None]
-    lash = _lash_colour(still_rgb, motion.still[list(upper)])
-    window[:] = np.clip(blended * (1 - darkness) + lash * darkness, 0, 255).astype(np.uint8)
+    if lash_strength > 0:
+        lash_mask = _soft_polyline((height, width), line - [x0, y0], 0.012 * iod + 1.0)
+        fade = np.clip(np.sin(np.pi * across) * 1.6, 0, 1)
+        darkness = (lash_mask * fade * 0.9 * lash_strength)[..., None]
+        lash = _lash_colour(still_rgb, motion.still[list(upper)])
+        out = out * (1 - darkness) + lash * darkness
+    rgb[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
 
 
 def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> Patch:

@@ -1,4 +1,4 @@
-"""Eyes and mouth drawn over the warp: teeth in a closed mouth that parts (zeman_2's smile)."""
+"""Eyes and mouth drawn over the warp: a shut lid (rose_1), teeth in a closed mouth that parts (zeman_2)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,31 @@ def test_a_parting_closed_mouth_shows_teeth_that_fade_into_shadow_at_the_corners
     # (teeth lit to the corners measured 128 against 193 here).
     corner = upper[:, 0].max() - 0.08 * (upper[:, 0].max() - upper[:, 0].min())
     assert _gap_column(image, upper, lower, corner).max() < teeth.max() / 2
+
+
+def test_a_shut_lid_is_skin_not_lashes_smeared_over_the_eye(prepared):
+    """rose_1's dark lashes and liner, stretched over the eye by the warp alone, used to read as dark
+    streaks; the shut lid must be about as light as the skin above the fold, with no dark stripes."""
+    still, face_motion, face_warp = prepared("faces/rose_leslie/rose_1.jpg", "any", "wink-left")
+    _, upper_lid, _, corners, _, _ = topology.EYES[1]  # the person's own left eye
+    index = int(np.argmax(face_motion.eye_closure[:, 1]))
+    assert face_motion.eye_closure[index, 1] > 0.95
+    image = _painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
+    iod = face_motion.pose.scale
+    fold = face_motion.still[list(upper_lid)]
+    line = face_motion.frames[index][list(upper_lid)]
+    left, right = np.sort(face_motion.still[list(corners), 0])
+    columns = np.arange(int(left + 0.25 * (right - left)), int(right - 0.25 * (right - left)))
+    lid = [image[int(np.interp(x, *_by_x(fold))) + 1 : int(np.interp(x, *_by_x(line)) - 0.03 * iod), x]
+           for x in columns]
+    skin = [still.rgb[int(np.interp(x, *_by_x(fold)) - 0.1 * iod) : int(np.interp(x, *_by_x(fold)) - 0.05 * iod),
+                      x].astype(float).mean(axis=1) for x in columns]
+    lid_pixels, skin_pixels = np.concatenate(lid), np.concatenate(skin)
+    # Measured: lid 170 (10th percentile 138) against skin 154; the stretched lashes gave 94 (63).
+    assert 0.85 * skin_pixels.mean() <= lid_pixels.mean() <= 1.25 * skin_pixels.mean()
+    assert np.percentile(lid_pixels, 10) >= 0.7 * skin_pixels.mean()
+
+
+def _by_x(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(points[:, 0])
+    return points[order, 0], points[order, 1]
