@@ -29,14 +29,11 @@ RIM_DEPTH = 0.035
 def _curve(points: np.ndarray, samples: int = 32) -> np.ndarray:
     """A smooth curve through polyline points (Catmull-Rom), for lids that should not look faceted."""
     padded = np.vstack([points[:1], points, points[-1:]])
-    out = []
-    for i in range(1, len(padded) - 2):
-        p0, p1, p2, p3 = padded[i - 1], padded[i], padded[i + 1], padded[i + 2]
-        for u in np.linspace(0, 1, max(2, samples // (len(points) - 1)), endpoint=False):
-            out.append(0.5 * (2 * p1 + (-p0 + p2) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u * u
-                              + (-p0 + 3 * p1 - 3 * p2 + p3) * u**3))
-    out.append(points[-1])
-    return np.asarray(out)
+    p0, p1, p2, p3 = padded[:-3], padded[1:-2], padded[2:-1], padded[3:]  # one row per segment
+    u = np.linspace(0, 1, max(2, samples // (len(points) - 1)), endpoint=False)[None, :, None]
+    p0, p1, p2, p3 = (p[:, None, :] for p in (p0, p1, p2, p3))
+    out = 0.5 * (2 * p1 + (-p0 + p2) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * u**3)
+    return np.vstack([out.reshape(-1, points.shape[1]), points[-1:]])
 
 
 def _soft_polyline(shape: tuple[int, int], curve: np.ndarray, thickness: float) -> np.ndarray:
@@ -94,26 +91,27 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     lash_strength = cover_strength
     _, upper, lower, corners, brow, _ = t.EYES[eye]
     iod = motion.pose.scale
-    line = _curve(motion.frames[frame][[corners[0], *upper, corners[1]]] - origin)
-    fold = _curve(motion.still[[corners[0], *upper, corners[1]]] - origin)
-    rim = _curve(motion.still[[corners[0], *lower, corners[1]]] - origin)
-    brow_edge = motion.still[list(brow[5:])] - origin
-    pad = int(0.1 * iod) + 3
-    x0 = max(0, int(line[:, 0].min()) - pad)
-    x1 = min(rgb.shape[1], int(line[:, 0].max()) + pad + 1)
-    y0 = max(0, int(min(fold[:, 1].min() - LID_TOP * iod, line[:, 1].min())) - pad)
-    y1 = min(rgb.shape[0], int(max(line[:, 1].max(), rim[:, 1].max()) + RIM_DEPTH * iod) + pad + 1)
+    line = _curve(motion.frames[frame][[corners[0], *upper, corners[1]]] - origin).astype(np.float32)
+    fold = _curve(motion.still[[corners[0], *upper, corners[1]]] - origin).astype(np.float32)
+    rim = _curve(motion.still[[corners[0], *lower, corners[1]]] - origin).astype(np.float32)
+    brow_edge = (motion.still[list(brow[5:])] - origin).astype(np.float32)
+    # Work in a window just big enough: the fades (0.02 IOD) and the reach past the corners (0.05 IOD).
+    pad_x, pad_y = int(0.06 * iod) + 3, int(0.03 * iod) + 3
+    x0 = max(0, int(line[:, 0].min()) - pad_x)
+    x1 = min(rgb.shape[1], int(line[:, 0].max()) + pad_x + 1)
+    y0 = max(0, int(min(fold[:, 1].min() - LID_TOP * iod, line[:, 1].min())) - pad_y)
+    y1 = min(rgb.shape[0], int(max(line[:, 1].max(), rim[:, 1].max()) + RIM_DEPTH * iod) + pad_y + 1)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return
     window = rgb[y0:y1, x0:x1].astype(np.float32)
     height, width = window.shape[:2]
     xs = np.arange(width, dtype=np.float32)
     ys = np.arange(height, dtype=np.float32)[:, None]
-    line_y = _line_y(line - [x0, y0], xs)
-    rim_y = np.maximum(_line_y(rim - [x0, y0], xs), line_y)
+    line_y = _line_y(line - [x0, y0], xs).astype(np.float32)
+    rim_y = np.maximum(_line_y(rim - [x0, y0], xs), line_y).astype(np.float32)
     # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
     top_y = np.maximum(_line_y(fold - [x0, y0], xs) - LID_TOP * iod, _line_y(brow_edge - [x0, y0], xs) + 0.03 * iod)
-    top_y = np.minimum(top_y, line_y - 1.0)
+    top_y = np.minimum(top_y, line_y - 1.0).astype(np.float32)
     # Colours of the skin that frames the lid, read from the still: above the top, under the lower lid.
     image_xs = xs + origin[0] + x0
     oy = origin[1] + y0
@@ -125,9 +123,12 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     # Under the lash line, down past the open eye's rim: the skin under the lower lid.
     under = (ys > line_y[None, :])[..., None]
     lid = np.where(under, below[None] * 0.97, lid)
-    detail = window - cv2.GaussianBlur(window, (0, 0), max(1.0, 0.015 * iod))
-    grain_sd = float(np.clip(np.std(detail[: max(1, int(top_y.min()))]), 1.5, 6.0)) if top_y.min() >= 1 else 2.5
-    grain = cv2.GaussianBlur(np.random.default_rng(frame * 2 + eye).normal(0, 1, (height, width)), (0, 0), 0.7)
+    grain_sd = 2.5  # the photo's own grain, from the skin above the lid where there is some
+    if top_y.min() >= 4:
+        skin = window[: int(top_y.min())]
+        grain_sd = float(np.clip(np.std(skin - cv2.GaussianBlur(skin, (0, 0), max(1.0, 0.015 * iod))), 1.5, 6.0))
+    noise = np.random.default_rng(frame * 2 + eye).standard_normal((height, width), dtype=np.float32)
+    grain = cv2.GaussianBlur(noise, (0, 0), 0.7)
     lid += (grain * (0.7 * grain_sd / max(float(grain.std()), 1e-6)))[..., None]
     # Where: between the fold and just under the rim, fading in at the top and out at the bottom and
     # towards the eye corners, where the lids meet anyway.
@@ -135,7 +136,7 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     fade_in = np.clip((ys - top_y[None, :]) / soft, 0, 1)
     # Below the lash line only the rim, once the lids meet (pressed together): the eyeball stays visible
     # under a lid that is still on its way.
-    meeting = np.clip(1 - (_line_y(rim - [x0, y0], xs) - line_y) / (0.02 * iod), 0, 1)
+    meeting = np.clip(1 - (_line_y(rim - [x0, y0], xs).astype(np.float32) - line_y) / (0.02 * iod), 0, 1)
     bottom = line_y + RIM_DEPTH * iod * meeting
     fade_out = np.clip((bottom[None, :] - ys) / soft, 0, 1)
     left, right = line[:, 0].min() - x0, line[:, 0].max() - x0
