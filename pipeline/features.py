@@ -84,11 +84,9 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     lower rim goes under it too, and a lash line is drawn where the lids meet.
     """
     closure = float(motion.eye_closure[frame, eye])
-    cover_strength = float(smoothstep(closure / LID_FROM))
-    if cover_strength <= 0:
+    strength = float(smoothstep(closure / LID_FROM))  # of the lid and of its lashes, dark from the start
+    if strength <= 0:
         return
-    # The lashes ride on the lid margin, dark from the start; the rim goes under once the lids meet.
-    lash_strength = cover_strength
     _, upper, lower, corners, brow, _ = t.EYES[eye]
     iod = motion.pose.scale
     line = _curve(motion.frames[frame][[corners[0], *upper, corners[1]]] - origin).astype(np.float32)
@@ -108,7 +106,8 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     xs = np.arange(width, dtype=np.float32)
     ys = np.arange(height, dtype=np.float32)[:, None]
     line_y = _line_y(line - [x0, y0], xs).astype(np.float32)
-    rim_y = np.maximum(_line_y(rim - [x0, y0], xs), line_y).astype(np.float32)
+    rim_line = _line_y(rim - [x0, y0], xs).astype(np.float32)
+    rim_y = np.maximum(rim_line, line_y)
     # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
     top_y = np.maximum(_line_y(fold - [x0, y0], xs) - LID_TOP * iod, _line_y(brow_edge - [x0, y0], xs) + 0.03 * iod)
     top_y = np.minimum(top_y, line_y - 1.0).astype(np.float32)
@@ -136,7 +135,7 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     fade_in = np.clip((ys - top_y[None, :]) / soft, 0, 1)
     # Below the lash line only the rim, once the lids meet (pressed together): the eyeball stays visible
     # under a lid that is still on its way.
-    meeting = np.clip(1 - (_line_y(rim - [x0, y0], xs).astype(np.float32) - line_y) / (0.02 * iod), 0, 1)
+    meeting = np.clip(1 - (rim_line - line_y) / (0.02 * iod), 0, 1)
     bottom = line_y + RIM_DEPTH * iod * meeting
     fade_out = np.clip((bottom[None, :] - ys) / soft, 0, 1)
     left, right = line[:, 0].min() - x0, line[:, 0].max() - x0
@@ -144,15 +143,14 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     # Over the eye corners too (a little past them, fading), where stretched lashes would show.
     reach = 0.05 * iod
     ends = np.clip(np.minimum(xs - (left - reach), (right + reach) - xs) / (2 * reach), 0, 1)[None, :]
-    cover = (fade_in * fade_out * ends * cover_strength)[..., None]
+    cover = (fade_in * fade_out * ends * strength)[..., None]
     out = window * (1 - cover) + lid * cover
     # The lash line where the lids meet: darkest in the middle, fading to the corners.
-    if lash_strength > 0:
-        lash_mask = _soft_polyline((height, width), line - [x0, y0], 0.012 * iod + 1.0)
-        fade = np.clip(np.sin(np.pi * across) * 1.6, 0, 1)
-        darkness = (lash_mask * fade * 0.9 * lash_strength)[..., None]
-        lash = _lash_colour(still_rgb, motion.still[list(upper)])
-        out = out * (1 - darkness) + lash * darkness
+    lash_mask = _soft_polyline((height, width), line - [x0, y0], 0.012 * iod + 1.0)
+    fade = np.clip(np.sin(np.pi * across) * 1.6, 0, 1)
+    darkness = (lash_mask * fade * 0.9 * strength)[..., None]
+    lash = _lash_colour(still_rgb, motion.still[list(upper)])
+    out = out * (1 - darkness) + lash * darkness
     rgb[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
 
 
