@@ -98,9 +98,15 @@ def settings_tag(target_key: str, preset_key: str, fmt: str) -> str:
 def tagged_etag(etag: str, tag: str) -> str:
     """The original ETag with our tag inside its quotes: a browser cache never mixes still and animation."""
     match = ETAG.fullmatch(etag.strip())
-    if not match or match.group(0) == "*":
-        return f'"{tag}"'
+    if not match or match.group(0) == "*":  # none, or one we cannot read: ours alone, never sent upstream
+        return f'"{ETAG_MARK}{tag}"'
     return f'{match.group(1) or ""}"{match.group(2)}{ETAG_MARK}{tag}"'
+
+
+def our_tags(value: str) -> list[str]:
+    """The settings tags of the ETags we made, in an If-None-Match or If-Range value."""
+    return [match.group(2).rpartition(ETAG_MARK)[2] for match in ETAG.finditer(value)
+            if match.group(2) and ETAG_MARK in match.group(2)]
 
 
 def untag_if_none_match(value: str, current_tag: str | None) -> str | None:
@@ -189,8 +195,8 @@ def apply_animation(response: http.Response, data: bytes, mime: str, tag: str) -
         headers.pop(name, None)
     response.content = data  # no content-encoding left, so this also sets Content-Length
     headers["content-type"] = mime
-    if "etag" in headers:
-        headers["etag"] = tagged_etag(headers["etag"], tag)
+    # Always an ETag of ours, so the browser's revalidation tells us what it has cached.
+    headers["etag"] = tagged_etag(headers.get("etag", ""), tag)
     vary = headers.get("vary", "")
     if vary.strip() != "*" and "accept" not in {v.strip().lower() for v in vary.split(",")}:
         headers["vary"] = f"{vary}, Accept" if vary.strip() else "Accept"
@@ -316,14 +322,24 @@ class Wink:
         if control.is_control_host(flow.request.pretty_host):
             self._answer_control(flow)
             return
-        inm = flow.request.headers.get("if-none-match")
-        if inm and ETAG_MARK in inm:
-            tag = self._tag(flow) if ctx.options.wink_enabled else None
+        headers = flow.request.headers
+        inm, if_range = headers.get("if-none-match", ""), headers.get("if-range", "")
+        if ETAG_MARK not in inm and ETAG_MARK not in if_range:
+            return
+        tag = self._tag(flow) if ctx.options.wink_enabled else None
+        if ETAG_MARK in if_range:  # a range of our animation: only the whole image makes sense upstream
+            headers.pop("if-range")
+            headers.pop("range", None)
+        if ETAG_MARK in inm:
             value = untag_if_none_match(inm, tag)
             if value is None:
-                del flow.request.headers["if-none-match"]
+                del headers["if-none-match"]
             else:
-                flow.request.headers["if-none-match"] = value
+                headers["if-none-match"] = value
+            if any(ours != tag for ours in our_tags(inm)):
+                # The browser holds an animation these settings would not make (or the proxy is off):
+                # a date check would let the origin answer 304 and keep it, so the image comes in full.
+                headers.pop("if-modified-since", None)
 
     async def response(self, flow: http.HTTPFlow) -> None:
         response = flow.response

@@ -294,6 +294,27 @@ def test_addon_if_none_match_is_untagged(addon):
     assert "if-none-match" not in flow.request.headers
 
 
+def test_addon_our_etags_and_dates_never_keep_a_stale_animation(addon):
+    """An image whose origin had no readable ETag still gets one of ours, which never goes upstream;
+    once the settings change, the date check goes too (a 304 would keep the old animation), and a
+    range of our animation is asked for as the whole image."""
+    for origin_etag in (None, "abc123"):
+        response = http.Response.make(200, b"x", {} if origin_etag is None else {"etag": origin_etag})
+        wink.apply_animation(response, animated_webp(), "image/webp", "t")
+        assert response.headers["etag"] == '"~wink.t"'
+    flow = tflow.tflow()
+    flow.request.headers["accept"] = WEBP_ACCEPT
+    tag = addon._tag(flow)
+    flow.request.headers["if-none-match"] = f'"~wink.{tag}"'
+    flow.request.headers["if-modified-since"] = "Mon, 01 Jan 2024 00:00:00 GMT"
+    addon.request(flow)
+    assert "if-none-match" not in flow.request.headers and "if-modified-since" in flow.request.headers
+    flow.request.headers.update({"if-none-match": '"e1~wink.0123456789"', "if-range": '"e1~wink.0123456789"',
+                                 "range": "bytes=0-99"})
+    addon.request(flow)
+    assert not {"if-none-match", "if-modified-since", "if-range", "range"} & set(flow.request.headers.keys())
+
+
 def control_flow(method: str, path: str, body: bytes = b"", **headers: str) -> http.HTTPFlow:
     request = http.Request.make(method, f"http://wink.proxy{path}", body, headers)
     return tflow.tflow(req=request)
