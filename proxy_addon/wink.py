@@ -214,7 +214,6 @@ class Outcome(NamedTuple):
     """What a job came to: `data` set means an animation; `failure` names a cause worth counting."""
 
     data: bytes | None = None
-    mime: str | None = None
     failure: str | None = None
 
 
@@ -373,8 +372,9 @@ class Wink:
         opts = ctx.options
         deadline = started + self.timeout
         fmt = choose_format(flow.request.headers.get("accept", ""), opts.wink_format)
-        target, preset, tag = opts.wink_target, opts.wink_preset, self._tag(flow)
-        suffix = f":{self._target_key}:{self._preset_key}:{fmt}:{PIPELINE_VERSION}"
+        target, preset = opts.wink_target, opts.wink_preset
+        tag = settings_tag(self._target_key, self._preset_key, fmt)
+        suffix = f":{tag}"  # the cache key: the image's bytes and what its animation is made with
         loop = asyncio.get_running_loop()
         try:
             found = await loop.run_in_executor(
@@ -390,7 +390,7 @@ class Wink:
         finally:
             self.latencies.append((time.perf_counter() - started) * 1000)
         if outcome.data is not None and flow.response is not None:
-            apply_animation(flow.response, outcome.data, outcome.mime or "", tag)
+            apply_animation(flow.response, outcome.data, MIME_TYPES[fmt], tag)
             self.counts["animated"] += 1
         elif outcome.failure is None:
             self.counts["passed"] += 1
@@ -406,7 +406,7 @@ class Wink:
             return Outcome()
         if found.cached is not None:
             self.counts["cached"] += 1
-            return Outcome(found.cached or None, MIME_TYPES[fmt])
+            return Outcome(found.cached or None)
         job = self._jobs.get(found.key)
         if job is not None and job.done():
             self.counts["cached"] += 1  # finished, its cache entry being written
@@ -446,9 +446,9 @@ class Wink:
     def _interpret(self, result: tuple[Any, ...], fmt: str) -> Outcome:
         kind = result[0]
         if kind == "animated":
-            data, mime = result[1], result[2]
+            data = result[1]
             if _valid_animation(data, fmt):
-                return Outcome(data, mime or MIME_TYPES[fmt])
+                return Outcome(data)
             self._once("invalid", logging.WARNING, f"wink: the pipeline made no valid {fmt}; sent as is.")
             return Outcome(failure="error")
         if kind == "none":

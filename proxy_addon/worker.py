@@ -72,7 +72,7 @@ def animate(data: bytes, target: str, preset: str, fmt: str) -> Result:
         return _failure(error)
     if animation.data is None:
         return ("none",)
-    return ("animated", animation.data, animation.mime, animation.faces_animated)
+    return ("animated", animation.data)
 
 
 def _failure(error: Exception) -> Result:
@@ -83,8 +83,3 @@ def _failure(error: Exception) -> Result:
     if isinstance(error, UsageError):
         return ("usage", str(error))
     return ("error", f"{type(error).__name__}: {error}")
-
-
-def pid() -> int:
-    """This worker's process id (the control page lists them; the tests kill one)."""
-    return os.getpid()

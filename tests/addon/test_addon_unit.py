@@ -172,7 +172,7 @@ def test_addon_corrupt_cache_degrades(tmp_path):
 
 @pytest.mark.asyncio
 async def test_addon_non_image_untouched_without_work(addon):
-    calls = fake_worker(addon, ("animated", animated_webp(), "image/webp", 1))
+    calls = fake_worker(addon, ("animated", animated_webp()))
     for body, kind in [(b"<html></html>", "text/html"), (b"body{}", "text/css"), (b'{"a":1}', "image/jpeg")]:
         flow = image_flow(body, kind)
         before = flow.response.copy()
@@ -184,7 +184,7 @@ async def test_addon_non_image_untouched_without_work(addon):
 @pytest.mark.asyncio
 async def test_addon_animates_and_caches(addon):
     data = animated_webp()
-    calls = fake_worker(addon, ("animated", data, "image/webp", 1))
+    calls = fake_worker(addon, ("animated", data))
     jpeg = image_bytes()
     flow = image_flow(jpeg, "application/octet-stream", etag='"v1"')
     await addon.response(flow)
@@ -215,7 +215,7 @@ async def test_addon_no_face_is_cached_negative(addon):
 
 @pytest.mark.asyncio
 async def test_addon_skips_status_method_and_disabled(tctx, addon):
-    calls = fake_worker(addon, ("animated", animated_webp(), "image/webp", 1))
+    calls = fake_worker(addon, ("animated", animated_webp()))
     jpeg = image_bytes()
     partial = image_flow(jpeg)
     partial.response.status_code = 206
@@ -249,7 +249,7 @@ async def test_addon_failures_send_the_original(addon, caplog):
     assert addon.counts["failed"] == 3
     assert caplog.text.count("worker process died") == 1  # logged once per cause
 
-    fake_worker(addon, ("animated", b"not an animation", "image/webp", 1))
+    fake_worker(addon, ("animated", b"not an animation"))
     flow = image_flow(image_bytes(size=(320, 200)))
     await addon.response(flow)
     assert flow.response.headers["content-type"] == "image/jpeg"
@@ -258,7 +258,7 @@ async def test_addon_failures_send_the_original(addon, caplog):
 @pytest.mark.asyncio
 async def test_addon_deadline_then_cache(tctx, addon):
     data = animated_webp()
-    calls = fake_worker(addon, ("animated", data, "image/webp", 1), delay=0.5)
+    calls = fake_worker(addon, ("animated", data), delay=0.5)
     jpeg = image_bytes()
     tctx.configure(addon, wink_timeout="0.05")
     flow = image_flow(jpeg)
