@@ -37,12 +37,20 @@ def generate(confdir: Path) -> Path:
     return confdir / CERT_NAME
 
 
-def fingerprint(cert: Path) -> str:
+def _der(cert: Path) -> bytes:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    der = x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(Encoding.DER)
-    digest = hashlib.sha256(der).hexdigest().upper()
+    return x509.load_pem_x509_certificate(cert.read_bytes()).public_bytes(Encoding.DER)
+
+
+def thumbprint(cert: Path) -> str:
+    """SHA-1 of the certificate, the name macOS's keychain and Windows' certificate store go by."""
+    return hashlib.sha1(_der(cert)).hexdigest().upper()
+
+
+def fingerprint(cert: Path) -> str:
+    digest = hashlib.sha256(_der(cert)).hexdigest().upper()
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
@@ -75,10 +83,13 @@ def install_commands(cert: Path, system: str, home: Path,
 
 def uninstall_commands(cert: Path, system: str, home: Path,
                        nssdbs: list[Path] | None = None) -> list[list[str]]:
-    if system == "Darwin":
-        return [["security", "delete-certificate", "-c", "mitmproxy"]]
-    if system == "Windows":
-        return [["certutil", "-delstore", "-user", "Root", "mitmproxy"]]
+    if system in ("Darwin", "Windows"):
+        # By this CA's own SHA-1 thumbprint: by name, any other mitmproxy CA the user trusts would go too.
+        if not cert.is_file():
+            return []
+        if system == "Darwin":
+            return [["security", "delete-certificate", "-Z", thumbprint(cert)]]
+        return [["certutil", "-delstore", "-user", "Root", thumbprint(cert)]]
     return [["certutil", "-D", "-d", f"sql:{db}", "-n", NICKNAME]
             for db in (nssdbs if nssdbs is not None else nss_databases(home)) if (db / "cert9.db").exists()]
 
@@ -138,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="NSS database folder to use instead of the ones found (Linux; repeatable)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     args = parser.parse_args(argv)
-    cert = generate(args.confdir)
+    # Removing trust must not be the thing that creates a CA (and its private key).
+    cert = args.confdir / CERT_NAME if args.command == "uninstall" else generate(args.confdir)
     if args.command == "path":
         print(cert)
         return 0

@@ -46,3 +46,16 @@ def test_addon_certs_install_into_nss_db(tmp_path):
     assert "wink proxy CA (mitmproxy)" in nss_listing(nssdb)
     assert certs("uninstall", "--confdir", str(confdir), "--nssdb", str(nssdb)).returncode == 0
     assert "wink proxy CA" not in nss_listing(nssdb)
+
+
+def test_uninstall_removes_only_this_ca_and_never_creates_one(tmp_path):
+    from certs.__main__ import generate, thumbprint, uninstall_commands
+
+    confdir = tmp_path / "confdir"
+    assert certs("uninstall", "--confdir", str(confdir), "--nssdb", str(tmp_path / "none")).returncode == 0
+    assert not confdir.exists()
+    cert = generate(confdir)
+    for system, delete in (("Darwin", ["security", "delete-certificate", "-Z"]),
+                           ("Windows", ["certutil", "-delstore", "-user", "Root"])):
+        (command,) = uninstall_commands(cert, system, tmp_path)
+        assert command == [*delete, thumbprint(cert)] and len(thumbprint(cert)) == 40
