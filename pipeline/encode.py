@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import struct
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -217,21 +217,27 @@ def encode_webp(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
     libwebp releases the GIL, so the frames are encoded on two threads while the next masks are made.
     """
     height, width = rgb.shape[:2]
+
+    def still_frame() -> tuple[int | None, bytes]:
+        quality = _still_quality(rgb, focus)
+        return quality, _frame_chunks(_image(rgb, alpha), quality, STILL_METHOD)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        still_quality = pool.submit(_still_quality, rgb, focus)
-        first = pool.submit(lambda: _frame_chunks(_image(rgb, alpha), still_quality.result(), STILL_METHOD))
-        entries: list[list] = [[Box(0, 0, width, height), first, frames[0].duration_ms, False]]
+        still = pool.submit(still_frame)  # the masks below are made while it is chosen and encoded
+        entries: list[list] = [[Box(0, 0, width, height), None, frames[0].duration_ms, False]]
         if alpha is not None:
             _plain_rectangles(rgb, alpha, frames, entries, pool)
         else:
-            _blended_deltas(rgb, frames, entries, pool, focus, lossless_still=still_quality.result() is None)
-        for entry in entries:
+            _blended_deltas(rgb, frames, entries, pool, focus, still)
+        entries[0][1] = still.result()[1]
+        for entry in entries[1:]:
             entry[1] = entry[1].result()
     return _assemble_webp(width, height, entries, alpha is not None, icc_profile)
 
 
 def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], pool: ThreadPoolExecutor,
-                    focus: Box | None, lossless_still: bool = False) -> None:
+                    focus: Box | None, still: Future) -> None:
+    """`still` is the first frame being encoded: (its quality, None when lossless; its chunks)."""
     height, width = rgb.shape[:2]
     intended = rgb.copy()  # what the canvas shows, up to coding error
     touched = np.zeros((height, width), np.uint8)
@@ -240,6 +246,7 @@ def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], p
         if may_differ is None:
             entries[-1][2] += duration
             continue
+        may_differ = _even(may_differ)
         region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
         change = _changed_pixels(canvas[region], intended[region])
         if not change.any():
@@ -263,14 +270,15 @@ def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], p
     if box is None:
         return
     box = _even(box)
-    first_shown = _decode_webp(entries[0][1].result())
+    still_quality, still_chunks = still.result()
+    first_shown = _decode_webp(still_chunks)
     crop = np.dstack([first_shown[box.y0 : box.y1, box.x0 : box.x1], touched[box.y0 : box.y1, box.x0 : box.x1] * 255])
-    restore_ms = min(entries[-1][2], RESTORE_MS) if len(entries) > 1 else RESTORE_MS
-    entries[-1][2] -= restore_ms if len(entries) > 1 else 0
+    restore_ms = min(entries[-1][2], RESTORE_MS)  # touched pixels mean at least one motion frame
+    entries[-1][2] -= restore_ms
     quality: int | None = RESTORE_QUALITY
     if focus is not None and touched[focus.y0 : focus.y1, focus.x0 : focus.x1].mean() > 0.5:
         quality = RESTORE_QUALITY_LARGE
-    if lossless_still:  # a still that had to be lossless is restored losslessly too, or the loop would not close
+    if still_quality is None:  # a still that had to be lossless is restored losslessly too, or the loop would not close
         quality = None
     entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop, "RGBA"), quality), restore_ms, True])
 
@@ -292,7 +300,7 @@ def _plain_rectangles(rgb: np.ndarray, alpha: np.ndarray, frames: list[Frame], e
         crop = canvas[box.y0 : box.y1, box.x0 : box.x1]
         entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop.copy(), "RGBA"), MOTION_QUALITY),
                         duration, False])
-        previous = canvas.copy()
+        previous[box.y0 : box.y1, box.x0 : box.x1] = crop  # elsewhere the canvas already equals it
 
 
 def _assemble_webp(width: int, height: int, entries: list[list], has_alpha: bool,
