@@ -100,8 +100,7 @@ class Animator:
         timings["decode"] = _ms_since(start)
 
         start = time.perf_counter()
-        width, height = (full.width, full.height) if full else (round(small.width * small.scale),
-                                                                round(small.height * small.scale))
+        width, height = small.full_size
         detections = faces.detect(small.rgb, small.scale, width, height)
         timings["detect"] = _ms_since(start)
         nothing = Animation(None, None, len(detections), 0, width, height, timings)

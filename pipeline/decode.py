@@ -71,17 +71,27 @@ class ImageInfo:
 class Still:
     """An upright still image ready for the pipeline.
 
-    `scale` is the size of one pixel of `rgb` in pixels of the full image (1.0 for a full decode,
-    larger for a preview), so boxes found on a preview map back by multiplying.
+    `full_size` is the (width, height) of the whole upright image, which a preview's `rgb` is a
+    smaller copy of; `scale` is the size of one pixel of `rgb` in pixels of it (1.0 for a full decode),
+    so boxes found on a preview map back by multiplying.
     """
 
     rgb: np.ndarray
     alpha: np.ndarray | None
     icc_profile: bytes | None
-    format: str
-    width: int
-    height: int
-    scale: float = 1.0
+    full_size: tuple[int, int]
+
+    @property
+    def width(self) -> int:
+        return self.rgb.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.rgb.shape[0]
+
+    @property
+    def scale(self) -> float:
+        return self.full_size[0] / self.width
 
 
 def _open(data: bytes) -> tuple[Image.Image, ImageInfo]:
@@ -179,8 +189,7 @@ def decode(data: bytes) -> Still:
     if orientation != 1:
         image = ImageOps.exif_transpose(image)
     rgb, alpha = _to_arrays(image)
-    height, width = rgb.shape[:2]
-    return Still(rgb=rgb, alpha=alpha, icc_profile=icc, format=info.format, width=width, height=height)
+    return Still(rgb=rgb, alpha=alpha, icc_profile=icc, full_size=(rgb.shape[1], rgb.shape[0]))
 
 
 def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
@@ -195,19 +204,16 @@ def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
     if orientation != 1:
         image = ImageOps.exif_transpose(image)
     rgb, _ = _to_arrays(image)
-    upright_w = info.height if orientation in (5, 6, 7, 8) else info.width
-    rgb = _fit(rgb, side)
-    return Still(rgb=rgb, alpha=None, icc_profile=None, format=info.format, width=rgb.shape[1],
-                 height=rgb.shape[0], scale=upright_w / rgb.shape[1])
+    turned = orientation in (5, 6, 7, 8)  # EXIF orientations that swap width and height
+    full_size = (info.height, info.width) if turned else (info.width, info.height)
+    return Still(rgb=_fit(rgb, side), alpha=None, icc_profile=None, full_size=full_size)
 
 
 def shrink(still: Still, side: int = PREVIEW_SIDE) -> Still:
     """A preview made from an already decoded image (formats without draft decoding)."""
     if max(still.width, still.height) <= side:
         return still
-    small = _fit(still.rgb, side)
-    return Still(rgb=small, alpha=None, icc_profile=None, format=still.format, width=small.shape[1],
-                 height=small.shape[0], scale=still.width / small.shape[1])
+    return Still(rgb=_fit(still.rgb, side), alpha=None, icc_profile=None, full_size=still.full_size)
 
 
 def _fit(rgb: np.ndarray, side: int) -> np.ndarray:

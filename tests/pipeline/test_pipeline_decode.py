@@ -122,3 +122,20 @@ def test_faces_cut_by_the_image_edge_still_animate(fixtures, animators):
         assert result.animated, name
         frames = frames_of(result.data)
         assert len(frames) > 1 and frames[0].shape[:2] == (result.height, result.width)
+
+
+def test_a_preview_knows_the_full_size_exactly(animators):
+    """The full size was once rebuilt from the preview's scale: 3001x2001 came out 3001x2002."""
+    image = Image.new("RGB", (3001, 2001), (120, 90, 80))
+    data = io.BytesIO()
+    image.save(data, "JPEG", exif=_orientation_exif(6))
+    preview = decode.preview(data.getvalue())
+    assert preview.full_size == (2001, 3001) and max(preview.width, preview.height) <= decode.PREVIEW_SIDE
+    result = animators().animate(data.getvalue())
+    assert result.data is None and (result.width, result.height) == (2001, 3001)
+
+
+def _orientation_exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
