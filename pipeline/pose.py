@@ -29,9 +29,6 @@ class Pose:
     def to_canonical(self, points: np.ndarray) -> np.ndarray:
         return ((points - self.origin) @ self.rotation) / self.scale
 
-    def to_image(self, canonical: np.ndarray) -> np.ndarray:
-        return canonical @ (self.rotation.T * self.scale) + self.origin
-
     def offsets_to_image(self, offsets: np.ndarray) -> np.ndarray:
         """Canonical offsets (..., 3) to image-pixel offsets (..., 3)."""
         return offsets @ (self.rotation.T * self.scale)

@@ -11,6 +11,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, PngImagePlugin
 
+from pipeline.encode import DIGITAL_SOURCE_TYPE
 from pipeline.errors import WinkError
 from pipeline.presets import Preset, load_preset
 
@@ -94,7 +95,7 @@ def contact_sheet(photo: bytes, preset: str | Preset = "wink", target: str = "an
     draw.text((4, TILE_HEIGHT + CAPTION_PX + 2), f"synthetic: preset {chosen.name!r} by wink", fill="gray")
     info = PngImagePlugin.PngInfo()
     info.add_text("Description", f"Synthetic: key frames of the wink preset {chosen.name!r} applied to a photo.")
-    info.add_text("DigitalSourceType", "http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic")
+    info.add_text("DigitalSourceType", DIGITAL_SOURCE_TYPE)
     out = io.BytesIO()
     sheet.save(out, "PNG", pnginfo=info, optimize=True)
     return out.getvalue()
