@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO
 
 
 def certs(*args: str) -> subprocess.CompletedProcess[str]:

@@ -26,11 +26,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from proxy_addon.harness import Mitmdump, Origin, Route, free_port
-from tests.conftest import _missing
+from tests.conftest import REPO, _missing
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
 EXTENSION_DIR = REPO / "chrome_extension"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts" / "extension"

@@ -69,3 +69,11 @@ def wink_cli(args: list[str], timeout: float = 300) -> subprocess.CompletedProce
 def png_text(data: bytes) -> dict:
     with Image.open(io.BytesIO(data)) as image:
         return dict(image.text)
+
+
+def common_bars(record: dict) -> None:
+    """The bars every preset must hold on a judged face (issue 3): identity, locality, steps, loop."""
+    assert record["max_id_dist"] <= 0.35
+    assert record["changed_outside"] <= 0.002
+    assert record["max_step"] <= 4
+    assert record["last_vs_first"] <= 1.5

@@ -12,7 +12,7 @@ from pipeline.expressions import PRESETS
 from pipeline.presets import PRESETS_DIR, load_preset
 from tests.conftest import fixture_path
 from tests.pipeline.helpers import judge
-from tests.presets.helpers_presets import eye_ratios, mouth_opening_gain, wink_cli
+from tests.presets.helpers_presets import common_bars, eye_ratios, mouth_opening_gain, wink_cli
 
 LIBRARY = ["wink-left", "wink-right", "blink", "smile", "eyebrows", "surprise", "nod"]
 PHOTO = "faces/zeman/zeman_1.jpg"
@@ -58,17 +58,10 @@ def _animate(zeman, preset: str, fmt: str = "webp") -> bytes:
     return result.data
 
 
-def _common_bars(record: dict, loop: float = 1.5) -> None:
-    assert record["max_id_dist"] <= 0.35
-    assert record["changed_outside"] <= 0.002
-    assert record["max_step"] <= 4
-    assert record["last_vs_first"] <= loop
-
-
 @pytest.mark.parametrize("side,other", [("left", "right"), ("right", "left")])
 def test_wink_closes_the_named_eye(zeman, judge_script, tmp_path, side, other):
     record, ratios = eye_ratios(judge_script, fixture_path(PHOTO), _animate(zeman, f"wink-{side}"), tmp_path)
-    _common_bars(record)
+    common_bars(record)
     # The issue's bar (<= 0.45) is not reached (0.69-0.79 here); a real shut eye pasted in judges about the same
     # (benchmarks/eye_closure_ceiling.py). The direction must hold.
     assert ratios[side] < ratios[other] - 0.03, ratios
@@ -77,28 +70,28 @@ def test_wink_closes_the_named_eye(zeman, judge_script, tmp_path, side, other):
 
 def test_blink_closes_both_eyes(zeman, judge_script, tmp_path):
     record, ratios = eye_ratios(judge_script, fixture_path(PHOTO), _animate(zeman, "blink"), tmp_path)
-    _common_bars(record)
+    common_bars(record)
     # The issue's bar (<= 0.45) is not reached (0.60-0.69 here): see benchmarks/eye_closure_ceiling.py.
     assert max(ratios.values()) <= 0.8, ratios
 
 
 def test_smile_lifts_the_corners_and_keeps_the_eyes_open(zeman, judge_script, tmp_path):
     record = judge(judge_script, fixture_path(PHOTO), _animate(zeman, "smile"), tmp_path)["faces"][0]
-    _common_bars(record)
+    common_bars(record)
     assert record["max_lift_gain"] >= 0.06
     assert record["wink_ratio"] >= 0.6
 
 
 def test_eyebrows_keep_the_eyes_open(zeman, judge_script, tmp_path):
     record = judge(judge_script, fixture_path(PHOTO), _animate(zeman, "eyebrows"), tmp_path)["faces"][0]
-    _common_bars(record)
+    common_bars(record)
     assert record["wink_ratio"] >= 0.8
 
 
 def test_surprise_opens_the_mouth_and_keeps_the_eyes_open(zeman, judge_script, tmp_path):
     data = _animate(zeman, "surprise")
     record = judge(judge_script, fixture_path(PHOTO), data, tmp_path)["faces"][0]
-    _common_bars(record)
+    common_bars(record)
     assert record["wink_ratio"] >= 0.8
     assert mouth_opening_gain(fixture_path(PHOTO), data) >= 0.04
 
@@ -108,5 +101,5 @@ def test_nod_moves_the_face_without_a_seam(zeman, judge_script, tmp_path):
     record = judge(judge_script, fixture_path(PHOTO), data, tmp_path)["faces"][0]
     # Every bar of the issue, the loop's 1.5 included (measured 1.07; the whole face moves, so the
     # restoring frame gets the bits it needs), and changed_outside 0.002: no seam at the neck.
-    _common_bars(record)
+    common_bars(record)
     assert record["wink_ratio"] >= 0.8  # the eyes ride along, open
