@@ -1,11 +1,14 @@
 // Options page: where the proxy listens and which addresses go direct.
 
 import { canSetProxy, switchOn } from "./proxy_switch.js";
-import { DEFAULTS, loadSettings, parseBypassList, problemWithAddress, saveSettings } from "./settings.js";
+import {
+  DEFAULTS, loadSettings, parseBypassList, problemWithAddress, saveSettings, START_COMMAND,
+} from "./settings.js";
 
 const $ = (id) => document.getElementById(id);
 
 document.addEventListener("DOMContentLoaded", async () => {
+  $("start-command").textContent = START_COMMAND;
   show(await loadSettings());
   $("settings").addEventListener("submit", onSave);
   $("defaults").addEventListener("click", () => {
