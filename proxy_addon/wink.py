@@ -19,6 +19,7 @@ import os
 import re
 import sys
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -49,6 +50,8 @@ QUEUE_PER_WORKER = 4
 TEXTUAL = re.compile(
     r"^\s*(text/|application/(javascript|json|xml|xhtml|x-javascript|ld\+json|manifest))", re.I)
 FORMAT_CHOICES = ("auto", *FORMATS)
+#: The most a compressed image body is inflated to (far over pipeline.decode.MAX_PIXELS' worth of JPEG).
+MAX_DECODED = 64 * 1024 * 1024
 #: Response headers that describe the original bytes and would be wrong for the animation.
 STALE_HEADERS = ("content-encoding", "transfer-encoding", "content-md5", "digest", "content-digest",
                  "repr-digest", "accept-ranges")
@@ -163,12 +166,9 @@ def examine(raw: bytes, encoding: str | None, min_size: int, key_suffix: str,
     or a Candidate.
     """
     if encoding:
-        try:
-            body = content_encoding.decode(raw, encoding)
-        except ValueError:
-            return None
+        body = _decoded(raw, encoding)
         if not isinstance(body, bytes):
-            return None
+            return body
     else:
         body = raw
     kind = sniff(body[:1024])
@@ -186,6 +186,30 @@ def examine(raw: bytes, encoding: str | None, min_size: int, key_suffix: str,
         return "too small"
     key = hashlib.sha256(body).hexdigest() + key_suffix
     return Candidate(body, key, lookup(key))
+
+
+def _decoded(raw: bytes, encoding: str) -> bytes | str | None:
+    """The body without its content-encoding; None when it cannot be decoded or is no image, a reason
+    when it expands beyond MAX_DECODED. gzip and deflate are inflated a little first, to see whether
+    they hold an image at all, and never further than the limit: a compressed bomb labelled image/jpeg
+    must not take the proxy's memory."""
+    if encoding.strip().lower() not in ("gzip", "x-gzip", "deflate"):
+        try:
+            body = content_encoding.decode(raw, encoding)
+        except ValueError:
+            return None
+        return body if isinstance(body, bytes) else None
+    for wbits in (47, -15):  # gzip or zlib wrapper (detected), else raw deflate
+        inflater = zlib.decompressobj(wbits)
+        try:
+            head = inflater.decompress(raw, 1024)
+            if sniff(head) is None:
+                return None
+            body = head + inflater.decompress(inflater.unconsumed_tail, MAX_DECODED - len(head) + 1)
+        except zlib.error:
+            continue
+        return "too large once decompressed" if len(body) > MAX_DECODED else body
+    return None
 
 
 def apply_animation(response: http.Response, data: bytes, mime: str, tag: str) -> None:

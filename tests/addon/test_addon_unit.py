@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import zlib
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
@@ -116,8 +117,20 @@ def test_addon_examine_decides_by_bytes():
     frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
     assert wink.examine(gif.getvalue(), None, 64, ":k", lookup) == "already animated"
     jpeg = image_bytes()
-    found = wink.examine(encoding.encode(jpeg, "gzip"), "gzip", 64, ":k", lookup)
-    assert isinstance(found, wink.Candidate) and found.body == jpeg and found.key.endswith(":k")
+    for name in ("gzip", "deflate", "br"):
+        found = wink.examine(encoding.encode(jpeg, name), name, 64, ":k", lookup)
+        assert isinstance(found, wink.Candidate) and found.body == jpeg and found.key.endswith(":k")
+    raw_deflate = zlib.compressobj(wbits=-15)
+    assert wink.examine(raw_deflate.compress(jpeg) + raw_deflate.flush(), "deflate", 64, ":k", lookup).body == jpeg
+    assert wink.examine(encoding.encode(b"<html>" * 1000, "gzip"), "gzip", 64, ":k", lookup) is None
+
+
+def test_addon_compressed_bomb_is_not_inflated_past_the_limit():
+    bomb = zlib.compressobj(wbits=31)  # gzip
+    head = image_bytes()[:2000]
+    data = bomb.compress(head) + bomb.compress(bytes(wink.MAX_DECODED + 1_000_000)) + bomb.flush()
+    assert len(data) < wink.MAX_DECODED // 100
+    assert wink.examine(data, "gzip", 64, ":k", lambda key: None) == "too large once decompressed"
 
 
 def test_addon_apply_animation_headers():
