@@ -250,7 +250,7 @@ class Wink:
         self.latencies: deque[float] = deque(maxlen=2000)
         self.cache = ResultCache("", 0)
         self.restarts = 0
-        self.ready = 0  # workers of the current pool that have loaded their models
+        self._ready: Any = None  # shared counter: workers of the current pool that have loaded their models
         self.timeout = 3.0
         self._pool: ProcessPoolExecutor | None = None
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wink")
@@ -519,10 +519,11 @@ class Wink:
         if self._pool is None:
             _prepare_sys_path()
             opts = ctx.options
+            spawn = multiprocessing.get_context("spawn")
+            self._ready = spawn.Value("i", 0)
             self._pool = ProcessPoolExecutor(
-                max_workers=opts.wink_workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=worker.init, initargs=(opts.wink_target, opts.wink_preset))
-            self.ready = 0
+                max_workers=opts.wink_workers, mp_context=spawn,
+                initializer=worker.init, initargs=(opts.wink_target, opts.wink_preset, self._ready))
             self._warm(self._pool)
         return self._pool
 
@@ -535,8 +536,14 @@ class Wink:
             self._pool = None
         return self._ensure_pool()
 
+    @property
+    def ready(self) -> int:
+        """Workers of the current pool that have loaded their models."""
+        return 0 if self._pool is None or self._ready is None else self._ready.value
+
     def _warm(self, pool: ProcessPoolExecutor) -> None:
-        """Start every worker and load the models now, so no page waits for that."""
+        """Start every worker now (each loads the models as it starts), so no page waits for that; a job
+        per worker, since workers are started as jobs arrive. A load that failed is reported from here."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -549,17 +556,15 @@ class Wink:
             except (BrokenProcessPool, RuntimeError):
                 return
             self._background.add(future)
-            future.add_done_callback(lambda done, pool=pool: self._warmed(done, pool))
+            future.add_done_callback(self._warmed)
 
-    def _warmed(self, future: asyncio.Future[Any], pool: ProcessPoolExecutor) -> None:
+    def _warmed(self, future: asyncio.Future[Any]) -> None:
         self._background.discard(future)
         if future.cancelled() or future.exception() is not None:
             return
         result = future.result()
         if result[0] != "none":
             self._interpret(result, "webp")
-        elif pool is self._pool:
-            self.ready = min(self.ready + 1, ctx.options.wink_workers)
 
     @staticmethod
     def _stop_pool(pool: ProcessPoolExecutor) -> None:

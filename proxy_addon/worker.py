@@ -26,13 +26,19 @@ def _animator(target: str, preset: str) -> Any:
     return animator(target, preset)
 
 
-def init(target: str, preset: str) -> None:
-    """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, warm up."""
+def init(target: str, preset: str, ready: Any) -> None:
+    """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, warm up.
+
+    `ready` is a shared counter that each process that has loaded its models adds one to: the proxy
+    cannot tell from finished jobs which process ran them.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _quiet_native_logs()
     with contextlib.suppress(OSError):
         os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
-    warm(target, preset)
+    if warm(target, preset) == ("none",):
+        with ready.get_lock():
+            ready.value += 1
 
 
 def _quiet_native_logs() -> None:
