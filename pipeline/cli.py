@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -21,25 +20,12 @@ _messages = sys.stderr
 
 
 def _quiet_models() -> None:
-    """MediaPipe and TensorFlow Lite write log lines to file descriptor 2 from C++ whatever Python asks.
-
-    The CLI's own messages go to a copy of the real stderr; descriptor 2 itself goes to /dev/null
-    (set WINK_DEBUG=1 to keep it).
-    """
+    """The CLI's own messages go to a copy of the real stderr; MediaPipe's C++ log lines go nowhere
+    (set WINK_DEBUG=1 to keep them)."""
     global _messages
-    import warnings
+    from pipeline.quiet import silence_native_logs
 
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if os.environ.get("WINK_DEBUG"):
-        return
-    sys.stderr.flush()
-    _messages = os.fdopen(os.dup(2), "w", buffering=1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
-    sys.stderr = _messages  # Python-level errors (and tracebacks of real bugs) still reach the user
+    _messages = silence_native_logs("WINK_DEBUG")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
-import warnings
 from typing import Any
 
-#: ("animated", data, mime, faces) | ("none",) | ("bad", reason) | ("usage", reason) | ("error", reason)
+from pipeline.quiet import silence_native_logs
+
+#: ("animated", data) | ("none",) | ("bad", reason) | ("usage", reason) | ("error", reason)
 Result = tuple[Any, ...]
 
 
@@ -33,32 +33,12 @@ def init(target: str, preset: str, ready: Any) -> None:
     cannot tell from finished jobs which process ran them.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _quiet_native_logs()
+    silence_native_logs("WINK_WORKER_STDERR")  # MediaPipe's C++ notices would fill the proxy's console
     with contextlib.suppress(OSError):
         os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
     if warm(target, preset) == ("none",):
         with ready.get_lock():
             ready.value += 1
-
-
-def _quiet_native_logs() -> None:
-    """MediaPipe and TensorFlow Lite write notices straight to fd 2, filling the proxy's console.
-
-    Point fd 2 at /dev/null and give Python's own sys.stderr a copy of the real one, so warnings and
-    tracebacks from Python still show. WINK_WORKER_STDERR=1 keeps everything.
-    """
-    if os.environ.get("WINK_WORKER_STDERR") == "1":
-        return
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
-        sys.stderr = open(saved, "w", buffering=1, closefd=True)  # noqa: SIM115 (the process's stderr)
-    except OSError:
-        pass
 
 
 def warm(target: str, preset: str) -> Result:
