@@ -72,7 +72,7 @@ def eyelid(reference: np.ndarray, side: str, closure: float) -> Offsets:
     Lid skin between the lid margin and the brow moves down less the nearer it is to the brow, so the
     warp covers the eye with the person's own lid rather than squeezing the eyeball.
     """
-    _, upper, lower, corners, brow, _ = _eye(side)
+    _, upper, lower, corners, brow, iris = _eye(side)
     out = np.zeros_like(reference)
     if closure == 0:
         return out
@@ -101,7 +101,7 @@ def eyelid(reference: np.ndarray, side: str, closure: float) -> Offsets:
     out[below, 1] -= closure * 0.05 * w_below[below] * inside_x[below]
     # The brow of the winking eye comes down slightly.
     out[list(brow), 1] += 0.02 * closure
-    out[t.LEFT_IRIS if side == "left" else t.RIGHT_IRIS, :] = 0
+    out[list(iris), :] = 0
     return out
 
 
