@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.pipeline.helpers import judge
-from tests.presets.helpers_presets import judge_still
+from tests.presets.helpers_presets import eye_cover, judge_still
 
 ZEMAN = ["faces/zeman/zeman_1.jpg", "faces/zeman/zeman_2.jpg"]
 
@@ -22,6 +22,7 @@ def judged(request, fixtures, judge_script, animators, tmp_path_factory):
     # The wink closes the person's own left eye: dlib's second eye (points 42-47, the image's right).
     face["left_ratio"] = face["min_ear_r"] / still["min_ear_r"]
     face["right_ratio"] = face["min_ear_l"] / still["min_ear_l"]
+    face["cover"] = eye_cover(original, data)
     return report, face
 
 
@@ -45,7 +46,8 @@ def test_animation_is_at_most_two_and_a_half_times_the_jpeg(judged):
 def test_the_winking_eye_closes_visibly(judged):
     _, face = judged
     assert face["left_ratio"] <= 0.85
-    assert face["left_ratio"] < face["right_ratio"] - 0.02, (face["left_ratio"], face["right_ratio"])
+    # Which eye shuts, from the pixels: dlib's readings of the two eyes differ by less than their noise.
+    assert face["cover"]["left"] >= 0.5 and face["cover"]["right"] <= 0.1, face["cover"]
 
 
 @pytest.mark.xfail(strict=True, reason="dlib's eye aspect ratio on the shut lid reaches 0.72-0.80 of the still, "

@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -36,6 +37,30 @@ def eye_ratios(judge_script: Path, original: Path, animated: bytes, tmp_path: Pa
     base = judge_still(judge_script, original)
     ratios = {"right": record["min_ear_l"] / base["min_ear_l"], "left": record["min_ear_r"] / base["min_ear_r"]}
     return record, ratios
+
+
+def eye_cover(original: Path, animated: bytes) -> dict[str, float]:
+    """Per eye of the person's own, the largest share of the still's open eye that any frame covers.
+
+    The eye is dlib's outline of it in the still (as the judge finds it); a pixel counts as covered when
+    it differs from the still by more than 24 levels. Unlike dlib's eye aspect ratio, which moves by about
+    0.1 when a few pixels near an eye change (and reads a fully shut lid on these photos as 0.7-1.2 of the
+    open eye), this tells which eye closes: a shut eye covers most of its outline, an open one none.
+    """
+    import face_recognition as fr
+
+    still = np.asarray(ImageOps.exif_transpose(Image.open(original)).convert("RGB"))
+    box = fr.face_locations(still, number_of_times_to_upsample=1)[0]
+    marks = fr.face_landmarks(still, [box], model="large")[0]
+    frames = frames_of(animated)
+    cover = {}
+    for side, key in (("left", "right_eye"), ("right", "left_eye")):  # dlib's right_eye is on the image's right
+        outline = np.zeros(still.shape[:2], np.uint8)
+        cv2.fillPoly(outline, [np.round(np.asarray(marks[key])).astype(np.int32)], 1)
+        inside = outline.astype(bool)
+        cover[side] = max(float((np.abs(f.astype(int) - still.astype(int)).max(axis=2)[inside] > 24).mean())
+                          for f in frames)
+    return cover
 
 
 def mouth_opening_gain(original: Path, animated: bytes) -> float:

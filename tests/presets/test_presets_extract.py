@@ -10,7 +10,7 @@ import pytest
 from pipeline.extract import JITTER_MAX, ExtractError, extract, jitter, limit_speed
 from pipeline.presets import list_presets, load_preset
 from tests.conftest import fixture_path
-from tests.presets.helpers_presets import common_bars, eye_ratios, wink_cli
+from tests.presets.helpers_presets import common_bars, eye_cover, eye_ratios, wink_cli
 
 
 def test_jitter_tells_smooth_motion_from_noise():
@@ -58,8 +58,11 @@ def test_extracted_wink_smile_winks_and_smiles_on_zeman(wink_smile, judge_script
     result = Animator("zeman", str(wink_smile)).animate(photo.read_bytes())
     assert result.animated
     record, ratios = eye_ratios(judge_script, photo, result.data, tmp_path)
-    # wink.mp4's wink is the person's left eye; smile.mp4's smile squints both a little.
-    assert ratios["left"] < ratios["right"] - 0.03, ratios
+    # wink.mp4's wink is the person's left eye; smile.mp4's smile squints both a little (the right eye's
+    # lids cover about a sixth of it), so the open eye may be covered a little more than in a plain wink.
+    assert ratios["left"] <= 0.85 and ratios["right"] >= 0.7, ratios
+    cover = eye_cover(photo, result.data)
+    assert cover["left"] >= 0.5 and cover["right"] <= 0.3, cover
     assert record["max_lift_gain"] >= 0.06
     common_bars(record)
 

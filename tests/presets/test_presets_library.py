@@ -12,7 +12,7 @@ from pipeline.expressions import PRESETS
 from pipeline.presets import PRESETS_DIR, load_preset
 from tests.conftest import fixture_path
 from tests.pipeline.helpers import judge
-from tests.presets.helpers_presets import common_bars, eye_ratios, mouth_opening_gain, wink_cli
+from tests.presets.helpers_presets import common_bars, eye_cover, eye_ratios, mouth_opening_gain, wink_cli
 
 LIBRARY = ["wink-left", "wink-right", "blink", "smile", "eyebrows", "surprise", "nod"]
 PHOTO = "faces/zeman/zeman_1.jpg"
@@ -60,19 +60,24 @@ def _animate(zeman, preset: str, fmt: str = "webp") -> bytes:
 
 @pytest.mark.parametrize("side,other", [("left", "right"), ("right", "left")])
 def test_wink_closes_the_named_eye(zeman, judge_script, tmp_path, side, other):
-    record, ratios = eye_ratios(judge_script, fixture_path(PHOTO), _animate(zeman, f"wink-{side}"), tmp_path)
+    animated = _animate(zeman, f"wink-{side}")
+    record, ratios = eye_ratios(judge_script, fixture_path(PHOTO), animated, tmp_path)
     common_bars(record)
-    # The bar (<= 0.45) is not reached (0.69-0.79 here); a real shut eye pasted in judges about the same
-    # (benchmarks/eye_closure_ceiling.py). The direction must hold.
-    assert ratios[side] < ratios[other] - 0.03, ratios
-    assert ratios[other] >= 0.7, ratios
+    # The bar (<= 0.45) is not reached (0.69-0.82 here); a real shut eye pasted in judges about the same
+    # (benchmarks/eye_closure_ceiling.py). dlib sees the named eye narrow and the other stay open; which eye
+    # shuts is read from the pixels, since dlib's per-eye readings differ by less than their noise.
+    assert ratios[side] <= 0.85 and ratios[other] >= 0.7, ratios
+    cover = eye_cover(fixture_path(PHOTO), animated)
+    assert cover[side] >= 0.5 and cover[other] <= 0.1, cover
 
 
 def test_blink_closes_both_eyes(zeman, judge_script, tmp_path):
-    record, ratios = eye_ratios(judge_script, fixture_path(PHOTO), _animate(zeman, "blink"), tmp_path)
+    animated = _animate(zeman, "blink")
+    record, ratios = eye_ratios(judge_script, fixture_path(PHOTO), animated, tmp_path)
     common_bars(record)
     # The bar (<= 0.45) is not reached (0.60-0.69 here): see benchmarks/eye_closure_ceiling.py.
     assert max(ratios.values()) <= 0.8, ratios
+    assert min(eye_cover(fixture_path(PHOTO), animated).values()) >= 0.5
 
 
 def test_smile_lifts_the_corners_and_keeps_the_eyes_open(zeman, judge_script, tmp_path):
