@@ -77,15 +77,17 @@ def eyelid(reference: np.ndarray, side: str, closure: float) -> Offsets:
     if closure == 0:
         return out
     gaps = reference[list(lower), 1] - reference[list(upper), 1]
-    # The lids meet a little below the lower lid's margin: the lower lid's rim is pressed together
-    # from both sides (the cheek pushes up in a wink), so no bright rim shows under the lash line.
-    rim = 0.05
-    out[list(upper), 1] = closure * (gaps + rim)
-    out[list(lower), 1] = closure * rim
     x = reference[:, 0]
     xs = reference[list(corners), 0]
     x_lo, x_hi = xs.min(), xs.max()
     span = x_hi - x_lo
+    # The lids meet a little below the lower lid's margin: the lower lid's rim is pressed together
+    # from both sides (the cheek pushes up in a wink), so no bright rim shows under the lash line. Less
+    # so towards the corners, which stay where they are: the shut lash line is one smooth arc, no hooks.
+    along = np.clip((reference[list(lower), 0] - x_lo) / span, 0, 1)
+    rim = 0.05 * np.sin(np.pi * along) ** 0.5
+    out[list(upper), 1] = closure * (gaps + rim)
+    out[list(lower), 1] = closure * rim
     lid_y = _interp_line(reference, (corners[0], *upper, corners[1]), x)
     brow_y = _interp_line(reference, brow[5:], x)  # the brow's lower edge
     gap_x = np.interp(x, np.sort(reference[list(upper), 0]), gaps[np.argsort(reference[list(upper), 0])])
