@@ -24,6 +24,8 @@ LID_FROM = 0.3
 LID_TOP = 0.04
 #: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
 RIM_DEPTH = 0.035
+#: How far past the eye corners the lid is painted, fading out (IOD units): the lashes converge there.
+CORNER_REACH = 0.08
 
 
 def _curve(points: np.ndarray, samples: int = 32) -> np.ndarray:
@@ -54,22 +56,35 @@ def _lash_colour(still_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.minimum(darkest.mean(axis=0) * 0.55, 60.0)
 
 
-def _band_colours(still_rgb: np.ndarray, xs: np.ndarray, top: np.ndarray, bottom: np.ndarray,
-                  smooth: float) -> np.ndarray:
-    """Per column, the colour of the skin between rows `top` and `bottom` of the still (image pixels).
+def _push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """A smooth field through the known pixels (known 1) across the rest, coarse levels filling the gaps."""
+    levels = []
+    weighted, weight = values * known[..., None], known
+    while min(weight.shape) > 2:
+        levels.append((weighted, weight))
+        weighted, weight = cv2.pyrDown(weighted), cv2.pyrDown(weight)
+    field = weighted / np.maximum(weight, 1e-6)[..., None]
+    for weighted, weight in reversed(levels):
+        coarse = cv2.pyrUp(field, dstsize=(weight.shape[1], weight.shape[0]))
+        share = np.clip(weight, 0, 1)[..., None]
+        field = weighted / np.maximum(weight, 1e-6)[..., None] * share + coarse * (1 - share)
+    return field
 
-    Only the lighter half of each column counts (brow hairs, lashes and creases are darker than the
-    skin between them), and colours are smoothed along the row so no column stands out as a streak.
+
+_NEIGHBOURS = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.float32)
+
+
+def _membrane(values: np.ndarray, known: np.ndarray, sweeps: int = 40) -> np.ndarray:
+    """Fill the unknown pixels so they meet the known ones without a seam (close to a harmonic fill).
+
+    Push-pull gives the coarse field; Jacobi sweeps then smooth it where it meets the known pixels.
     """
-    height, width = still_rgb.shape[:2]
-    steps = np.linspace(0.0, 1.0, 7)[:, None]
-    rows = np.clip(np.round(top[None, :] + (bottom - top)[None, :] * steps).astype(int), 0, height - 1)
-    cols = np.clip(np.round(xs).astype(int), 0, width - 1)[None, :].repeat(len(steps), axis=0)
-    samples = still_rgb[rows, cols].astype(np.float32)  # (7, N, 3)
-    order = np.argsort(samples.sum(axis=2), axis=0)
-    lighter = np.take_along_axis(samples, order[..., None], axis=0)[3:6]  # ranks 4-6 of 7
-    colours = lighter.mean(axis=0)
-    return cv2.GaussianBlur(colours[None], (0, 0), sigmaX=max(1.0, smooth), sigmaY=0.1)[0]
+    field = _push_pull(values, known)
+    fixed = (known > 0.5).astype(np.uint8)
+    for _ in range(sweeps):
+        field = cv2.filter2D(field, -1, _NEIGHBOURS, borderType=cv2.BORDER_REPLICATE)
+        field = cv2.copyTo(values, fixed, field)
+    return field
 
 
 def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int,
@@ -77,15 +92,16 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     """Cover a closing eye with its upper lid: skin from the fold down to a lash line where the lids meet.
 
     The warp slides the lid margin down, but the lid skin a photo shows is a thin strip (none at all on
-    a hooded eye), and stretching it over the eye smears the lashes and liner into dark streaks. So
-    the part of the eye the lid now covers is painted as skin: per column, shading from the colour of
-    the skin just above the open eye's fold to that of the skin under the lower lid, a little darker
-    where the lid curves under towards the lashes, with the photo's own grain. The open eye's bright
-    lower rim goes under it too, and a lash line is drawn where the lids meet.
+    a hooded eye), and stretching it over the eye smears the lashes and liner into dark streaks. So the
+    part of the eye the lid now covers is painted as skin. Its colour is the frame's own skin around it,
+    carried smoothly inwards (a membrane fill), so the lid has no edge: it darkens into the shadow of a
+    deep socket and lightens towards the cheek as the skin around it does. On that, a little light where
+    the lid bulges over the eyeball, the fine texture of the skin under the eye (fixed to the face, so it
+    does not flicker from frame to frame), and a lash line where the lids meet.
     """
     closure = float(motion.eye_closure[frame, eye])
     strength = float(smoothstep(closure / LID_FROM))  # of the lid and of its lashes, dark from the start
-    if strength <= 0:
+    if strength < 0.01:  # a lower lid rising in a smile, not a closing eye: nothing to draw
         return
     _, upper, lower, corners, brow, _ = t.EYES[eye]
     iod = motion.pose.scale
@@ -93,13 +109,13 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     fold = _curve(motion.still[[corners[0], *upper, corners[1]]] - origin).astype(np.float32)
     rim = _curve(motion.still[[corners[0], *lower, corners[1]]] - origin).astype(np.float32)
     brow_edge = (motion.still[list(brow[5:])] - origin).astype(np.float32)
-    # Work in a window just big enough: the fades (0.02 IOD) and the reach past the corners (0.05 IOD).
-    pad_x, pad_y = int(0.06 * iod) + 3, int(0.03 * iod) + 3
+    # A window with room for the skin around the lid that the fill starts from.
+    pad_x, pad_y = int((CORNER_REACH + 0.04) * iod) + 3, int(0.06 * iod) + 3
     x0 = max(0, int(line[:, 0].min()) - pad_x)
     x1 = min(rgb.shape[1], int(line[:, 0].max()) + pad_x + 1)
     y0 = max(0, int(min(fold[:, 1].min() - LID_TOP * iod, line[:, 1].min())) - pad_y)
     y1 = min(rgb.shape[0], int(max(line[:, 1].max(), rim[:, 1].max()) + RIM_DEPTH * iod) + pad_y + 1)
-    if x1 - x0 < 4 or y1 - y0 < 4:
+    if x1 - x0 < 8 or y1 - y0 < 8:
         return
     window = rgb[y0:y1, x0:x1].astype(np.float32)
     height, width = window.shape[:2]
@@ -107,30 +123,11 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     ys = np.arange(height, dtype=np.float32)[:, None]
     line_y = _line_y(line - [x0, y0], xs).astype(np.float32)
     rim_line = _line_y(rim - [x0, y0], xs).astype(np.float32)
-    rim_y = np.maximum(rim_line, line_y)
     # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
     top_y = np.maximum(_line_y(fold - [x0, y0], xs) - LID_TOP * iod, _line_y(brow_edge - [x0, y0], xs) + 0.03 * iod)
     top_y = np.minimum(top_y, line_y - 1.0).astype(np.float32)
-    # Colours of the skin that frames the lid, read from the still: above the top, under the lower lid.
-    image_xs = xs + origin[0] + x0
-    oy = origin[1] + y0
-    above = _band_colours(still_rgb, image_xs, top_y + oy - 0.05 * iod, top_y + oy, 0.04 * iod)
-    below = _band_colours(still_rgb, image_xs, rim_y + oy + 0.06 * iod, rim_y + oy + 0.12 * iod, 0.04 * iod)
-    depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
-    lid = above[None] * (1 - depth[..., None]) + below[None] * depth[..., None]
-    lid *= (1.0 - 0.08 * depth**2)[..., None]  # the lid curves under towards the lashes
-    # Under the lash line, down past the open eye's rim: the skin under the lower lid.
-    under = (ys > line_y[None, :])[..., None]
-    lid = np.where(under, below[None] * 0.97, lid)
-    grain_sd = 2.5  # the photo's own grain, from the skin above the lid where there is some
-    if top_y.min() >= 4:
-        skin = window[: int(top_y.min())]
-        grain_sd = float(np.clip(np.std(skin - cv2.GaussianBlur(skin, (0, 0), max(1.0, 0.015 * iod))), 1.5, 6.0))
-    noise = np.random.default_rng(frame * 2 + eye).standard_normal((height, width), dtype=np.float32)
-    grain = cv2.GaussianBlur(noise, (0, 0), 0.7)
-    lid += (grain * (0.7 * grain_sd / max(float(grain.std()), 1e-6)))[..., None]
-    # Where: between the fold and just under the rim, fading in at the top and out at the bottom and
-    # towards the eye corners, where the lids meet anyway.
+    # Where: between the fold and just under the rim, over the eye corners and a little past them,
+    # where the stretched lashes of both lids converge.
     soft = max(1.0, 0.02 * iod)
     fade_in = np.clip((ys - top_y[None, :]) / soft, 0, 1)
     # Below the lash line only the rim, once the lids meet (pressed together): the eyeball stays visible
@@ -140,18 +137,38 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     fade_out = np.clip((bottom[None, :] - ys) / soft, 0, 1)
     left, right = line[:, 0].min() - x0, line[:, 0].max() - x0
     across = np.clip((xs - left) / max(right - left, 1e-3), 0, 1)[None, :]
-    # Over the eye corners too (a little past them, fading), where stretched lashes would show.
-    reach = 0.05 * iod
-    ends = np.clip(np.minimum(xs - (left - reach), (right + reach) - xs) / (2 * reach), 0, 1)[None, :]
-    cover = (fade_in * fade_out * ends * strength)[..., None]
+    reach = CORNER_REACH * iod
+    ends = np.clip(np.minimum(xs - (left - reach), (right + reach) - xs) / reach, 0, 1)[None, :]
+    region = fade_in * fade_out * ends
+    # The skin the fill starts from: above the lid, beyond the corners and, once the lids meet, under
+    # the rim (before that, what lies under the lid margin is eyeball).
+    known = (ys < top_y[None, :]) | (ends <= 0) | ((ys > bottom[None, :] + soft) & (meeting[None, :] > 0.5))
+    skin = _membrane(window, (known & (region <= 0)).astype(np.float32))
+    depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
+    bulge = 1.0 + 0.06 * np.sin(np.pi * depth) * np.sin(np.pi * across) - 0.06 * depth**4
+    texture = _skin_texture(still_rgb, origin, (x0, y0, x1, y1), float(np.max(rim_line - top_y)), iod)
+    lid = skin * bulge[..., None] + texture
+    cover = (region * strength)[..., None]
     out = window * (1 - cover) + lid * cover
     # The lash line where the lids meet: darkest in the middle, fading to the corners.
-    lash_mask = _soft_polyline((height, width), line - [x0, y0], 0.012 * iod + 1.0)
+    lash_mask = _soft_polyline((height, width), line - [x0, y0], 0.01 * iod + 0.8)
     fade = np.clip(np.sin(np.pi * across) * 1.6, 0, 1)
-    darkness = (lash_mask * fade * 0.9 * strength)[..., None]
+    darkness = (lash_mask * fade * 0.85 * strength)[..., None]
     lash = _lash_colour(still_rgb, motion.still[list(upper)])
     out = out * (1 - darkness) + lash * darkness
     rgb[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _skin_texture(still_rgb: np.ndarray, origin: np.ndarray, window: tuple[int, int, int, int], eye_height: float,
+                  iod: float) -> np.ndarray:
+    """Fine detail (no colour) of the still's skin just under the eye, for a window over the eye."""
+    x0, y0, x1, y1 = (int(v) for v in window)
+    drop = int(round(eye_height + 0.06 * iod))
+    top, left = y0 + int(origin[1]) + drop, x0 + int(origin[0])
+    source = still_rgb[top : top + (y1 - y0), left : left + (x1 - x0)].astype(np.float32)
+    if source.shape[:2] != (y1 - y0, x1 - x0):
+        return np.zeros((y1 - y0, x1 - x0, 3), np.float32)  # the face runs off the picture: no texture
+    return (source - cv2.GaussianBlur(source, (0, 0), max(1.0, 0.02 * iod))) * 0.5
 
 
 def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> Patch:
