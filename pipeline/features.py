@@ -95,9 +95,9 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     a hooded eye), and stretching it over the eye smears the lashes and liner into dark streaks. So the
     part of the eye the lid now covers is painted as skin. Its colour is the frame's own skin around it,
     carried smoothly inwards (a membrane fill), so the lid has no edge: it darkens into the shadow of a
-    deep socket and lightens towards the cheek as the skin around it does. On that, a little light where
-    the lid bulges over the eyeball, the fine texture of the skin under the eye (fixed to the face, so it
-    does not flicker from frame to frame), and a lash line where the lids meet.
+    deep socket and lightens towards the cheek as the skin around it does. On that, a little shade where
+    the lid curves under, the fine texture of the skin under the eye (fixed to the face, so it does not
+    flicker from frame to frame), and a lash line where the lids meet.
     """
     closure = float(motion.eye_closure[frame, eye])
     strength = float(smoothstep(closure / LID_FROM))  # of the lid and of its lashes, dark from the start
@@ -145,15 +145,15 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     known = (ys < top_y[None, :]) | (ends <= 0) | ((ys > bottom[None, :] + soft) & (meeting[None, :] > 0.5))
     skin = _membrane(window, (known & (region <= 0)).astype(np.float32))
     depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
-    bulge = 1.0 + 0.06 * np.sin(np.pi * depth) * np.sin(np.pi * across) - 0.06 * depth**4
+    curl = 1.0 - 0.06 * depth**4  # the lid curves under towards the lashes
     texture = _skin_texture(still_rgb, origin, (x0, y0, x1, y1), float(np.max(rim_line - top_y)), iod)
-    lid = skin * bulge[..., None] + texture
+    lid = skin * curl[..., None] + texture
     cover = (region * strength)[..., None]
     out = window * (1 - cover) + lid * cover
     # The lash line where the lids meet: darkest in the middle, fading to the corners.
-    lash_mask = _soft_polyline((height, width), line - [x0, y0], 0.01 * iod + 0.8)
+    lash_mask = _soft_polyline((height, width), line - [x0, y0], 0.012 * iod + 0.8)
     fade = np.clip(np.sin(np.pi * across) * 1.6, 0, 1)
-    darkness = (lash_mask * fade * 0.85 * strength)[..., None]
+    darkness = (lash_mask * fade * 0.9 * strength)[..., None]
     lash = _lash_colour(still_rgb, motion.still[list(upper)])
     out = out * (1 - darkness) + lash * darkness
     rgb[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
