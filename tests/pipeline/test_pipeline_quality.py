@@ -45,8 +45,8 @@ def test_animation_is_at_most_two_and_a_half_times_the_jpeg(judged):
 
 def test_the_winking_eye_closes_visibly(judged):
     _, face = judged
-    assert face["left_ratio"] <= 0.85
-    # Which eye shuts, from the pixels: dlib's readings of the two eyes differ by less than their noise.
+    # Which eye shuts, from the pixels: dlib's readings of a shut lid here (0.77-0.85 of the open eye) are
+    # within its noise (frames with almost no motion read 0.85-1.2), so they cannot tell.
     assert face["cover"]["left"] >= 0.5 and face["cover"]["right"] <= 0.1, face["cover"]
 
 
