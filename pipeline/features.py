@@ -143,7 +143,10 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     # The skin the fill starts from: above the lid, beyond the corners and, once the lids meet, under
     # the rim (before that, what lies under the lid margin is eyeball).
     known = (ys < top_y[None, :]) | (ends <= 0) | ((ys > bottom[None, :] + soft) & (meeting[None, :] > 0.5))
-    skin = _membrane(window, (known & (region <= 0)).astype(np.float32))
+    known &= region <= 0
+    if not known.any():  # an eye cut by the picture's corner: no skin around it to take the light from
+        return
+    skin = _membrane(window, known.astype(np.float32))
     depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
     curl = 1.0 - 0.06 * depth**4  # the lid curves under towards the lashes
     texture = _skin_texture(still_rgb, origin, (x0, y0, x1, y1), float(np.max(rim_line - top_y)), iod)
@@ -161,7 +164,8 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
 
 def _skin_texture(still_rgb: np.ndarray, origin: np.ndarray, window: tuple[int, int, int, int], eye_height: float,
                   iod: float) -> np.ndarray:
-    """Fine detail (no colour) of the still's skin just under the eye, for a window over the eye."""
+    """The fine detail of the still's skin just under the eye (its local mean taken off), for a window over
+    the eye: pores and fine lines for the painted lid, the same in every frame."""
     x0, y0, x1, y1 = (int(v) for v in window)
     drop = int(round(eye_height + 0.06 * iod))
     top, left = y0 + int(origin[1]) + drop, x0 + int(origin[0])
