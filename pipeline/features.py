@@ -57,13 +57,18 @@ def _lash_colour(still_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """A smooth field through the known pixels (known 1) across the rest, coarse levels filling the gaps."""
+    """A smooth field through the known pixels (known 1) across the rest, coarse levels filling the gaps.
+
+    Where even the coarsest level knows nothing (skin known only at one end of a wide window), the mean
+    of the known pixels stands in (at least one pixel must be known).
+    """
     levels = []
     weighted, weight = values * known[..., None], known
     while min(weight.shape) > 2:
         levels.append((weighted, weight))
         weighted, weight = cv2.pyrDown(weighted), cv2.pyrDown(weight)
-    field = weighted / np.maximum(weight, 1e-6)[..., None]
+    mean = values[known > 0.5].mean(axis=0)
+    field = np.where((weight > 1e-6)[..., None], weighted / np.maximum(weight, 1e-6)[..., None], mean)
     for weighted, weight in reversed(levels):
         coarse = cv2.pyrUp(field, dstsize=(weight.shape[1], weight.shape[0]))
         share = np.clip(weight, 0, 1)[..., None]
@@ -75,9 +80,10 @@ _NEIGHBOURS = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.float32
 
 
 def _membrane(values: np.ndarray, known: np.ndarray, sweeps: int = 40) -> np.ndarray:
-    """Fill the unknown pixels so they meet the known ones without a seam (close to a harmonic fill).
+    """Fill the unknown pixels so they meet the known ones without a seam.
 
-    Push-pull gives the coarse field; Jacobi sweeps then smooth it where it meets the known pixels.
+    Push-pull gives the coarse field; Jacobi sweeps then smooth it where it meets the known pixels (the
+    few pixels next to them; deeper inside, the field stays push-pull's).
     """
     field = _push_pull(values, known)
     fixed = (known > 0.5).astype(np.uint8)
@@ -124,7 +130,8 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     line_y = _line_y(line - [x0, y0], xs).astype(np.float32)
     rim_line = _line_y(rim - [x0, y0], xs).astype(np.float32)
     # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
-    top_y = np.maximum(_line_y(fold - [x0, y0], xs) - LID_TOP * iod, _line_y(brow_edge - [x0, y0], xs) + 0.03 * iod)
+    fold_y = _line_y(fold - [x0, y0], xs)
+    top_y = np.maximum(fold_y - LID_TOP * iod, _line_y(brow_edge - [x0, y0], xs) + 0.03 * iod)
     top_y = np.minimum(top_y, line_y - 1.0).astype(np.float32)
     # Where: between the fold and just under the rim, over the eye corners and a little past them,
     # where the stretched lashes of both lids converge.
@@ -143,13 +150,13 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     # The skin the fill starts from: above the lid, beyond the corners and, once the lids meet, under
     # the rim (before that, what lies under the lid margin is eyeball).
     known = (ys < top_y[None, :]) | (ends <= 0) | ((ys > bottom[None, :] + soft) & (meeting[None, :] > 0.5))
-    known &= region <= 0
-    if not known.any():  # an eye cut by the picture's corner: no skin around it to take the light from
+    if not known.any():  # an eye cut by the edges of the picture (or of the patch): no skin around it
         return
     skin = _membrane(window, known.astype(np.float32))
     depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
     curl = 1.0 - 0.06 * depth**4  # the lid curves under towards the lashes
-    texture = _skin_texture(still_rgb, origin, (x0, y0, x1, y1), float(np.max(rim_line - top_y)), iod)
+    eye_height = float(np.max(rim_line - fold_y)) + LID_TOP * iod  # of the still's eye, so the same every frame
+    texture = _skin_texture(still_rgb, origin, (x0, y0, x1, y1), eye_height, iod)
     lid = skin * curl[..., None] + texture
     cover = (region * strength)[..., None]
     out = window * (1 - cover) + lid * cover
