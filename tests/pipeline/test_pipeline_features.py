@@ -65,7 +65,7 @@ def test_a_shut_lid_is_skin_not_lashes_smeared_over_the_eye(prepared):
     skin = [still.rgb[int(np.interp(x, *_by_x(fold)) - 0.1 * iod) : int(np.interp(x, *_by_x(fold)) - 0.05 * iod),
                       x].astype(float).mean(axis=1) for x in columns]
     lid_pixels, skin_pixels = np.concatenate(lid), np.concatenate(skin)
-    # Measured: lid 170 (10th percentile 138) against skin 154; the stretched lashes gave 94 (63).
+    # Measured: lid 170 (10th percentile 147) against skin 154; the stretched lashes gave 94 (63).
     assert 0.85 * skin_pixels.mean() <= lid_pixels.mean() <= 1.25 * skin_pixels.mean()
     assert np.percentile(lid_pixels, 10) >= 0.7 * skin_pixels.mean()
 
@@ -82,6 +82,7 @@ def test_a_shut_lid_has_no_edge_where_it_meets_the_skin_above(prepared, photo):
     still, face_motion, face_warp = prepared(photo, "zeman", "wink-left")
     _, upper_lid, _, corners, _, _ = topology.EYES[1]
     index = int(np.argmax(face_motion.eye_closure[:, 1]))
+    assert face_motion.eye_closure[index, 1] > 0.95
     image = _painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
     iod = face_motion.pose.scale
     left, right = np.sort(face_motion.still[list(corners), 0])
@@ -92,5 +93,6 @@ def test_a_shut_lid_has_no_edge_where_it_meets_the_skin_above(prepared, photo):
     def band(lo: int, hi: int) -> np.ndarray:
         return np.array([image[int(y) + lo : int(y) + hi, x].mean() for y, x in zip(top, columns, strict=True)])
 
-    # Measured: 10.4 and 3.9; the flat-coloured lid it replaces stood out by 27.8 and 24.6.
-    assert np.abs(band(step, 3 * step) - band(-3 * step, -step)).mean() <= 15
+    # Measured: 10.4 and 3.9; the flat-coloured lid it replaces stood out by 27.8 and 24.6, the warp alone
+    # (no lid painted) by 14.9 and 21.0.
+    assert np.abs(band(step, 3 * step) - band(-3 * step, -step)).mean() <= 12

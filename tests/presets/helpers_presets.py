@@ -39,20 +39,30 @@ def eye_ratios(judge_script: Path, original: Path, animated: bytes, tmp_path: Pa
     return record, ratios
 
 
+def _still_and_face(original: Path) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The still as the judge reads it (EXIF-upright RGB) and the judge's box of its first face."""
+    import face_recognition as fr
+
+    still = np.asarray(ImageOps.exif_transpose(Image.open(original)).convert("RGB"))
+    return still, fr.face_locations(still, number_of_times_to_upsample=1)[0]
+
+
 def eye_cover(original: Path, animated: bytes) -> dict[str, float]:
     """Per eye of the person's own, the largest share of the still's open eye that any frame covers.
 
     The eye is dlib's outline of it in the still (as the judge finds it); a pixel counts as covered when
-    it differs from the still by more than 24 levels. Unlike dlib's eye aspect ratio, which moves by about
-    0.1 when a few pixels near an eye change (and reads a fully shut lid on these photos as 0.7-1.2 of the
-    open eye), this tells which eye closes: a shut eye covers most of its outline, an open one none.
+    it differs from the still by more than 24 levels. dlib's eye aspect ratio cannot tell which eye shuts
+    here: it moves by about 0.1 when a few pixels near an eye change (frames with almost no motion read
+    0.85-1.2 of the still) and reads the shut lid on the Zeman photos at 0.76-0.84. This can: a shut eye
+    covers most of its outline (0.62-0.97 measured), an open one next to none (at most 0.04; 0.17 when
+    a smile squints it).
     """
     import face_recognition as fr
 
-    still = np.asarray(ImageOps.exif_transpose(Image.open(original)).convert("RGB"))
-    box = fr.face_locations(still, number_of_times_to_upsample=1)[0]
+    still, box = _still_and_face(original)
     marks = fr.face_landmarks(still, [box], model="large")[0]
     frames = frames_of(animated)
+    assert all(frame.shape == still.shape for frame in frames)
     cover = {}
     for side, key in (("left", "right_eye"), ("right", "left_eye")):  # dlib's right_eye is on the image's right
         outline = np.zeros(still.shape[:2], np.uint8)
@@ -70,8 +80,7 @@ def mouth_opening_gain(original: Path, animated: bytes) -> float:
     """
     import face_recognition as fr
 
-    still = np.asarray(ImageOps.exif_transpose(Image.open(original)).convert("RGB"))
-    box = fr.face_locations(still, number_of_times_to_upsample=1)[0]
+    still, box = _still_and_face(original)
 
     def opening(rgb: np.ndarray) -> float | None:
         marks = fr.face_landmarks(rgb, [box], model="large")
