@@ -80,13 +80,13 @@ _NEIGHBOURS = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.float32
 
 
 def _membrane(values: np.ndarray, known: np.ndarray, sweeps: int = 40) -> np.ndarray:
-    """Fill the unknown pixels so they meet the known ones without a seam.
+    """Fill the pixels where `known` (a boolean mask) is False so they meet the known ones without a seam.
 
     Push-pull gives the coarse field; Jacobi sweeps then smooth it where it meets the known pixels (the
     few pixels next to them; deeper inside, the field stays push-pull's).
     """
-    field = _push_pull(values, known)
-    fixed = (known > 0.5).astype(np.uint8)
+    field = _push_pull(values, known.astype(np.float32))
+    fixed = known.astype(np.uint8)
     for _ in range(sweeps):
         field = cv2.filter2D(field, -1, _NEIGHBOURS, borderType=cv2.BORDER_REPLICATE)
         field = cv2.copyTo(values, fixed, field)
@@ -152,7 +152,7 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     known = (ys < top_y[None, :]) | (ends <= 0) | ((ys > bottom[None, :] + soft) & (meeting[None, :] > 0.5))
     if not known.any():  # an eye cut by the edges of the picture (or of the patch): no skin around it
         return
-    skin = _membrane(window, known.astype(np.float32))
+    skin = _membrane(window, known)
     depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
     curl = 1.0 - 0.06 * depth**4  # the lid curves under towards the lashes
     eye_height = float(np.max(rim_line - fold_y)) + LID_TOP * iod  # of the still's eye, so the same every frame
