@@ -38,8 +38,17 @@ import face_recognition  # noqa: E402
 from pipeline import api  # noqa: E402
 
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
-PHOTOS = ("zeman/zeman_1.jpg", "zeman/zeman_2.jpg", "obama/obama_1.jpg", "obama/obama_2.jpg", "biden/biden_1.jpg",
-          "biden/biden_2.jpg", "kit_harington/kit_2.jpg", "rose_leslie/rose_1.jpg", "alex_lacamoire/alex_1.jpg")
+PHOTOS = (
+    "zeman/zeman_1.jpg",
+    "zeman/zeman_2.jpg",
+    "obama/obama_1.jpg",
+    "obama/obama_2.jpg",
+    "biden/biden_1.jpg",
+    "biden/biden_2.jpg",
+    "kit_harington/kit_2.jpg",
+    "rose_leslie/rose_1.jpg",
+    "alex_lacamoire/alex_1.jpg",
+)
 BAR = 0.45
 
 
@@ -140,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:26} {pasted[0]:>15.2f} / {pasted[1]:.2f} {ours_text:>20}")
     pasted_median = statistics.median(r["pasted"][0] for r in rows)
     product_median = statistics.median(r["product"][0] for r in rows if r["product"])
-    print(f"\nmedian closing eye: real shut eye pasted {pasted_median:.2f}, "
-          f"product {product_median:.2f} (bar <= {BAR})")
+    print(
+        f"\nmedian closing eye: real shut eye pasted {pasted_median:.2f}, product {product_median:.2f} (bar <= {BAR})"
+    )
     if args.json:
         args.json.write_text(json.dumps({"real_wink": real, "photos": rows, "bar": BAR}, indent=1))
     return 0

@@ -38,8 +38,7 @@ sys.path.insert(0, str(REPO))
 from proxy_addon.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir  # noqa: E402
 
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
-BARS = {"no_face_ms": 40.0, "cached_ms": 5.0, "target_miss_ms": 500.0, "non_image_ms": 2.0,
-        "non_image_busy_ms": 2.0}
+BARS = {"no_face_ms": 40.0, "cached_ms": 5.0, "target_miss_ms": 500.0, "non_image_ms": 2.0, "non_image_busy_ms": 2.0}
 
 
 def jpeg(image: Image.Image, quality: int = 90) -> bytes:
@@ -60,8 +59,7 @@ def no_face_photo(seed: int, size: tuple[int, int] = (1200, 850)) -> bytes:
 def target_variants(count: int) -> list[bytes]:
     """Distinct bytes of the ~1 MP target photo (each one a cache miss)."""
     source = Image.open(FIXTURES / "faces" / "zeman" / "zeman_1.jpg").convert("RGB")
-    return [jpeg(source, quality=95 - (i % 30)) if i < 30 else jpeg(source.rotate(0.01 * i), 90)
-            for i in range(count)]
+    return [jpeg(source, quality=95 - (i % 30)) if i < 30 else jpeg(source.rotate(0.01 * i), 90) for i in range(count)]
 
 
 def build_routes(rounds: int) -> dict[str, Route]:
@@ -90,8 +88,12 @@ def paired(base: Client, wink: Client, urls_base: list[str], urls_wink: list[str
         through_base.append(timed(base, ub))
         through_wink.append(timed(wink, uw))
     b, w = statistics.median(through_base), statistics.median(through_wink)
-    return {"baseline_ms": round(b, 2), "wink_ms": round(w, 2), "added_ms": round(w - b, 2),
-            "wink_p95_ms": round(sorted(through_wink)[int(0.95 * (len(through_wink) - 1))], 2)}
+    return {
+        "baseline_ms": round(b, 2),
+        "wink_ms": round(w, 2),
+        "added_ms": round(w - b, 2),
+        "wink_p95_ms": round(sorted(through_wink)[int(0.95 * (len(through_wink) - 1))], 2),
+    }
 
 
 def busy(proxy_port: int, ca: Path, urls: list[str], stop: threading.Event) -> None:
@@ -124,9 +126,15 @@ def load_test(proxy: Mitmdump, origin: Origin, requests: int = 300) -> dict[str,
             ok = False
         animated += ok
         corrupted += not ok
-    return {"requests": requests, "in_flight": 20, "seconds": round(time.monotonic() - started, 1),
-            "failures": failures, "corrupted": corrupted, "animated": animated,
-            "memory_peak_kb": proxy.memory_peak_kb()}
+    return {
+        "requests": requests,
+        "in_flight": 20,
+        "seconds": round(time.monotonic() - started, 1),
+        "failures": failures,
+        "corrupted": corrupted,
+        "animated": animated,
+        "memory_peak_kb": proxy.memory_peak_kb(),
+    }
 
 
 def pipeline_alone(origin: Origin, count: int = 5) -> float:
@@ -170,17 +178,26 @@ def main() -> int:
         print("measuring ...", flush=True)
         page = [url("/page.html")] * rounds * 3
         results["non_image_ms"] = paired(cb, cw, page, page)
-        results["no_face_ms"] = paired(cb, cw, [url(f"/noface_{i}.jpg") for i in range(rounds)],
-                                       [url(f"/noface_{i}.jpg") for i in range(rounds, 2 * rounds)])
+        results["no_face_ms"] = paired(
+            cb,
+            cw,
+            [url(f"/noface_{i}.jpg") for i in range(rounds)],
+            [url(f"/noface_{i}.jpg") for i in range(rounds, 2 * rounds)],
+        )
         results["cached_ms"] = paired(cb, cw, [url("/cached.jpg")] * rounds, [url("/cached.jpg")] * rounds)
-        results["target_miss_ms"] = paired(cb, cw, [url(f"/target_{i}.jpg") for i in range(rounds)],
-                                           [url(f"/target_{i}.jpg") for i in range(rounds, 2 * rounds)])
+        results["target_miss_ms"] = paired(
+            cb,
+            cw,
+            [url(f"/target_{i}.jpg") for i in range(rounds)],
+            [url(f"/target_{i}.jpg") for i in range(rounds, 2 * rounds)],
+        )
 
         stop = threading.Event()
         busy_urls = [url(f"/noface_{i}.jpg") for i in range(2 * rounds, 2 * rounds + 10)]
         busy_urls += [url(f"/target_{i}.jpg") for i in range(2 * rounds, 2 * rounds + 4)]
-        workers = [threading.Thread(target=busy, args=(p.port, p.ca, busy_urls, stop), daemon=True)
-                   for p in (base, wink)]
+        workers = [
+            threading.Thread(target=busy, args=(p.port, p.ca, busy_urls, stop), daemon=True) for p in (base, wink)
+        ]
         for thread in workers:
             thread.start()
         time.sleep(0.5)
@@ -200,12 +217,13 @@ def main() -> int:
     for key, bar in BARS.items():
         row = results[key]
         ok = "yes" if row["added_ms"] <= bar else "NO"
-        print(f"{key:<34}{row['baseline_ms']:>10.1f}{row['wink_ms']:>10.1f}{row['added_ms']:>10.1f}"
-              f"{bar:>8.0f}  {ok}")
+        print(f"{key:<34}{row['baseline_ms']:>10.1f}{row['wink_ms']:>10.1f}{row['added_ms']:>10.1f}{bar:>8.0f}  {ok}")
     print(f"(the pipeline alone, in this process, warm: {results['pipeline_alone_ms']} ms median per target)")
     load = results["load"]
-    print(f"\nload: {load['requests']} requests, 20 in flight, {load['seconds']} s: "
-          f"{load['failures']} failures, {load['corrupted']} corrupted, {load['animated']} animated")
+    print(
+        f"\nload: {load['requests']} requests, 20 in flight, {load['seconds']} s: "
+        f"{load['failures']} failures, {load['corrupted']} corrupted, {load['animated']} animated"
+    )
     print(f"memory peak (VmHWM, kB): {load['memory_peak_kb']}")
     print(json.dumps(results, indent=1))
     if args.json:

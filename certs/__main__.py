@@ -51,7 +51,7 @@ def thumbprint(cert: Path) -> str:
 
 def fingerprint(cert: Path) -> str:
     digest = hashlib.sha256(_der(cert)).hexdigest().upper()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 def nss_databases(home: Path) -> list[Path]:
@@ -64,8 +64,7 @@ def nss_databases(home: Path) -> list[Path]:
     return found
 
 
-def install_commands(cert: Path, system: str, home: Path,
-                     nssdbs: list[Path] | None = None) -> list[list[str]]:
+def install_commands(cert: Path, system: str, home: Path, nssdbs: list[Path] | None = None) -> list[list[str]]:
     """The commands that make browsers on `system` trust the CA (for the current user only)."""
     if system == "Darwin":
         keychain = home / "Library" / "Keychains" / "login.keychain-db"
@@ -81,8 +80,7 @@ def install_commands(cert: Path, system: str, home: Path,
     return commands
 
 
-def uninstall_commands(cert: Path, system: str, home: Path,
-                       nssdbs: list[Path] | None = None) -> list[list[str]]:
+def uninstall_commands(cert: Path, system: str, home: Path, nssdbs: list[Path] | None = None) -> list[list[str]]:
     if system in ("Darwin", "Windows"):
         # By this CA's own SHA-1 thumbprint: by name, any other mitmproxy CA the user trusts would go too.
         if not cert.is_file():
@@ -90,8 +88,11 @@ def uninstall_commands(cert: Path, system: str, home: Path,
         if system == "Darwin":
             return [["security", "delete-certificate", "-Z", thumbprint(cert)]]
         return [["certutil", "-delstore", "-user", "Root", thumbprint(cert)]]
-    return [["certutil", "-D", "-d", f"sql:{db}", "-n", NICKNAME]
-            for db in (nssdbs if nssdbs is not None else nss_databases(home)) if (db / "cert9.db").exists()]
+    return [
+        ["certutil", "-D", "-d", f"sql:{db}", "-n", NICKNAME]
+        for db in (nssdbs if nssdbs is not None else nss_databases(home))
+        if (db / "cert9.db").exists()
+    ]
 
 
 def _quote(command: list[str]) -> str:
@@ -143,10 +144,13 @@ def _run(commands: list[list[str]], dry_run: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m certs", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["show", "install", "uninstall", "generate", "path"])
-    parser.add_argument("--confdir", type=Path, default=CONFDIR,
-                        help="mitmproxy confdir (default: %(default)s)")
-    parser.add_argument("--nssdb", type=Path, action="append",
-                        help="NSS database folder to use instead of the ones found (Linux; repeatable)")
+    parser.add_argument("--confdir", type=Path, default=CONFDIR, help="mitmproxy confdir (default: %(default)s)")
+    parser.add_argument(
+        "--nssdb",
+        type=Path,
+        action="append",
+        help="NSS database folder to use instead of the ones found (Linux; repeatable)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the commands without running them")
     args = parser.parse_args(argv)
     # Removing trust must not be the thing that creates a CA (and its private key).

@@ -155,8 +155,13 @@ class Segment:
     frame_ms: int = FRAME_MS
 
 
-def bake(reference: np.ndarray, controls: dict[str, Callable[[float], Offsets]], segments: list[Segment],
-         hold_still_ms: int, end_ms: int) -> tuple[np.ndarray, np.ndarray]:
+def bake(
+    reference: np.ndarray,
+    controls: dict[str, Callable[[float], Offsets]],
+    segments: list[Segment],
+    hold_still_ms: int,
+    end_ms: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Sample the timeline: frame 0 is the still held `hold_still_ms`, the last frame is the still again."""
     state = dict.fromkeys(controls, 0.0)
     frames = [np.zeros_like(reference)]
@@ -192,8 +197,14 @@ def wink_preset(reference: np.ndarray) -> Preset:
         Segment(6, {"smile": (WINK_SMILE, 0)}, frame_ms=67),
     ]
     offsets, durations = bake(reference, controls, segments, hold_still_ms=500, end_ms=100)
-    return Preset("wink", "Smiles, then winks with the left eye (the person's own left) and smiles back.",
-                  offsets, durations, reference.astype(np.float32), source="authored: pipeline.authoring")
+    return Preset(
+        "wink",
+        "Smiles, then winks with the left eye (the person's own left) and smiles back.",
+        offsets,
+        durations,
+        reference.astype(np.float32),
+        source="authored: pipeline.authoring",
+    )
 
 
 AUTHORED: dict[str, Callable[[np.ndarray], Preset]] = {"wink": wink_preset}

@@ -61,13 +61,18 @@ def run(args: argparse.Namespace) -> int:
             for stage in STAGES:
                 stages[stage].append(result.timings_ms.get(stage, 0.0))
             size = len(result.data) if result.data else None
-        report.append({
-            "case": name, "kind": kind, "animated": size is not None,
-            "total_ms": round(statistics.median(totals), 1),
-            "stages_ms": {stage: round(statistics.median(v), 1) for stage, v in stages.items()},
-            "input_bytes": len(data), "output_bytes": size,
-            "size_ratio": round(size / len(data), 2) if size else None,
-        })
+        report.append(
+            {
+                "case": name,
+                "kind": kind,
+                "animated": size is not None,
+                "total_ms": round(statistics.median(totals), 1),
+                "stages_ms": {stage: round(statistics.median(v), 1) for stage, v in stages.items()},
+                "input_bytes": len(data),
+                "output_bytes": size,
+                "size_ratio": round(size / len(data), 2) if size else None,
+            }
+        )
     if not args.json_only:
         header = f"{'case':<30} {'total':>7} " + " ".join(f"{s:>8}" for s in STAGES) + "   size"
         print(header)

@@ -206,8 +206,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="wink", description="Make the face of a chosen person in a photo wink and smile "
-                     "(every output is marked as synthetic).")
+    parser = _Parser(
+        prog="wink",
+        description="Make the face of a chosen person in a photo wink and smile (every output is marked as synthetic).",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     animate = commands.add_parser("animate", help="animate photos")
@@ -215,11 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
     where = animate.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", help="output file (one input only)")
     where.add_argument("--out-dir", help="folder for the outputs (several inputs)")
-    animate.add_argument("--target", default="zeman",
-                         help="enrolled name, photo, folder of photos, or 'any' (default: zeman)")
+    animate.add_argument(
+        "--target", default="zeman", help="enrolled name, photo, folder of photos, or 'any' (default: zeman)"
+    )
     animate.add_argument("--preset", default="wink", help="preset name or .npz path (default: wink)")
-    animate.add_argument("--format", choices=("webp", "apng", "gif"), default="webp",
-                         help="output format (default: webp)")
+    animate.add_argument(
+        "--format", choices=("webp", "apng", "gif"), default="webp", help="output format (default: webp)"
+    )
     animate.set_defaults(run=cmd_animate)
 
     enroll = commands.add_parser("enroll", help="store a target's face encodings (not the photos)")
@@ -239,8 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     extract = commands.add_parser("extract", help="make a preset from the facial motion in videos")
     extract.add_argument("--dst", required=True, help="preset file to write (.npz added if missing)")
-    extract.add_argument("--videos", nargs="+", required=True, metavar="V [W]",
-                         help="videos, each optionally followed by its weight (default 1)")
+    extract.add_argument(
+        "--videos",
+        nargs="+",
+        required=True,
+        metavar="V [W]",
+        help="videos, each optionally followed by its weight (default 1)",
+    )
     extract.add_argument("--name", help="preset name (default: the file name)")
     extract.add_argument("--description", help="one-line description")
     extract.add_argument("--start", type=float, default=None, help="start of the motion in each video (s)")

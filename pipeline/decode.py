@@ -224,5 +224,6 @@ def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
     import cv2
 
     factor = side / max(height, width)
-    return cv2.resize(rgb, (max(1, round(width * factor)), max(1, round(height * factor))),
-                      interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        rgb, (max(1, round(width * factor)), max(1, round(height * factor))), interpolation=cv2.INTER_AREA
+    )

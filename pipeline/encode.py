@@ -25,8 +25,9 @@ from pipeline.faces import Box
 from pipeline.warp import Patch
 
 SOFTWARE = "In the wink of an eye"
-DESCRIPTION = ("Synthetic animation made by 'In the wink of an eye' from a still photo: "
-               "the face's motion never happened.")
+DESCRIPTION = (
+    "Synthetic animation made by 'In the wink of an eye' from a still photo: the face's motion never happened."
+)
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic"
 
 #: Qualities tried for the first frame, lowest first: the first whose error over the face stays under
@@ -64,13 +65,13 @@ def xmp_packet() -> bytes:
         '    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"\n'
         '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
         '    xmlns:xmp="http://ns.adobe.com/xap/1.0/">\n'
-        f'   <Iptc4xmpExt:DigitalSourceType>{DIGITAL_SOURCE_TYPE}</Iptc4xmpExt:DigitalSourceType>\n'
-        f'   <xmp:CreatorTool>{SOFTWARE}</xmp:CreatorTool>\n'
+        f"   <Iptc4xmpExt:DigitalSourceType>{DIGITAL_SOURCE_TYPE}</Iptc4xmpExt:DigitalSourceType>\n"
+        f"   <xmp:CreatorTool>{SOFTWARE}</xmp:CreatorTool>\n"
         '   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">'
-        f'{DESCRIPTION}</rdf:li></rdf:Alt></dc:description>\n'
-        '  </rdf:Description>\n'
-        ' </rdf:RDF>\n'
-        '</x:xmpmeta>\n'
+        f"{DESCRIPTION}</rdf:li></rdf:Alt></dc:description>\n"
+        "  </rdf:Description>\n"
+        " </rdf:RDF>\n"
+        "</x:xmpmeta>\n"
         '<?xpacket end="r"?>'
     ).encode()
 
@@ -169,8 +170,9 @@ def _canvas_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame
     previous_box: Box | None = None
     for frame in frames:
         if previous_box is not None:  # undo the previous patch
-            canvas[previous_box.y0 : previous_box.y1, previous_box.x0 : previous_box.x1] = \
-                still[previous_box.y0 : previous_box.y1, previous_box.x0 : previous_box.x1]
+            canvas[previous_box.y0 : previous_box.y1, previous_box.x0 : previous_box.x1] = still[
+                previous_box.y0 : previous_box.y1, previous_box.x0 : previous_box.x1
+            ]
         box = None
         if frame.patch is not None:
             box = frame.patch.box
@@ -206,8 +208,13 @@ def _even(box: Box) -> Box:
     return Box(box.x0 - box.x0 % 2, box.y0 - box.y0 % 2, box.x1, box.y1)
 
 
-def encode_webp(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
-                icc_profile: bytes | None = None, focus: Box | None = None) -> bytes:
+def encode_webp(
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    frames: list[Frame],
+    icc_profile: bytes | None = None,
+    focus: Box | None = None,
+) -> bytes:
     """Animated WebP: the whole still once, then per frame only the pixels that change.
 
     Each later frame is an alpha-blended rectangle whose pixels are opaque only where the picture
@@ -235,8 +242,14 @@ def encode_webp(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
     return _assemble_webp(width, height, entries, alpha is not None, icc_profile)
 
 
-def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], pool: ThreadPoolExecutor,
-                    focus: Box | None, still: Future) -> None:
+def _blended_deltas(
+    rgb: np.ndarray,
+    frames: list[Frame],
+    entries: list[list],
+    pool: ThreadPoolExecutor,
+    focus: Box | None,
+    still: Future,
+) -> None:
     """`still` is the first frame being encoded: (its quality, None when lossless; its chunks)."""
     height, width = rgb.shape[:2]
     intended = rgb.copy()  # what the canvas shows, up to coding error
@@ -254,8 +267,9 @@ def _blended_deltas(rgb: np.ndarray, frames: list[Frame], entries: list[list], p
             continue
         mask = cv2.dilate(change, kernel)
         local = _mask_box(mask)
-        box = _even(Box(may_differ.x0 + local.x0, may_differ.y0 + local.y0, may_differ.x0 + local.x1,
-                        may_differ.y0 + local.y1))
+        box = _even(
+            Box(may_differ.x0 + local.x0, may_differ.y0 + local.y0, may_differ.x0 + local.x1, may_differ.y0 + local.y1)
+        )
         top, left = box.y0 - may_differ.y0, box.x0 - may_differ.x0
         sub = (slice(top, top + box.height), slice(left, left + box.width))
         crop = np.dstack([canvas[box.y0 : box.y1, box.x0 : box.x1], mask[sub] * np.uint8(255)])
@@ -288,8 +302,9 @@ def _tail(sequence):
     yield from sequence
 
 
-def _plain_rectangles(rgb: np.ndarray, alpha: np.ndarray, frames: list[Frame], entries: list[list],
-                      pool: ThreadPoolExecutor) -> None:
+def _plain_rectangles(
+    rgb: np.ndarray, alpha: np.ndarray, frames: list[Frame], entries: list[list], pool: ThreadPoolExecutor
+) -> None:
     """Frames as opaque-replacing rectangles: needed when the image has transparency of its own."""
     previous = np.dstack([rgb, alpha])
     for canvas, may_differ, duration in _tail(_canvas_frames(rgb, alpha, frames)):
@@ -298,13 +313,13 @@ def _plain_rectangles(rgb: np.ndarray, alpha: np.ndarray, frames: list[Frame], e
             entries[-1][2] += duration
             continue
         crop = canvas[box.y0 : box.y1, box.x0 : box.x1]
-        entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop.copy(), "RGBA"), MOTION_QUALITY),
-                        duration, False])
+        entries.append(
+            [box, pool.submit(_frame_chunks, Image.fromarray(crop.copy(), "RGBA"), MOTION_QUALITY), duration, False]
+        )
         previous[box.y0 : box.y1, box.x0 : box.x1] = crop  # elsewhere the canvas already equals it
 
 
-def _assemble_webp(width: int, height: int, entries: list[list], has_alpha: bool,
-                   icc_profile: bytes | None) -> bytes:
+def _assemble_webp(width: int, height: int, entries: list[list], has_alpha: bool, icc_profile: bytes | None) -> bytes:
     xmp, exif = xmp_packet(), exif_block()
     flags = 0x02 | 0x04 | 0x08 | (0x10 if has_alpha else 0) | (0x20 if icc_profile else 0)
     body = [_chunk(b"VP8X", bytes([flags, 0, 0, 0]) + _u24(width - 1) + _u24(height - 1))]
@@ -313,8 +328,14 @@ def _assemble_webp(width: int, height: int, entries: list[list], has_alpha: bool
     body.append(_chunk(b"ANIM", b"\x00\x00\x00\x00" + struct.pack("<H", 0)))
     for box, chunks, duration, blend in entries:
         flags = 0b00 if blend else 0b10  # bit 1: do not blend; bit 0 (dispose) never set
-        header = (_u24(box.x0 // 2) + _u24(box.y0 // 2) + _u24(box.width - 1) + _u24(box.height - 1)
-                  + _u24(min(int(duration), 0xFFFFFF)) + bytes([flags]))
+        header = (
+            _u24(box.x0 // 2)
+            + _u24(box.y0 // 2)
+            + _u24(box.width - 1)
+            + _u24(box.height - 1)
+            + _u24(min(int(duration), 0xFFFFFF))
+            + bytes([flags])
+        )
         body.append(_chunk(b"ANMF", header + chunks))
     body.append(_chunk(b"EXIF", exif))
     body.append(_chunk(b"XMP ", xmp))
@@ -330,8 +351,13 @@ def _full_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame])
     return images, durations
 
 
-def encode_apng(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
-                icc_profile: bytes | None = None, focus: Box | None = None) -> bytes:
+def encode_apng(
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    frames: list[Frame],
+    icc_profile: bytes | None = None,
+    focus: Box | None = None,
+) -> bytes:
     from PIL import PngImagePlugin
 
     images, durations = _full_frames(rgb, alpha, frames)
@@ -340,21 +366,44 @@ def encode_apng(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
     info.add_text("Description", DESCRIPTION)
     info.add_text("Software", SOFTWARE)
     buffer = io.BytesIO()
-    images[0].save(buffer, "PNG", save_all=True, append_images=images[1:], duration=durations, loop=0,
-                   pnginfo=info, icc_profile=icc_profile, compress_level=3,
-                   exif=b"Exif\x00\x00" + exif_block())
+    images[0].save(
+        buffer,
+        "PNG",
+        save_all=True,
+        append_images=images[1:],
+        duration=durations,
+        loop=0,
+        pnginfo=info,
+        icc_profile=icc_profile,
+        compress_level=3,
+        exif=b"Exif\x00\x00" + exif_block(),
+    )
     return buffer.getvalue()
 
 
-def encode_gif(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame],
-               icc_profile: bytes | None = None, focus: Box | None = None) -> bytes:
+def encode_gif(
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    frames: list[Frame],
+    icc_profile: bytes | None = None,
+    focus: Box | None = None,
+) -> bytes:
     """GIF with one palette for every frame (made from the still), so colours do not flicker."""
     images, durations = _full_frames(rgb, None, frames)
     palette_image = images[0].quantize(colors=255, method=Image.Quantize.MEDIANCUT)
     paletted = [image.quantize(palette=palette_image, dither=Image.Dither.NONE) for image in images]
     buffer = io.BytesIO()
-    paletted[0].save(buffer, "GIF", save_all=True, append_images=paletted[1:], duration=durations, loop=0,
-                     optimize=False, comment=DESCRIPTION.encode(), disposal=1)
+    paletted[0].save(
+        buffer,
+        "GIF",
+        save_all=True,
+        append_images=paletted[1:],
+        duration=durations,
+        loop=0,
+        optimize=False,
+        comment=DESCRIPTION.encode(),
+        disposal=1,
+    )
     return buffer.getvalue()
 
 

@@ -46,8 +46,11 @@ def brows(reference: np.ndarray, amount: float) -> Offsets:
         weight = np.where(y > brow_y, below, above) * across
         weight[list(upper)] = 0
         weight[list(corners)] = 0
-        out[:, 1] = np.minimum(out[:, 1], -BROW_LIFT * amount * weight) if amount > 0 else \
-            np.maximum(out[:, 1], -BROW_LIFT * amount * weight)
+        out[:, 1] = (
+            np.minimum(out[:, 1], -BROW_LIFT * amount * weight)
+            if amount > 0
+            else np.maximum(out[:, 1], -BROW_LIFT * amount * weight)
+        )
         if amount < 0:  # a frown draws the brows a little towards each other
             out[:, 0] += np.sign(centre_x) * BROW_LIFT * 0.3 * amount * weight * (y <= brow_y + 0.1)
     out[t.LEFT_IRIS + t.RIGHT_IRIS, :] = 0
@@ -96,8 +99,15 @@ def nod(reference: np.ndarray, amount: float) -> Offsets:
     return turned - rel
 
 
-def _preset(name: str, description: str, reference: np.ndarray, controls: dict[str, Callable[[float], Offsets]],
-            segments: list[Segment], hold_still_ms: int = 400, end_ms: int = 100) -> Preset:
+def _preset(
+    name: str,
+    description: str,
+    reference: np.ndarray,
+    controls: dict[str, Callable[[float], Offsets]],
+    segments: list[Segment],
+    hold_still_ms: int = 400,
+    end_ms: int = 100,
+) -> Preset:
     offsets, durations = bake(reference, controls, segments, hold_still_ms=hold_still_ms, end_ms=end_ms)
     return Preset(name, description, offsets, durations, reference.astype(np.float32), source=SOURCE)
 
@@ -106,8 +116,15 @@ def _wink(side: str):
     def build(reference: np.ndarray) -> Preset:
         controls = {"wink": lambda a: eyelid(reference, side, a)}
         segments = [Segment(4, {"wink": (0, 1)}, hold_ms=250), Segment(5, {"wink": (1, 0)})]
-        return _preset(f"wink-{side}", f"Winks with the {side} eye (the person's own {side}) and opens it again.",
-                       reference, controls, segments, hold_still_ms=700, end_ms=500)
+        return _preset(
+            f"wink-{side}",
+            f"Winks with the {side} eye (the person's own {side}) and opens it again.",
+            reference,
+            controls,
+            segments,
+            hold_still_ms=700,
+            end_ms=500,
+        )
 
     return build
 
@@ -115,8 +132,7 @@ def _wink(side: str):
 def blink_preset(reference: np.ndarray) -> Preset:
     controls = {"blink": lambda a: eyelid(reference, "left", a) + eyelid(reference, "right", a)}
     segments = [Segment(3, {"blink": (0, 1)}, hold_ms=80), Segment(4, {"blink": (1, 0)})]
-    return _preset("blink", "Blinks with both eyes.", reference, controls, segments, hold_still_ms=1000,
-                   end_ms=700)
+    return _preset("blink", "Blinks with both eyes.", reference, controls, segments, hold_still_ms=1000, end_ms=700)
 
 
 def smile_preset(reference: np.ndarray) -> Preset:
@@ -137,8 +153,13 @@ def eyebrows_preset(reference: np.ndarray) -> Preset:
         Segment(8, {"brows": (EYEBROWS_RAISE, EYEBROWS_FROWN)}, hold_ms=300),
         Segment(5, {"brows": (EYEBROWS_FROWN, 0)}),
     ]
-    return _preset("eyebrows", "Raises both eyebrows, then draws them down into a frown, and relaxes.",
-                   reference, controls, segments)
+    return _preset(
+        "eyebrows",
+        "Raises both eyebrows, then draws them down into a frown, and relaxes.",
+        reference,
+        controls,
+        segments,
+    )
 
 
 def surprise_preset(reference: np.ndarray) -> Preset:
@@ -147,8 +168,13 @@ def surprise_preset(reference: np.ndarray) -> Preset:
         Segment(6, {"brows": (0, 1), "mouth": (0, 1)}, hold_ms=500),
         Segment(8, {"brows": (1, 0), "mouth": (1, 0)}, frame_ms=67),
     ]
-    return _preset("surprise", "Looks surprised: eyebrows up, the mouth opens a little, then relaxes.",
-                   reference, controls, segments)
+    return _preset(
+        "surprise",
+        "Looks surprised: eyebrows up, the mouth opens a little, then relaxes.",
+        reference,
+        controls,
+        segments,
+    )
 
 
 def nod_preset(reference: np.ndarray) -> Preset:
@@ -157,8 +183,15 @@ def nod_preset(reference: np.ndarray) -> Preset:
         Segment(16, {"nod": (0, 1)}, hold_ms=100, frame_ms=45),
         Segment(18, {"nod": (1, 0)}, frame_ms=45),
     ]
-    return _preset("nod", "Nods once: the head tips down a little and comes back up.", reference, controls,
-                   segments, hold_still_ms=300, end_ms=300)
+    return _preset(
+        "nod",
+        "Nods once: the head tips down a little and comes back up.",
+        reference,
+        controls,
+        segments,
+        hold_still_ms=300,
+        end_ms=300,
+    )
 
 
 PRESETS: dict[str, Callable[[np.ndarray], Preset]] = {

@@ -135,8 +135,11 @@ def _find(rgb: np.ndarray, previous: np.ndarray | None) -> np.ndarray | None:
         return None
     if previous is not None:
         centre = previous[:, :2].mean(axis=0)
-        found.sort(key=lambda item: np.hypot((item[0].x0 + item[0].x1) / 2 - centre[0],
-                                             (item[0].y0 + item[0].y1) / 2 - centre[1]))
+        found.sort(
+            key=lambda item: np.hypot(
+                (item[0].x0 + item[0].x1) / 2 - centre[0], (item[0].y0 + item[0].y1) / 2 - centre[1]
+            )
+        )
     marks = landmarks.face_mesh(rgb, found[0][0])
     return None if marks is None else marks.points
 
@@ -170,8 +173,7 @@ def _bridge(values: np.ndarray, good: np.ndarray) -> np.ndarray:
     return _interp_frames(index, index[good], values[good])
 
 
-def track_video(path: Path, start: float | None = None, end: float | None = None,
-                progress: bool = True) -> Track:
+def track_video(path: Path, start: float | None = None, end: float | None = None, progress: bool = True) -> Track:
     """The canonical face track of one video (see the module docstring)."""
     from tqdm import tqdm
 
@@ -205,8 +207,10 @@ def track_video(path: Path, start: float | None = None, end: float | None = None
     if not good_arr.any():
         raise ExtractError(f"no face found in {path}.")
     if good_arr.mean() < MIN_GOOD_SHARE:
-        raise ExtractError(f"the face in {path} is lost or jumps in {1 - good_arr.mean():.0%} of the frames "
-                           f"(at most {1 - MIN_GOOD_SHARE:.0%} can be bridged).")
+        raise ExtractError(
+            f"the face in {path} is lost or jumps in {1 - good_arr.mean():.0%} of the frames "
+            f"(at most {1 - MIN_GOOD_SHARE:.0%} can be bridged)."
+        )
     first = int(np.argmax(good_arr))  # the motion starts at the first good frame
     filler = shapes[first]
     stack = np.array([s if s is not None else filler for s in shapes[first:]])
@@ -254,8 +258,15 @@ def limit_speed(offsets: np.ndarray, max_step: float = MAX_STEP_IOD) -> np.ndarr
     return np.asarray(out)
 
 
-def extract(videos: list[tuple[Path, float]], name: str, description: str = "", start: float | None = None,
-            end: float | None = None, fps: float = DEFAULT_FPS, progress: bool = True) -> Preset:
+def extract(
+    videos: list[tuple[Path, float]],
+    name: str,
+    description: str = "",
+    start: float | None = None,
+    end: float | None = None,
+    fps: float = DEFAULT_FPS,
+    progress: bool = True,
+) -> Preset:
     """A preset from weighted videos; ExtractError (one sentence) when a video cannot give a motion."""
     if not videos:
         raise ExtractError("give at least one video.")
@@ -269,14 +280,22 @@ def extract(videos: list[tuple[Path, float]], name: str, description: str = "", 
     figure = jitter(offsets)
     if figure > JITTER_MAX:
         small = min(tracks, key=lambda tr: tr.iod_px)
-        raise ExtractError(f"the motion is too jittery to use (jitter {figure:.3f} > {JITTER_MAX}; the face in "
-                           f"{small.name} is {small.iod_px:.0f} px between the eyes and moves): try a video "
-                           "with a larger, steadier face.")
+        raise ExtractError(
+            f"the motion is too jittery to use (jitter {figure:.3f} > {JITTER_MAX}; the face in "
+            f"{small.name} is {small.iod_px:.0f} px between the eyes and moves): try a video "
+            "with a larger, steadier face."
+        )
     frame_ms = round(1000 / fps)
     durations = np.full(len(offsets), frame_ms, dtype=np.int32)
     durations[0] = HOLD_STILL_MS
     reference = tracks[0].canonical[0]
     source = "extracted: " + ", ".join(f"{Path(p).name}×{w:g}" for p, w in videos)
-    preset = Preset(name, description or f"Motion taken from {', '.join(Path(p).name for p, _ in videos)}.",
-                    offsets.astype(np.float32), durations, reference.astype(np.float32), source=source)
+    preset = Preset(
+        name,
+        description or f"Motion taken from {', '.join(Path(p).name for p, _ in videos)}.",
+        offsets.astype(np.float32),
+        durations,
+        reference.astype(np.float32),
+        source=source,
+    )
     return validate(preset)

@@ -35,14 +35,12 @@ class Box:
         return self.y1 - self.y0
 
     def scaled(self, factor: float) -> Box:
-        return Box(round(self.x0 * factor), round(self.y0 * factor), round(self.x1 * factor),
-                   round(self.y1 * factor))
+        return Box(round(self.x0 * factor), round(self.y0 * factor), round(self.x1 * factor), round(self.y1 * factor))
 
     def padded(self, fraction: float, width: int, height: int) -> Box:
         """Grown by `fraction` of its size on every side, clipped to the image."""
         dx, dy = round(self.width * fraction), round(self.height * fraction)
-        return Box(max(0, self.x0 - dx), max(0, self.y0 - dy), min(width, self.x1 + dx),
-                   min(height, self.y1 + dy))
+        return Box(max(0, self.x0 - dx), max(0, self.y0 - dy), min(width, self.x1 + dx), min(height, self.y1 + dy))
 
     def shrunk(self, fraction: float) -> Box:
         """Smaller by `fraction` of its size on every side (the inner face of a detector's box)."""
@@ -55,8 +53,7 @@ class Box:
         real = [box for box in boxes if box is not None]
         if not real:
             return None
-        return Box(min(b.x0 for b in real), min(b.y0 for b in real), max(b.x1 for b in real),
-                   max(b.y1 for b in real))
+        return Box(min(b.x0 for b in real), min(b.y0 for b in real), max(b.x1 for b in real), max(b.y1 for b in real))
 
     def as_css(self) -> tuple[int, int, int, int]:
         """face_recognition's (top, right, bottom, left) order."""
@@ -77,8 +74,7 @@ class Face:
 def _detector(model_selection: int):
     import mediapipe as mp
 
-    return mp.solutions.face_detection.FaceDetection(model_selection=model_selection,
-                                                     min_detection_confidence=0.5)
+    return mp.solutions.face_detection.FaceDetection(model_selection=model_selection, min_detection_confidence=0.5)
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -101,8 +97,12 @@ def detect(preview_rgb: np.ndarray, scale: float, width: int, height: int) -> li
         result = _detector(model).process(preview_rgb)
         for detection in result.detections or ():
             rel = detection.location_data.relative_bounding_box
-            box = Box(round(rel.xmin * w), round(rel.ymin * h), round((rel.xmin + rel.width) * w),
-                      round((rel.ymin + rel.height) * h)).scaled(scale)
+            box = Box(
+                round(rel.xmin * w),
+                round(rel.ymin * h),
+                round((rel.xmin + rel.width) * w),
+                round((rel.ymin + rel.height) * h),
+            ).scaled(scale)
             box = Box(max(0, box.x0), max(0, box.y0), min(width, box.x1), min(height, box.y1))
             if box.width <= 0 or box.height <= 0:
                 continue
@@ -116,8 +116,7 @@ def detect(preview_rgb: np.ndarray, scale: float, width: int, height: int) -> li
 def largest_face(still: Still) -> Box | None:
     """The biggest face big enough to animate in a decoded image (enrolling, authoring), or None."""
     small = shrink(still)
-    found = [box for box, _ in detect(small.rgb, small.scale, still.width, still.height)
-             if box.height >= MIN_FACE_PX]
+    found = [box for box, _ in detect(small.rgb, small.scale, still.width, still.height) if box.height >= MIN_FACE_PX]
     return found[0] if found else None
 
 
@@ -130,8 +129,9 @@ def encode_faces(rgb: np.ndarray, boxes: list[Box]) -> np.ndarray:
     return np.asarray(face_recognition.face_encodings(rgb, [b.as_css() for b in boxes]), dtype=np.float64)
 
 
-def identify(rgb: np.ndarray, detections: list[tuple[Box, float]], encodings: np.ndarray | None,
-             tolerance: float) -> list[Face]:
+def identify(
+    rgb: np.ndarray, detections: list[tuple[Box, float]], encodings: np.ndarray | None, tolerance: float
+) -> list[Face]:
     """Faces big enough to animate, each compared with the target's enrolled encodings.
 
     `encodings` None means the target is `any`: every face counts and nothing is encoded.

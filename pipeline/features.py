@@ -93,8 +93,9 @@ def _membrane(values: np.ndarray, known: np.ndarray, sweeps: int = 40) -> np.nda
     return field
 
 
-def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int,
-               origin: np.ndarray) -> None:
+def _close_eye(
+    rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int, origin: np.ndarray
+) -> None:
     """Cover a closing eye with its upper lid: skin from the fold down to a lash line where the lids meet.
 
     The warp slides the lid margin down, but the lid skin a photo shows is a thin strip (none at all on
@@ -169,8 +170,9 @@ def _close_eye(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame
     rgb[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _skin_texture(still_rgb: np.ndarray, origin: np.ndarray, window: tuple[int, int, int, int], eye_height: float,
-                  iod: float) -> np.ndarray:
+def _skin_texture(
+    still_rgb: np.ndarray, origin: np.ndarray, window: tuple[int, int, int, int], eye_height: float, iod: float
+) -> np.ndarray:
     """The fine detail of the still's skin just under the eye (its local mean taken off), for a window over
     the eye: pores and fine lines for the painted lid, the same in every frame."""
     x0, y0, x1, y1 = (int(v) for v in window)

@@ -32,8 +32,9 @@ class Landmarks:
 def _mesh():
     import mediapipe as mp
 
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True, max_num_faces=1,
-                                           min_detection_confidence=0.4)
+    return mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.4
+    )
 
 
 def face_mesh(rgb: np.ndarray, box: Box) -> Landmarks | None:
@@ -46,8 +47,9 @@ def face_mesh(rgb: np.ndarray, box: Box) -> Landmarks | None:
     crop = rgb[max(0, y0) : min(height, y1), max(0, x0) : min(width, x1)]
     if crop.size == 0:
         return None
-    crop = cv2.copyMakeBorder(crop, max(0, -y0), max(0, y1 - height), max(0, -x0), max(0, x1 - width),
-                              cv2.BORDER_CONSTANT, value=(0, 0, 0))
+    crop = cv2.copyMakeBorder(
+        crop, max(0, -y0), max(0, y1 - height), max(0, -x0), max(0, x1 - width), cv2.BORDER_CONSTANT, value=(0, 0, 0)
+    )
     factor = 1.0
     if side > CROP_SIDE:
         factor = CROP_SIDE / side

@@ -36,8 +36,9 @@ class FaceMotion:
         return FaceMotion(self.still, blend(self.frames), blend(self.sources), blend(self.eye_closure), self.pose)
 
 
-def _eye_region(reference: np.ndarray, corners: tuple[int, int], brow: tuple[int, ...],
-                lower: tuple[int, ...]) -> np.ndarray:
+def _eye_region(
+    reference: np.ndarray, corners: tuple[int, int], brow: tuple[int, ...], lower: tuple[int, ...]
+) -> np.ndarray:
     """Landmarks between the brow and just under the lower lid, across the eye: they follow the lid."""
     xs = reference[list(corners), 0]
     margin = 0.3 * (xs.max() - xs.min())
@@ -94,5 +95,10 @@ def plan_motion(landmarks: Landmarks, preset: Preset) -> FaceMotion:
     offsets, closure = retarget(preset.offsets, face, preset.reference.astype(np.float64))
     image_offsets = pose.offsets_to_image(offsets)[..., :2]
     still = points[:, :2]
-    return FaceMotion(still=still, frames=still[None] + image_offsets, sources=_lid_sources(still, closure, pose),
-                      eye_closure=closure, pose=pose)
+    return FaceMotion(
+        still=still,
+        frames=still[None] + image_offsets,
+        sources=_lid_sources(still, closure, pose),
+        eye_closure=closure,
+        pose=pose,
+    )

@@ -67,13 +67,22 @@ def validate(preset: Preset) -> Preset:
 
 def save(preset: Preset, path: Path) -> Path:
     validate(preset)
-    meta = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "name": preset.name,
-            "description": preset.description, "source": preset.source}
+    meta = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "name": preset.name,
+        "description": preset.description,
+        "source": preset.source,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as handle:
-        np.savez_compressed(handle, offsets=preset.offsets.astype(np.float32),
-                            durations_ms=preset.durations_ms.astype(np.int32),
-                            reference=preset.reference.astype(np.float32), meta=np.array(json.dumps(meta)))
+        np.savez_compressed(
+            handle,
+            offsets=preset.offsets.astype(np.float32),
+            durations_ms=preset.durations_ms.astype(np.int32),
+            reference=preset.reference.astype(np.float32),
+            meta=np.array(json.dumps(meta)),
+        )
     return path
 
 
@@ -83,10 +92,14 @@ def _read(path: Path) -> Preset:
             meta = json.loads(str(archive["meta"]))
             if meta.get("format") != FORMAT_NAME or int(meta.get("version", 0)) > FORMAT_VERSION:
                 raise ValueError("not a wink preset of a version this program reads")
-            preset = Preset(name=str(meta.get("name") or path.stem), description=str(meta.get("description", "")),
-                            offsets=archive["offsets"].astype(np.float32),
-                            durations_ms=archive["durations_ms"].astype(np.int32),
-                            reference=archive["reference"].astype(np.float32), source=str(meta.get("source", "")))
+            preset = Preset(
+                name=str(meta.get("name") or path.stem),
+                description=str(meta.get("description", "")),
+                offsets=archive["offsets"].astype(np.float32),
+                durations_ms=archive["durations_ms"].astype(np.int32),
+                reference=archive["reference"].astype(np.float32),
+                source=str(meta.get("source", "")),
+            )
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UsageError(f"{path} is not a readable preset file: {error}.") from error
     return validate(preset)

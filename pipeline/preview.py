@@ -31,7 +31,7 @@ def key_frames(preset: Preset, limit: int = MAX_TILES) -> list[int]:
         after = size[i + 1] if i + 1 < len(size) else -1.0
         if size[i] >= size[i - 1] and size[i] > after and size[i] >= 0.2 * size.max():
             chosen.add(i)
-            half = rising_from + int(np.argmin(np.abs(size[rising_from:i + 1] - size[i] / 2)))
+            half = rising_from + int(np.argmin(np.abs(size[rising_from : i + 1] - size[i] / 2)))
             chosen.add(half)
         if size[i] < size[i - 1] and after >= size[i]:
             rising_from = i
@@ -67,8 +67,12 @@ def _crop_box(frames: list[np.ndarray]) -> tuple[int, int, int, int]:
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
     side = max(x1 - x0, y1 - y0) * 1.3
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    return (max(0, int(cx - side / 2)), max(0, int(cy - side / 2)), min(width, int(cx + side / 2)),
-            min(height, int(cy + side / 2)))
+    return (
+        max(0, int(cx - side / 2)),
+        max(0, int(cy - side / 2)),
+        min(width, int(cx + side / 2)),
+        min(height, int(cy + side / 2)),
+    )
 
 
 def contact_sheet(photo: bytes, preset: str | Preset = "wink", target: str = "any") -> bytes:

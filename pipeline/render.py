@@ -38,8 +38,7 @@ def _draw(still: Still, motions: list[FaceMotion], warps: list[warp.FaceWarp], i
 
 
 def _key(motions: list[FaceMotion], index: int) -> bytes:
-    return b"".join(np.round(m.frames[index], 2).tobytes() + np.round(m.sources[index], 2).tobytes()
-                    for m in motions)
+    return b"".join(np.round(m.frames[index], 2).tobytes() + np.round(m.sources[index], 2).tobytes() for m in motions)
 
 
 def _views(still: Still, patch: warp.Patch | None, regions: list[Box]) -> list[np.ndarray]:
@@ -52,8 +51,9 @@ def _views(still: Still, patch: warp.Patch | None, regions: list[Box]) -> list[n
             x0, y0 = max(box.x0, region.x0), max(box.y0, region.y0)
             x1, y1 = min(box.x1, region.x1), min(box.y1, region.y1)
             if x1 > x0 and y1 > y0:
-                view[y0 - region.y0 : y1 - region.y0, x0 - region.x0 : x1 - region.x0] = \
-                    patch.rgb[y0 - box.y0 : y1 - box.y0, x0 - box.x0 : x1 - box.x0]
+                view[y0 - region.y0 : y1 - region.y0, x0 - region.x0 : x1 - region.x0] = patch.rgb[
+                    y0 - box.y0 : y1 - box.y0, x0 - box.x0 : x1 - box.x0
+                ]
         views.append(view)
     return views
 
@@ -69,8 +69,15 @@ class _InBetweens:
     def __init__(self, still: Still, motions: list[FaceMotion], warps: list[warp.FaceWarp], regions: list[Box]):
         self.still, self.motions, self.warps, self.regions = still, motions, warps, regions
 
-    def between(self, index: int, low: float, high: float, low_views: list[np.ndarray],
-                high_views: list[np.ndarray], halvings: int = 0) -> list[warp.Patch | None]:
+    def between(
+        self,
+        index: int,
+        low: float,
+        high: float,
+        low_views: list[np.ndarray],
+        high_views: list[np.ndarray],
+        halvings: int = 0,
+    ) -> list[warp.Patch | None]:
         """Patches strictly between fractions `low` and `high` of the way from frame index-1 to index."""
         if halvings >= MAX_HALVINGS or _step(low_views, high_views) <= STEP_BUDGET:
             return []
@@ -78,12 +85,16 @@ class _InBetweens:
         partway = [m.between(index - 1, index, middle) for m in self.motions]
         patch = _draw(self.still, partway, self.warps, 0)
         views = _views(self.still, patch, self.regions)
-        return (self.between(index, low, middle, low_views, views, halvings + 1) + [patch]
-                + self.between(index, middle, high, views, high_views, halvings + 1))
+        return (
+            self.between(index, low, middle, low_views, views, halvings + 1)
+            + [patch]
+            + self.between(index, middle, high, views, high_views, halvings + 1)
+        )
 
 
-def render_frames(still: Still, motions: list[FaceMotion], warps: list[warp.FaceWarp], durations_ms: list[int],
-                  regions: list[Box]) -> list[Frame]:
+def render_frames(
+    still: Still, motions: list[FaceMotion], warps: list[warp.FaceWarp], durations_ms: list[int], regions: list[Box]
+) -> list[Frame]:
     """Every frame of the motions (frame 0 is the still itself), with in-betweens where a face (one
     region per face) would otherwise change by more than STEP_BUDGET from one frame to the next.
 

@@ -97,8 +97,7 @@ def _from_file(path: Path) -> Target:
         encodings = np.asarray(record["encodings"], dtype=np.float64)
         if encodings.ndim != 2 or encodings.shape[1] != 128 or len(encodings) == 0:
             raise ValueError("encodings must be rows of 128 numbers")
-        return Target(str(record.get("name", path.stem)), encodings,
-                      float(record.get("tolerance", DEFAULT_TOLERANCE)))
+        return Target(str(record.get("name", path.stem)), encodings, float(record.get("tolerance", DEFAULT_TOLERANCE)))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UsageError(f"The target file {path} is not valid: {error}.") from error
 

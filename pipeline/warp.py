@@ -58,15 +58,17 @@ class FaceWarp:
         self.triangles = Delaunay(vertices + jitter).simplices.astype(np.int32)
         # Eyeballs do not squash when a lid closes: the lid slides over them. The triangles inside each
         # eye opening are replaced by the opening polygon moved rigidly, drawn first, lids drawn over it.
-        self.eyes = [np.array([*corners[:1], *upper, *corners[1:], *lower[::-1]])
-                     for _, upper, lower, corners, _, _ in t.EYES]
+        self.eyes = [
+            np.array([*corners[:1], *upper, *corners[1:], *lower[::-1]]) for _, upper, lower, corners, _, _ in t.EYES
+        ]
         inside = np.zeros(len(self.triangles), bool)
         for eye in self.eyes:
             members = np.isin(self.triangles, eye).all(axis=1)
             centres = vertices[self.triangles[members]].mean(axis=1).astype(np.float32)
             polygon = vertices[eye].astype(np.float32)
-            hits = np.array([cv2.pointPolygonTest(polygon, (float(x), float(y)), False) > 0 for x, y in centres],
-                            dtype=bool)
+            hits = np.array(
+                [cv2.pointPolygonTest(polygon, (float(x), float(y)), False) > 0 for x, y in centres], dtype=bool
+            )
             inside[np.flatnonzero(members)[hits]] = True
         self.eyeball_triangles = inside
         # Map resolution: full for small faces, every 2nd pixel once the face is big (IOD over 100 px).
@@ -104,8 +106,9 @@ class FaceWarp:
         x0, y0 = max(0, x0 - x0 % 2), max(0, y0 - y0 % 2)
         return Box(x0, y0, min(self.width, x1), min(self.height, y1))
 
-    def source_maps(self, dest: np.ndarray, box: Box,
-                    source: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def source_maps(
+        self, dest: np.ndarray, box: Box, source: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """For every pixel of `box` in the frame, where to read it in the still (absolute pixels).
 
         `source` overrides where vertices read from (a closing lid reads skin from a little higher up).
@@ -185,8 +188,7 @@ class FaceWarp:
         return map_x, map_y
 
 
-def _evaluate(affine: np.ndarray, ids: np.ndarray, xs: np.ndarray,
-              ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _evaluate(affine: np.ndarray, ids: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Remap tables at pixel positions xs (columns) and ys (rows): each covered pixel through its
     triangle's affine map; pixels no moving triangle covers (id 0) stay where they are."""
     map_x = np.broadcast_to(xs, ids.shape).copy()
@@ -199,8 +201,9 @@ def _evaluate(affine: np.ndarray, ids: np.ndarray, xs: np.ndarray,
     return map_x, map_y
 
 
-def render(rgb: np.ndarray, alpha: np.ndarray | None,
-           warps: list[tuple[FaceWarp, np.ndarray, np.ndarray | None]]) -> Patch | None:
+def render(
+    rgb: np.ndarray, alpha: np.ndarray | None, warps: list[tuple[FaceWarp, np.ndarray, np.ndarray | None]]
+) -> Patch | None:
     """One frame: every face warped to its new vertex positions, as a patch over the still.
 
     `warps` holds, per face, its warp, the vertices' new positions and (or None) where they read from.
@@ -217,6 +220,5 @@ def render(rgb: np.ndarray, alpha: np.ndarray | None,
         region = (slice(box.y0 - union.y0, box.y1 - union.y0), slice(box.x0 - union.x0, box.x1 - union.x0))
         out_rgb[region] = cv2.remap(rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if out_alpha is not None:
-            out_alpha[region] = cv2.remap(alpha, map_x, map_y, cv2.INTER_LINEAR,
-                                          borderMode=cv2.BORDER_REPLICATE)
+            out_alpha[region] = cv2.remap(alpha, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return Patch(union, out_rgb, out_alpha)

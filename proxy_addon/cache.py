@@ -32,8 +32,9 @@ class ResultCache:
             import diskcache
 
             Path(self.directory).mkdir(parents=True, exist_ok=True)
-            self._cache = diskcache.Cache(self.directory, size_limit=size_mb * 1_000_000,
-                                          eviction_policy="least-recently-stored")
+            self._cache = diskcache.Cache(
+                self.directory, size_limit=size_mb * 1_000_000, eviction_policy="least-recently-stored"
+            )
             self._cache.get("wink:probe")  # a corrupt database fails here, not on the first image
         except Exception as error:
             self._disable(error)
@@ -44,8 +45,9 @@ class ResultCache:
 
     def _disable(self, error: BaseException) -> None:
         if self._cache is not None or self.directory:
-            logger.warning("wink: the cache in %s cannot be used (%s); continuing without a cache.",
-                           self.directory, error)
+            logger.warning(
+                "wink: the cache in %s cannot be used (%s); continuing without a cache.", self.directory, error
+            )
         cache, self._cache, self.directory = self._cache, None, ""
         if cache is not None:
             with contextlib.suppress(Exception):

@@ -58,8 +58,11 @@ def _cors(origin: str | None) -> dict[str, str]:
 
 
 def _json(status: int, value: Any) -> Reply:
-    return Reply(status, json.dumps(value, indent=1).encode() + b"\n",
-                 {"Content-Type": "application/json", "Cache-Control": "no-store"})
+    return Reply(
+        status,
+        json.dumps(value, indent=1).encode() + b"\n",
+        {"Content-Type": "application/json", "Cache-Control": "no-store"},
+    )
 
 
 def handle(method: str, path: str, headers: Mapping[str, str], body: bytes, api: Handlers) -> Reply:
@@ -108,11 +111,13 @@ def _preflight(origin: str | None) -> Reply:
     """Allow the extension's JSON POSTs; anyone else gets a bare 204 the browser treats as a refusal."""
     reply = Reply(204, b"")
     if _from_extension(origin):
-        reply.headers.update({
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type",
-            "Access-Control-Max-Age": "600",
-        })
+        reply.headers.update(
+            {
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "600",
+            }
+        )
     return reply
 
 
@@ -145,20 +150,22 @@ def _ms(value: float | None) -> str:
 def _page(status: dict[str, Any]) -> Reply:
     counts, latency, cache = status["counts"], status["latency_ms"], status["cache"]
     state = "ON" if status["enabled"] else "OFF"
-    rows = "".join([
-        _row("target", status["target"]),
-        _row("preset", status["preset"]),
-        _row("format", status["format"]),
-        _row("images seen", counts["seen"]),
-        _row("animated", counts["animated"]),
-        _row("passed through", counts["passed"]),
-        _row("failed (original sent)", counts["failed"]),
-        _row("from cache", counts["cached"]),
-        _row("queue full / timed out", f'{counts["queue_full"]} / {counts["timeouts"]}'),
-        _row("added latency p50 / p95", f'{_ms(latency["p50"])} / {_ms(latency["p95"])}'),
-        _row("cache", f'{cache["entries"]} entries, {cache["bytes"] / 1e6:.1f} MB, {cache["dir"] or "off"}'),
-        _row("pipeline version", status["version"]),
-    ])
+    rows = "".join(
+        [
+            _row("target", status["target"]),
+            _row("preset", status["preset"]),
+            _row("format", status["format"]),
+            _row("images seen", counts["seen"]),
+            _row("animated", counts["animated"]),
+            _row("passed through", counts["passed"]),
+            _row("failed (original sent)", counts["failed"]),
+            _row("from cache", counts["cached"]),
+            _row("queue full / timed out", f"{counts['queue_full']} / {counts['timeouts']}"),
+            _row("added latency p50 / p95", f"{_ms(latency['p50'])} / {_ms(latency['p95'])}"),
+            _row("cache", f"{cache['entries']} entries, {cache['bytes'] / 1e6:.1f} MB, {cache['dir'] or 'off'}"),
+            _row("pipeline version", status["version"]),
+        ]
+    )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>wink proxy: {state}</title>
@@ -174,9 +181,13 @@ Change settings with the browser extension, or
 -d '{{"enabled": false}}' http://wink.proxy/api/enabled</code>.</p>
 </body></html>
 """
-    return Reply(200, page.encode(), {
-        "Content-Type": "text/html; charset=utf-8",
-        "Cache-Control": "no-store",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-        "X-Frame-Options": "DENY",
-    })
+    return Reply(
+        200,
+        page.encode(),
+        {
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "X-Frame-Options": "DENY",
+        },
+    )

@@ -60,17 +60,25 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "origin-cert.pem", directory / "origin-key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     key_path.chmod(0o600)
     return cert_path, key_path
 
@@ -129,8 +137,9 @@ class Origin:
     HTTPS with tls_dir (a self-signed certificate made there) or with cert_chain (certificate, key).
     """
 
-    def __init__(self, routes: dict[str, Route], tls_dir: Path | None = None,
-                 cert_chain: tuple[Path, Path] | None = None) -> None:
+    def __init__(
+        self, routes: dict[str, Route], tls_dir: Path | None = None, cert_chain: tuple[Path, Path] | None = None
+    ) -> None:
         if cert_chain is None and tls_dir is not None:
             cert_chain = self_signed(tls_dir)
         context = None
@@ -167,20 +176,30 @@ class Mitmdump:
         self.confdir = workdir / "confdir"
         self.port = free_port()
         self.log_path = workdir / f"mitmdump-{self.port}.log"
-        settings = {"confdir": str(self.confdir), "ssl_insecure": "true", "flow_detail": "0",
-                    "termlog_verbosity": "info"}
+        settings = {
+            "confdir": str(self.confdir),
+            "ssl_insecure": "true",
+            "flow_detail": "0",
+            "termlog_verbosity": "info",
+        }
         if addon:
             settings |= {"wink_cache_dir": str(workdir / "cache"), **{k: str(v) for k, v in options.items()}}
-        command = [str(Path(sys.executable).parent / "mitmdump"), "--listen-host", "127.0.0.1",
-                   "--listen-port", str(self.port)]
+        command = [
+            str(Path(sys.executable).parent / "mitmdump"),
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            str(self.port),
+        ]
         if addon:
             command += ["-s", str(ADDON)]
         for name, value in settings.items():
             command += ["--set", f"{name}={value}"]
         self.addon = addon
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (lives as long as the process)
-        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
-                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.process = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        )
         self.client = Client(self.port, self.ca)
 
     @property
@@ -260,16 +279,18 @@ class Client:
             if scheme == "https":
                 if self._context is None:
                     self._context = ssl.create_default_context(cafile=str(self.ca))
-                connection = http.client.HTTPSConnection("127.0.0.1", self.proxy_port, timeout=self.timeout,
-                                                         context=self._context)
+                connection = http.client.HTTPSConnection(
+                    "127.0.0.1", self.proxy_port, timeout=self.timeout, context=self._context
+                )
                 connection.set_tunnel(host, port)
             else:
                 connection = http.client.HTTPConnection("127.0.0.1", self.proxy_port, timeout=self.timeout)
             self._connections[key] = connection
         return self._connections[key]
 
-    def request(self, method: str, url: str, body: bytes | None = None,
-                headers: Mapping[str, str] | None = None) -> Reply:
+    def request(
+        self, method: str, url: str, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> Reply:
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
@@ -308,8 +329,9 @@ class Client:
         self._connections.clear()
 
 
-def fetch_all(proxy_port: int, ca: Path, urls: list[str], in_flight: int = 20,
-              accept: str = WEBP_ACCEPT) -> list[Reply | None]:
+def fetch_all(
+    proxy_port: int, ca: Path, urls: list[str], in_flight: int = 20, accept: str = WEBP_ACCEPT
+) -> list[Reply | None]:
     """GET every URL through the proxy, `in_flight` at a time, one client (one browser connection) per
     thread; a request that raised gives None. Replies come back in the order of `urls`."""
     local = threading.local()

@@ -47,14 +47,20 @@ ANIMATE_KINDS = ANIMATABLE - {"tiff"}
 #: Jobs (running or waiting, including ones finishing after their deadline) per worker process.
 QUEUE_PER_WORKER = 4
 #: Content types never worth decoding a compressed body for (pages, scripts, styles, data).
-TEXTUAL = re.compile(
-    r"^\s*(text/|application/(javascript|json|xml|xhtml|x-javascript|ld\+json|manifest))", re.I)
+TEXTUAL = re.compile(r"^\s*(text/|application/(javascript|json|xml|xhtml|x-javascript|ld\+json|manifest))", re.I)
 FORMAT_CHOICES = ("auto", *FORMATS)
 #: The most a compressed image body is inflated to (far over pipeline.decode.MAX_PIXELS' worth of JPEG).
 MAX_DECODED = 64 * 1024 * 1024
 #: Response headers that describe the original bytes and would be wrong for the animation.
-STALE_HEADERS = ("content-encoding", "transfer-encoding", "content-md5", "digest", "content-digest",
-                 "repr-digest", "accept-ranges")
+STALE_HEADERS = (
+    "content-encoding",
+    "transfer-encoding",
+    "content-md5",
+    "digest",
+    "content-digest",
+    "repr-digest",
+    "accept-ranges",
+)
 ETAG_MARK = "~wink."
 ETAG = re.compile(r'(W/)?"([^"]*)"|\*')
 
@@ -108,8 +114,11 @@ def tagged_etag(etag: str, tag: str) -> str:
 
 def our_tags(value: str) -> list[str]:
     """The settings tags of the ETags we made, in an If-None-Match or If-Range value."""
-    return [match.group(2).rpartition(ETAG_MARK)[2] for match in ETAG.finditer(value)
-            if match.group(2) and ETAG_MARK in match.group(2)]
+    return [
+        match.group(2).rpartition(ETAG_MARK)[2]
+        for match in ETAG.finditer(value)
+        if match.group(2) and ETAG_MARK in match.group(2)
+    ]
 
 
 def untag_if_none_match(value: str, current_tag: str | None) -> str | None:
@@ -158,8 +167,9 @@ class Candidate(NamedTuple):
     cached: bytes | None  # None: miss; b"": nothing to do; else the animation
 
 
-def examine(raw: bytes, encoding: str | None, min_size: int, key_suffix: str,
-            lookup: Callable[[str], bytes | None]) -> Candidate | str | None:
+def examine(
+    raw: bytes, encoding: str | None, min_size: int, key_suffix: str, lookup: Callable[[str], bytes | None]
+) -> Candidate | str | None:
     """Decide what to do with a response body (runs in a thread: decompressing and hashing take time).
 
     Returns None for "not an image" (not counted), a reason string for an image passed untouched,
@@ -245,8 +255,7 @@ class Wink:
     """Rewrites image responses that show the target person into animations; never breaks a page."""
 
     def __init__(self) -> None:
-        self.counts = dict.fromkeys(
-            ("seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"), 0)
+        self.counts = dict.fromkeys(("seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"), 0)
         self.latencies: deque[float] = deque(maxlen=2000)
         self.cache = ResultCache("", 0)
         self.restarts = 0
@@ -260,23 +269,34 @@ class Wink:
         self._target_key = self._preset_key = ""
 
     def load(self, loader) -> None:
-        loader.add_option("wink_target", str, "zeman",
-                          "Whose face to animate: an enrolled name, a photo, a folder of photos, or 'any'.")
-        loader.add_option("wink_preset", str, "wink",
-                          "Motion preset: a name (see http://wink.proxy/) or a .npz path.")
+        loader.add_option(
+            "wink_target",
+            str,
+            "zeman",
+            "Whose face to animate: an enrolled name, a photo, a folder of photos, or 'any'.",
+        )
+        loader.add_option("wink_preset", str, "wink", "Motion preset: a name (see http://wink.proxy/) or a .npz path.")
         loader.add_option("wink_enabled", bool, True, "Animate images (false: pass everything through).")
-        loader.add_option("wink_cache_dir", str, default_cache_dir(),
-                          "Directory of the result cache (kept across restarts).")
+        loader.add_option(
+            "wink_cache_dir", str, default_cache_dir(), "Directory of the result cache (kept across restarts)."
+        )
         loader.add_option("wink_cache_size", int, 512, "Cache size limit in MB (0 turns the cache off).")
-        loader.add_option("wink_timeout", str, "3",  # str: mitmproxy's --set parses no floats
-                          "Seconds (e.g. 3 or 0.5) an image response may be held; past it the original "
-                          "goes out and the animation is finished into the cache for next time.")
+        loader.add_option(
+            "wink_timeout",
+            str,
+            "3",  # str: mitmproxy's --set parses no floats
+            "Seconds (e.g. 3 or 0.5) an image response may be held; past it the original "
+            "goes out and the animation is finished into the cache for next time.",
+        )
         loader.add_option("wink_workers", int, os.cpu_count() or 1, "Worker processes doing image work.")
-        loader.add_option("wink_min_size", int, 64,
-                          "Images smaller than this many pixels on a side pass untouched.")
-        loader.add_option("wink_format", str, "auto",
-                          "Output format: auto (by Accept: WebP, else APNG, else GIF), webp, apng or gif.",
-                          choices=FORMAT_CHOICES)
+        loader.add_option("wink_min_size", int, 64, "Images smaller than this many pixels on a side pass untouched.")
+        loader.add_option(
+            "wink_format",
+            str,
+            "auto",
+            "Output format: auto (by Accept: WebP, else APNG, else GIF), webp, apng or gif.",
+            choices=FORMAT_CHOICES,
+        )
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
@@ -307,13 +327,17 @@ class Wink:
 
     def running(self) -> None:
         opts = ctx.options
-        logger.info(f"wink: animating {opts.wink_target} with preset {opts.wink_preset} "
-                    f"({'on' if opts.wink_enabled else 'off'}); status at http://wink.proxy/ through the proxy.")
+        logger.info(
+            f"wink: animating {opts.wink_target} with preset {opts.wink_preset} "
+            f"({'on' if opts.wink_enabled else 'off'}); status at http://wink.proxy/ through the proxy."
+        )
         if opts.wink_enabled:
             self._ensure_pool()
         if Path(ctx.options.confdir).expanduser().resolve() == Path("~/.mitmproxy").expanduser().resolve():
-            logger.info("wink: using mitmproxy's default CA in ~/.mitmproxy; the project's own lives in "
-                        "certs/confdir (--set confdir=certs/confdir, see proxy_addon/README.md).")
+            logger.info(
+                "wink: using mitmproxy's default CA in ~/.mitmproxy; the project's own lives in "
+                "certs/confdir (--set confdir=certs/confdir, see proxy_addon/README.md)."
+            )
 
     def done(self) -> None:
         if self._pool is not None:
@@ -330,14 +354,17 @@ class Wink:
         (The extension checks this way that the browser trusts the CA.)"""
         if control.is_control_host(flow.request.host):
             now = time.time()
-            flow.response = http.Response(flow.request.data.http_version, 200, b"Connection established",
-                                          http.Headers(), b"", None, now, now)
+            flow.response = http.Response(
+                flow.request.data.http_version, 200, b"Connection established", http.Headers(), b"", None, now, now
+            )
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         """No upstream TLS first for the control host: there is no upstream."""
         address = data.context.server.address
-        if data.client_hello.sni and control.is_control_host(data.client_hello.sni) or (
-            address and control.is_control_host(str(address[0]))
+        if (
+            data.client_hello.sni
+            and control.is_control_host(data.client_hello.sni)
+            or (address and control.is_control_host(str(address[0])))
         ):
             data.establish_server_tls_first = False
 
@@ -402,7 +429,8 @@ class Wink:
         loop = asyncio.get_running_loop()
         try:
             found = await loop.run_in_executor(
-                self._threads, examine, raw, encoding, opts.wink_min_size, suffix, self.cache.get)
+                self._threads, examine, raw, encoding, opts.wink_min_size, suffix, self.cache.get
+            )
         except Exception as error:  # never lose a response to our own bug
             self._once("examine", logging.WARNING, f"wink: cannot examine an image ({error!r}); sent as is.")
             return
@@ -423,8 +451,7 @@ class Wink:
         else:
             self.counts["failed"] += 1
 
-    async def _outcome(self, found: Candidate | str, fmt: str, target: str, preset: str,
-                       deadline: float) -> Outcome:
+    async def _outcome(self, found: Candidate | str, fmt: str, target: str, preset: str, deadline: float) -> Outcome:
         if isinstance(found, str):
             logger.debug("wink: passed untouched: %s", found)
             return Outcome()
@@ -436,8 +463,11 @@ class Wink:
             self.counts["cached"] += 1  # finished, its cache entry being written
         if job is None:
             if len(self._jobs) >= QUEUE_PER_WORKER * ctx.options.wink_workers:
-                self._once("queue_full", logging.WARNING,
-                           "wink: the work queue is full; images pass through untouched until it drains.")
+                self._once(
+                    "queue_full",
+                    logging.WARNING,
+                    "wink: the work queue is full; images pass through untouched until it drains.",
+                )
                 return Outcome(failure="queue_full")
             job = asyncio.create_task(self._job(found, fmt, target, preset))
             self._jobs[found.key] = job
@@ -456,12 +486,18 @@ class Wink:
                 storing = self._store(found.key, outcome.data or b"")
             return outcome
         except BrokenProcessPool:
-            self._once("crash", logging.WARNING,
-                       "wink: a worker process died; the image was sent as is and a new worker started.")
+            self._once(
+                "crash",
+                logging.WARNING,
+                "wink: a worker process died; the image was sent as is and a new worker started.",
+            )
             return Outcome(failure="crash")
         except Exception as error:
-            self._once(f"job:{type(error).__name__}", logging.WARNING,
-                       f"wink: image work failed ({error!r}); the image was sent as is.")
+            self._once(
+                f"job:{type(error).__name__}",
+                logging.WARNING,
+                f"wink: image work failed ({error!r}); the image was sent as is.",
+            )
             return Outcome(failure="error")
         finally:
             if not storing:
@@ -522,8 +558,11 @@ class Wink:
             spawn = multiprocessing.get_context("spawn")
             self._ready = spawn.Value("i", 0)
             self._pool = ProcessPoolExecutor(
-                max_workers=opts.wink_workers, mp_context=spawn,
-                initializer=worker.init, initargs=(opts.wink_target, opts.wink_preset, self._ready))
+                max_workers=opts.wink_workers,
+                mp_context=spawn,
+                initializer=worker.init,
+                initargs=(opts.wink_target, opts.wink_preset, self._ready),
+            )
             self._warm(self._pool)
         return self._pool
 
@@ -603,15 +642,21 @@ class Wink:
             "counts": dict(self.counts),
             "latency_ms": {"p50": percentile(samples, 0.5), "p95": percentile(samples, 0.95)},
             "cache": {"bytes": size, "entries": entries, "dir": self.cache.directory},
-            "workers": {"count": opts.wink_workers, "ready": self.ready, "pids": self.worker_pids(),
-                        "restarts": self.restarts},
+            "workers": {
+                "count": opts.wink_workers,
+                "ready": self.ready,
+                "pids": self.worker_pids(),
+                "restarts": self.restarts,
+            },
         }
 
     def presets(self) -> dict[str, Any]:
         from pipeline.presets import list_presets
 
-        return {"current": ctx.options.wink_preset,
-                "presets": [{"name": p.name, "description": p.description} for p in list_presets()]}
+        return {
+            "current": ctx.options.wink_preset,
+            "presets": [{"name": p.name, "description": p.description} for p in list_presets()],
+        }
 
     def set_preset(self, name: str) -> None:
         from pipeline.presets import list_presets
@@ -633,8 +678,7 @@ class Wink:
         api = control.Handlers(self.status, self.presets, self.set_preset, self.set_enabled)
         request = flow.request
         reply = control.handle(request.method, request.path, request.headers, request.raw_content or b"", api)
-        flow.response = http.Response.make(reply.status, b"" if request.method == "HEAD" else reply.body,
-                                           reply.headers)
+        flow.response = http.Response.make(reply.status, b"" if request.method == "HEAD" else reply.body, reply.headers)
 
 
 def _prepare_sys_path() -> None:

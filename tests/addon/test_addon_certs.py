@@ -14,8 +14,9 @@ from tests.conftest import REPO
 
 
 def certs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "certs", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "certs", *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def nss_listing(nssdb: Path) -> str:
@@ -55,7 +56,9 @@ def test_uninstall_removes_only_this_ca_and_never_creates_one(tmp_path):
     assert certs("uninstall", "--confdir", str(confdir), "--nssdb", str(tmp_path / "none")).returncode == 0
     assert not confdir.exists()
     cert = generate(confdir)
-    for system, delete in (("Darwin", ["security", "delete-certificate", "-Z"]),
-                           ("Windows", ["certutil", "-delstore", "-user", "Root"])):
+    for system, delete in (
+        ("Darwin", ["security", "delete-certificate", "-Z"]),
+        ("Windows", ["certutil", "-delstore", "-user", "Root"]),
+    ):
         (command,) = uninstall_commands(cert, system, tmp_path)
         assert command == [*delete, thumbprint(cert)] and len(thumbprint(cert)) == 40

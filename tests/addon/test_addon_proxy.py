@@ -39,6 +39,7 @@ def zeman_variant(fixtures: Path, index: int) -> bytes:
 
 def png_bomb(side: int = 20000) -> bytes:
     """A small PNG whose header claims side x side pixels (1-bit, all zero)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -59,23 +60,29 @@ def bad_corpus(fixtures: Path) -> dict[str, Route]:
         "/bad/truncated.jpg": Route(zeman[:3000], "image/jpeg"),
         "/bad/text.jpg": Route(b"this is not a picture at all\n" * 20, "image/jpeg"),
         "/bad/bomb.png": Route(png_bomb(), "image/png"),
-        "/bad/drawing.svg": Route(b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">'
-                                  b'<circle cx="100" cy="100" r="80"/></svg>', "image/svg+xml"),
-        "/bad/animated.gif": Route(encode(frames[0], "GIF", save_all=True, append_images=frames[1:],
-                                          duration=100, loop=0), "image/gif"),
+        "/bad/drawing.svg": Route(
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">'
+            b'<circle cx="100" cy="100" r="80"/></svg>',
+            "image/svg+xml",
+        ),
+        "/bad/animated.gif": Route(
+            encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0), "image/gif"
+        ),
         "/bad/cmyk.jpg": Route(encode(Image.new("CMYK", (300, 200), (10, 80, 30, 5)), "JPEG"), "image/jpeg"),
         "/bad/16bit.png": Route(encode(sixteen, "PNG"), "image/png"),
         "/bad/wrong-type.png": Route(encode(Image.new("RGB", (300, 200), (20, 90, 40)), "PNG"), "image/jpeg"),
-        "/bad/zeman-tiny.jpg": Route(encode(Image.open(io.BytesIO(zeman)).resize((40, 56)), "JPEG"),
-                                     "image/jpeg"),
+        "/bad/zeman-tiny.jpg": Route(encode(Image.open(io.BytesIO(zeman)).resize((40, 56)), "JPEG"), "image/jpeg"),
     }
 
 
 def routes(fixtures: Path) -> dict[str, Route]:
     faces = fixtures / "faces"
     table = {
-        "/zeman_1.jpg": Route((faces / "zeman" / "zeman_1.jpg").read_bytes(), "image/jpeg",
-                              headers={"ETag": '"z1"', "Cache-Control": "max-age=600"}),
+        "/zeman_1.jpg": Route(
+            (faces / "zeman" / "zeman_1.jpg").read_bytes(),
+            "image/jpeg",
+            headers={"ETag": '"z1"', "Cache-Control": "max-age=600"},
+        ),
         "/zeman_2.bin": Route((faces / "zeman" / "zeman_2.jpg").read_bytes(), "application/octet-stream"),
         "/biden_1.jpg": Route((faces / "biden" / "biden_1.jpg").read_bytes(), "image/jpeg"),
         "/obama_1.jpg": Route((faces / "obama" / "obama_1.jpg").read_bytes(), "image/jpeg"),
@@ -144,8 +151,9 @@ def test_addon_proxy_gif_for_plain_clients(proxy, origins):
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
-@pytest.mark.parametrize("path", ["/biden_1.jpg", "/obama_1.jpg", "/noface.png", "/page.html", "/style.css",
-                                  "/data.json"])
+@pytest.mark.parametrize(
+    "path", ["/biden_1.jpg", "/obama_1.jpg", "/noface.png", "/page.html", "/style.css", "/data.json"]
+)
 def test_addon_proxy_everything_else_identical(proxy, origins, scheme, path):
     origin = origins[scheme]
     reply = proxy.client.get(origin.url(path), accept=WEBP_ACCEPT)
@@ -177,9 +185,22 @@ def test_addon_proxy_range_and_head_untouched(proxy, origins):
 
 def test_addon_proxy_load(proxy, origins, fixtures):
     """A few hundred mixed requests, 20 in flight: none fails, every body is the original or an animation."""
-    mix = ["/variant_0.jpg", "/variant_1.jpg", "/variant_2.jpg", "/variant_3.jpg", "/biden_1.jpg",
-           "/obama_1.jpg", "/noface.png", "/page.html", "/style.css", "/data.json", "/bad/truncated.jpg",
-           "/bad/cmyk.jpg", "/bad/animated.gif", "/zeman_1.jpg"]
+    mix = [
+        "/variant_0.jpg",
+        "/variant_1.jpg",
+        "/variant_2.jpg",
+        "/variant_3.jpg",
+        "/biden_1.jpg",
+        "/obama_1.jpg",
+        "/noface.png",
+        "/page.html",
+        "/style.css",
+        "/data.json",
+        "/bad/truncated.jpg",
+        "/bad/cmyk.jpg",
+        "/bad/animated.gif",
+        "/zeman_1.jpg",
+    ]
     jobs = [(("http", "https")[i % 2], mix[(i * 7) % len(mix)]) for i in range(280)]
     started = time.monotonic()
     replies = fetch_all(proxy.port, proxy.ca, [origins[scheme].url(path) for scheme, path in jobs])
@@ -197,8 +218,9 @@ def test_addon_proxy_load(proxy, origins, fixtures):
         assert int(reply.headers["content-length"]) == len(reply.body)
         animated += 1
     assert animated > 0
-    print(f"load: {len(jobs)} requests in {elapsed:.1f} s, {animated} animated, "
-          f"memory peak kB {proxy.memory_peak_kb()}")
+    print(
+        f"load: {len(jobs)} requests in {elapsed:.1f} s, {animated} animated, memory peak kB {proxy.memory_peak_kb()}"
+    )
 
 
 def test_addon_proxy_control_page_and_api(proxy, origins):
@@ -224,20 +246,29 @@ def test_addon_proxy_control_page_and_api(proxy, origins):
     evil = "https://evil.example"
     read = client.get("http://wink.proxy/api/status", origin=evil)
     assert "access-control-allow-origin" not in read.headers
-    preflight = client.request("OPTIONS", "http://wink.proxy/api/enabled", headers={
-        "origin": evil, "access-control-request-method": "POST",
-        "access-control-request-headers": "content-type"})
+    preflight = client.request(
+        "OPTIONS",
+        "http://wink.proxy/api/enabled",
+        headers={
+            "origin": evil,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
+    )
     assert "access-control-allow-origin" not in preflight.headers
-    for headers, status in (({"origin": evil, "content-type": "application/json"}, 403),
-                            ({"content-type": "text/plain"}, 415)):
+    for headers, status in (
+        ({"origin": evil, "content-type": "application/json"}, 403),
+        ({"content-type": "text/plain"}, 415),
+    ):
         refused = client.request("POST", "http://wink.proxy/api/enabled", b'{"enabled": false}', headers)
         assert refused.status == status, headers
     assert json.loads(client.get("http://wink.proxy/api/status").body)["enabled"] is True
 
     # the extension: allowed, with CORS echoed
     ext = {"origin": EXT, "content-type": "application/json"}
-    preflight = client.request("OPTIONS", "http://wink.proxy/api/enabled", headers={
-        "origin": EXT, "access-control-request-method": "POST"})
+    preflight = client.request(
+        "OPTIONS", "http://wink.proxy/api/enabled", headers={"origin": EXT, "access-control-request-method": "POST"}
+    )
     assert preflight.headers["access-control-allow-origin"] == EXT
     bad = client.request("POST", "http://wink.proxy/api/preset", b'{"preset": "no-such"}', ext)
     assert bad.status == 400 and "error" in json.loads(bad.body)

@@ -34,8 +34,9 @@ def animated_webp(size: tuple[int, int] = (200, 150)) -> bytes:
     return out.getvalue()
 
 
-def image_flow(body: bytes, content_type: str = "image/jpeg", accept: str = WEBP_ACCEPT,
-               **headers: str) -> http.HTTPFlow:
+def image_flow(
+    body: bytes, content_type: str = "image/jpeg", accept: str = WEBP_ACCEPT, **headers: str
+) -> http.HTTPFlow:
     flow = tflow.tflow()
     flow.request.headers["accept"] = accept
     flow.response = http.Response.make(200, body, {"content-type": content_type, **headers})
@@ -76,14 +77,17 @@ def fake_worker(addon: wink.Wink, result=None, delay: float = 0.0, error: Except
 # --- pure helpers ---
 
 
-@pytest.mark.parametrize(("accept", "setting", "expected"), [
-    (WEBP_ACCEPT, "auto", "webp"),
-    ("image/apng,image/*;q=0.8", "auto", "apng"),
-    ("image/webp;q=0,image/apng", "auto", "apng"),
-    ("*/*", "auto", "gif"),
-    ("", "auto", "gif"),
-    (WEBP_ACCEPT, "gif", "gif"),
-])
+@pytest.mark.parametrize(
+    ("accept", "setting", "expected"),
+    [
+        (WEBP_ACCEPT, "auto", "webp"),
+        ("image/apng,image/*;q=0.8", "auto", "apng"),
+        ("image/webp;q=0,image/apng", "auto", "apng"),
+        ("*/*", "auto", "gif"),
+        ("", "auto", "gif"),
+        (WEBP_ACCEPT, "gif", "gif"),
+    ],
+)
 def test_addon_choose_format(accept, setting, expected):
     assert wink.choose_format(accept, setting) == expected
 
@@ -134,9 +138,18 @@ def test_addon_compressed_bomb_is_not_inflated_past_the_limit():
 
 
 def test_addon_apply_animation_headers():
-    response = http.Response.make(200, b"x" * 10, {
-        "content-type": "application/octet-stream", "content-encoding": "identity", "etag": '"e1"',
-        "accept-ranges": "bytes", "cache-control": "max-age=60", "vary": "Origin"})
+    response = http.Response.make(
+        200,
+        b"x" * 10,
+        {
+            "content-type": "application/octet-stream",
+            "content-encoding": "identity",
+            "etag": '"e1"',
+            "accept-ranges": "bytes",
+            "cache-control": "max-age=60",
+            "vary": "Origin",
+        },
+    )
     data = animated_webp()
     wink.apply_animation(response, data, "image/webp", "t")
     headers = response.headers
@@ -149,11 +162,19 @@ def test_addon_apply_animation_headers():
 # --- options ---
 
 
-@pytest.mark.parametrize(("option", "value"), [
-    ("wink_timeout", "0"), ("wink_timeout", "soon"), ("wink_workers", 0), ("wink_min_size", -1),
-    ("wink_cache_size", -5),
-    ("wink_preset", "no-such-preset"), ("wink_target", "no-such-person"), ("wink_format", "jpeg"),
-])
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("wink_timeout", "0"),
+        ("wink_timeout", "soon"),
+        ("wink_workers", 0),
+        ("wink_min_size", -1),
+        ("wink_cache_size", -5),
+        ("wink_preset", "no-such-preset"),
+        ("wink_target", "no-such-person"),
+        ("wink_format", "jpeg"),
+    ],
+)
 def test_addon_bad_option_is_refused(tctx, addon, option, value):
     with pytest.raises(exceptions.OptionsError):
         tctx.configure(addon, **{option: value})
@@ -208,8 +229,15 @@ async def test_addon_animates_and_caches(addon):
     await addon.response(again)
     assert again.response.raw_content == data
     assert len(calls) == 1
-    assert addon.counts | {} == {"seen": 2, "animated": 2, "passed": 0, "failed": 0, "cached": 1,
-                                 "queue_full": 0, "timeouts": 0}
+    assert addon.counts | {} == {
+        "seen": 2,
+        "animated": 2,
+        "passed": 0,
+        "failed": 0,
+        "cached": 1,
+        "queue_full": 0,
+        "timeouts": 0,
+    }
     gif_flow = image_flow(jpeg, accept="*/*")  # another format is another cache entry
     await addon.response(gif_flow)
     assert calls[-1][-1] == "gif"
@@ -322,8 +350,9 @@ def test_addon_our_etags_and_dates_never_keep_a_stale_animation(addon):
     flow.request.headers["if-modified-since"] = "Mon, 01 Jan 2024 00:00:00 GMT"
     addon.request(flow)
     assert "if-none-match" not in flow.request.headers and "if-modified-since" in flow.request.headers
-    flow.request.headers.update({"if-none-match": '"e1~wink.0123456789"', "if-range": '"e1~wink.0123456789"',
-                                 "range": "bytes=0-99"})
+    flow.request.headers.update(
+        {"if-none-match": '"e1~wink.0123456789"', "if-range": '"e1~wink.0123456789"', "range": "bytes=0-99"}
+    )
     addon.request(flow)
     assert not {"if-none-match", "if-modified-since", "if-range", "range"} & set(flow.request.headers.keys())
 
@@ -338,8 +367,11 @@ def test_addon_control_host_is_answered_locally(addon):
     addon.request(flow)
     status = json.loads(flow.response.content)
     assert status["enabled"] is True and status["target"] == "any" and "p95" in status["latency_ms"]
-    assert set(status["counts"]) == set(addon.counts) == {
-        "seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"}
+    assert (
+        set(status["counts"])
+        == set(addon.counts)
+        == {"seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"}
+    )
     assert "access-control-allow-origin" not in flow.response.headers
 
     flow = control_flow("GET", "/")
@@ -364,8 +396,16 @@ def test_addon_control_state_changes(addon):
     assert flow.response.status_code == 200 and json.loads(flow.response.content)["enabled"] is False
 
     refused = [
-        (control_flow("POST", "/api/enabled", b'{"enabled": true}', origin="https://evil.example",
-                      **{"content-type": "application/json"}), 403),
+        (
+            control_flow(
+                "POST",
+                "/api/enabled",
+                b'{"enabled": true}',
+                origin="https://evil.example",
+                **{"content-type": "application/json"},
+            ),
+            403,
+        ),
         (control_flow("POST", "/api/enabled", b'{"enabled": true}', **{"content-type": "text/plain"}), 415),
         (control_flow("GET", "/api/enabled"), 405),
         (control_flow("POST", "/api/enabled", b'{"enabled": "yes"}', **ext), 400),

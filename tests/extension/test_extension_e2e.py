@@ -63,6 +63,7 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.2):
 
 # --- certificates for the local HTTPS site -------------------------------------------------------
 
+
 @dataclass
 class SiteCertificates:
     ca: Path
@@ -86,24 +87,39 @@ def make_site_certificates(folder: Path) -> SiteCertificates:
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wink extension test site CA")])
     ca_cert = (
         x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(ca_key, hashes.SHA256())
     )
     site_key = ec.generate_private_key(ec.SECP256R1())
     site_cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name).public_key(site_key.public_key())
+        .issuer_name(ca_name)
+        .public_key(site_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=7))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                       critical=False)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -112,24 +128,28 @@ def make_site_certificates(folder: Path) -> SiteCertificates:
     certs = SiteCertificates(folder / "site-ca.pem", folder / "site.pem", folder / "site-key.pem")
     certs.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     certs.cert.write_bytes(site_cert.public_bytes(serialization.Encoding.PEM))
-    key_pem = site_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
+    key_pem = site_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     certs.key.write_bytes(key_pem)
     return certs
 
 
 # --- the browser's certificate store --------------------------------------------------------------
 
+
 def make_home_trusting(home: Path, cas: dict[str, Path]) -> None:
     """A HOME whose NSS db (where Chromium on Linux looks) trusts each CA for TLS servers."""
     nssdb = home / ".pki" / "nssdb"
     nssdb.mkdir(parents=True, exist_ok=True)
     certutil = shutil.which("certutil") or "certutil"
-    subprocess.run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"],
-                   check=True, capture_output=True)
+    subprocess.run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True, capture_output=True)
     for nickname, pem in cas.items():
-        subprocess.run([certutil, "-A", "-d", f"sql:{nssdb}", "-t", "C,,", "-n", nickname, "-i", str(pem)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [certutil, "-A", "-d", f"sql:{nssdb}", "-t", "C,,", "-n", nickname, "-i", str(pem)],
+            check=True,
+            capture_output=True,
+        )
 
 
 def launch_chromium(playwright, profile: Path, home: Path):
@@ -142,13 +162,17 @@ def launch_chromium(playwright, profile: Path, home: Path):
         env={**os.environ, "HOME": str(home)},
         viewport={"width": 1000, "height": 800},
     )
-    worker = context.service_workers[0] if context.service_workers else context.wait_for_event(
-        "serviceworker", timeout=20_000)
+    worker = (
+        context.service_workers[0]
+        if context.service_workers
+        else context.wait_for_event("serviceworker", timeout=20_000)
+    )
     extension_id = worker.url.split("/")[2]
     return context, extension_id
 
 
 # --- fixtures -------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def browser_tools() -> None:
@@ -240,8 +264,11 @@ def load_page(page, url: str, expected_paths: list[str]) -> dict[str, bytes]:
     page.on("response", keep)
     try:
         page.goto(url, wait_until="load", timeout=90_000)
-        wait_until(lambda: set(responses) == set(expected_paths), 30,
-                   f"the page to load {sorted(set(expected_paths) - set(responses))}")
+        wait_until(
+            lambda: set(responses) == set(expected_paths),
+            30,
+            f"the page to load {sorted(set(expected_paths) - set(responses))}",
+        )
         return {path: response.body() for path, response in responses.items()}
     finally:
         page.remove_listener("response", keep)
@@ -355,8 +382,11 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 assert first_preset in presets and len(presets) > 1, presets
                 second_preset = next(name for name in presets if name != first_preset)
                 popup.select_option("#preset", second_preset)
-                wait_until(lambda: wink_proxy.status()["preset"] == second_preset, 10,
-                           f"the add-on to switch to {second_preset}")
+                wait_until(
+                    lambda: wink_proxy.status()["preset"] == second_preset,
+                    10,
+                    f"the add-on to switch to {second_preset}",
+                )
                 second = load_page(page, page_url, image_paths)
                 for way in WAYS:
                     target = second[image_path(way, "target")]
@@ -378,8 +408,11 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
             # Restart the browser: it was on, so it is on again.
             context, extension_id = launch_chromium(playwright, profile, home)
             try:
-                wait_until(lambda: proxy_level_of_control(context) == "controlled_by_this_extension", 10,
-                           "the extension to put the proxy back after a restart")
+                wait_until(
+                    lambda: proxy_level_of_control(context) == "controlled_by_this_extension",
+                    10,
+                    "the extension to put the proxy back after a restart",
+                )
                 popup = open_popup(context, extension_id)
                 state, text = popup_status(popup)
                 assert state == "ok", f"popup after a restart says: {text}"
@@ -423,4 +456,3 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 context.close()
     finally:
         site.close()
-

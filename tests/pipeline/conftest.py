@@ -31,12 +31,19 @@ def prepared(fixtures, animators):
             animator = animators(target, preset)
             still = decode.decode((fixtures / relative).read_bytes())
             small = decode.shrink(still)
-            found = faces.identify(still.rgb, faces.detect(small.rgb, small.scale, still.width, still.height),
-                                   animator.target.encodings, animator.target.tolerance)
+            found = faces.identify(
+                still.rgb,
+                faces.detect(small.rgb, small.scale, still.width, still.height),
+                animator.target.encodings,
+                animator.target.tolerance,
+            )
             mesh = landmarks.face_mesh(still.rgb, next(face for face in found if face.is_target).box)
             face_motion = motion.plan_motion(mesh, animator.preset)
-            cache[(relative, target, preset)] = (still, face_motion,
-                                                 warp.FaceWarp(face_motion.still, still.width, still.height))
+            cache[(relative, target, preset)] = (
+                still,
+                face_motion,
+                warp.FaceWarp(face_motion.still, still.width, still.height),
+            )
         return cache[(relative, target, preset)]
 
     return get

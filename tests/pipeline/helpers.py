@@ -26,6 +26,11 @@ def judge(judge_script: Path, original: Path, animated_bytes: bytes, tmp_path: P
     """Run ../shared/tools/judge.py on an animation and return its JSON."""
     out = tmp_path / "animated.webp"
     out.write_bytes(animated_bytes)
-    run = subprocess.run([sys.executable, str(judge_script), str(original), str(out)], capture_output=True,
-                         text=True, timeout=300, check=True)
+    run = subprocess.run(
+        [sys.executable, str(judge_script), str(original), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return json.loads(run.stdout.strip().splitlines()[-1])

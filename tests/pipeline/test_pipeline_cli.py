@@ -14,8 +14,9 @@ from tests.conftest import REPO
 
 
 def wink(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 def test_animate_one_target_photo_exits_0_and_writes_webp(fixtures, tmp_path):
@@ -27,15 +28,18 @@ def test_animate_one_target_photo_exits_0_and_writes_webp(fixtures, tmp_path):
     assert run.stderr == ""  # no model chatter reaches the user
 
 
-@pytest.mark.parametrize(("args", "code", "words"), [
-    (["animate", "{fixtures}/faces/biden/biden_1.jpg", "-o", "{tmp}/b.webp"], 3, "no face of the target"),
-    (["animate", "/nonexistent/photo.jpg"], 1, "cannot read"),
-    (["animate", "{fixtures}/labels.json"], 1, "not an image"),
-    (["animate", "{fixtures}/faces/zeman/zeman_1.jpg", "--preset", "nope"], 2, "Unknown preset"),
-    (["animate", "{fixtures}/faces/zeman/zeman_1.jpg", "--target", "nobody"], 2, "Unknown target"),
-    (["animate", "{fixtures}/faces/zeman/zeman_1.jpg", "--format", "bmp"], 2, "invalid choice"),
-    (["animate"], 2, "required"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["animate", "{fixtures}/faces/biden/biden_1.jpg", "-o", "{tmp}/b.webp"], 3, "no face of the target"),
+        (["animate", "/nonexistent/photo.jpg"], 1, "cannot read"),
+        (["animate", "{fixtures}/labels.json"], 1, "not an image"),
+        (["animate", "{fixtures}/faces/zeman/zeman_1.jpg", "--preset", "nope"], 2, "Unknown preset"),
+        (["animate", "{fixtures}/faces/zeman/zeman_1.jpg", "--target", "nobody"], 2, "Unknown target"),
+        (["animate", "{fixtures}/faces/zeman/zeman_1.jpg", "--format", "bmp"], 2, "invalid choice"),
+        (["animate"], 2, "required"),
+    ],
+)
 def test_animate_failures_are_one_clear_line(fixtures, tmp_path, args, code, words):
     run = wink(*[a.format(fixtures=fixtures, tmp=tmp_path) for a in args])
     assert run.returncode == code
@@ -44,8 +48,11 @@ def test_animate_failures_are_one_clear_line(fixtures, tmp_path, args, code, wor
 
 
 def test_batch_prints_one_json_line_per_input(fixtures, tmp_path):
-    inputs = [fixtures / "faces" / "zeman" / "zeman_2.jpg", fixtures / "faces" / "kit_harington" / "kit_1.jpg",
-              fixtures / "labels.json"]
+    inputs = [
+        fixtures / "faces" / "zeman" / "zeman_2.jpg",
+        fixtures / "faces" / "kit_harington" / "kit_1.jpg",
+        fixtures / "labels.json",
+    ]
     run = wink("animate", *map(str, inputs), "--out-dir", str(tmp_path / "out"), "--format", "apng")
     records = [json.loads(line) for line in run.stdout.strip().splitlines()]
     assert [r["input"] for r in records] == list(map(str, inputs))

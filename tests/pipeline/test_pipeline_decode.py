@@ -23,6 +23,7 @@ def _png(image: Image.Image, **params) -> bytes:
 
 def _bomb_png(side: int = 20000) -> bytes:
     """A tiny file whose header claims side x side pixels (a decompression bomb)."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
@@ -31,22 +32,34 @@ def _bomb_png(side: int = 20000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize(("head", "kind"), [
-    (b"\xff\xd8\xff\xe0", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"), (b"GIF89a", "gif"),
-    (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"), (b"\x00\x00\x00\x1cftypavif", "avif"),
-    (b"<svg xmlns='http://www.w3.org/2000/svg'>", "svg"), (b"BM", "bmp"), (b"\x00\x00\x01\x00", "ico"),
-    (b"hello world", None), (b"", None),
-])
+@pytest.mark.parametrize(
+    ("head", "kind"),
+    [
+        (b"\xff\xd8\xff\xe0", "jpeg"),
+        (b"\x89PNG\r\n\x1a\n", "png"),
+        (b"GIF89a", "gif"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"),
+        (b"\x00\x00\x00\x1cftypavif", "avif"),
+        (b"<svg xmlns='http://www.w3.org/2000/svg'>", "svg"),
+        (b"BM", "bmp"),
+        (b"\x00\x00\x01\x00", "ico"),
+        (b"hello world", None),
+        (b"", None),
+    ],
+)
 def test_sniff_recognises_kinds_by_their_bytes(head, kind):
     assert decode.sniff(head) == kind
 
 
-@pytest.mark.parametrize(("name", "data", "words"), [
-    ("empty", b"", "empty"),
-    ("text", b"just some text, not a picture", "not an image"),
-    ("svg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>', "SVG"),
-    ("bomb", _bomb_png(), "too large"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "words"),
+    [
+        ("empty", b"", "empty"),
+        ("text", b"just some text, not a picture", "not an image"),
+        ("svg", b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"></svg>', "SVG"),
+        ("bomb", _bomb_png(), "too large"),
+    ],
+)
 def test_bad_inputs_raise_one_clear_sentence(name, data, words):
     with pytest.raises(ImageError) as caught:
         decode.decode(data)

@@ -36,8 +36,11 @@ def test_a_parting_closed_mouth_shows_teeth_that_fade_into_shadow_at_the_corners
     width = upper[:, 0].max() - upper[:, 0].min()
     middle = upper[len(upper) // 2, 0] + 0.05 * width  # on a central incisor, not the gap between the two
     teeth = _gap_column(image, upper, lower, middle)
-    lips = still.rgb[int(upper[len(upper) // 2, 1]) - 6 : int(lower[len(lower) // 2, 1]) + 6,
-                     int(round(middle))].astype(float).mean(axis=1)
+    lips = (
+        still.rgb[int(upper[len(upper) // 2, 1]) - 6 : int(lower[len(lower) // 2, 1]) + 6, int(round(middle))]
+        .astype(float)
+        .mean(axis=1)
+    )
     # Teeth under the middle of the upper lip: lighter than the lips of the still, darker below them.
     assert teeth.max() > np.median(lips) + 40
     assert teeth[-1] < teeth.max() - 40
@@ -60,10 +63,15 @@ def test_a_shut_lid_is_skin_not_lashes_smeared_over_the_eye(prepared):
     line = face_motion.frames[index][list(upper_lid)]
     left, right = np.sort(face_motion.still[list(corners), 0])
     columns = np.arange(int(left + 0.25 * (right - left)), int(right - 0.25 * (right - left)))
-    lid = [image[int(np.interp(x, *_by_x(fold))) + 1 : int(np.interp(x, *_by_x(line)) - 0.03 * iod), x]
-           for x in columns]
-    skin = [still.rgb[int(np.interp(x, *_by_x(fold)) - 0.1 * iod) : int(np.interp(x, *_by_x(fold)) - 0.05 * iod),
-                      x].astype(float).mean(axis=1) for x in columns]
+    lid = [
+        image[int(np.interp(x, *_by_x(fold))) + 1 : int(np.interp(x, *_by_x(line)) - 0.03 * iod), x] for x in columns
+    ]
+    skin = [
+        still.rgb[int(np.interp(x, *_by_x(fold)) - 0.1 * iod) : int(np.interp(x, *_by_x(fold)) - 0.05 * iod), x]
+        .astype(float)
+        .mean(axis=1)
+        for x in columns
+    ]
     lid_pixels, skin_pixels = np.concatenate(lid), np.concatenate(skin)
     # Measured: lid 170 (10th percentile 147) against skin 154; the stretched lashes gave 94 (63).
     assert 0.85 * skin_pixels.mean() <= lid_pixels.mean() <= 1.25 * skin_pixels.mean()

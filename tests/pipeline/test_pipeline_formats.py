@@ -17,8 +17,10 @@ def zeman(fixtures):
     return (fixtures / "faces" / "zeman" / "zeman_2.jpg").read_bytes()
 
 
-@pytest.mark.parametrize(("fmt", "pil_format", "mime"), [
-    ("webp", "WEBP", "image/webp"), ("apng", "PNG", "image/apng"), ("gif", "GIF", "image/gif")])
+@pytest.mark.parametrize(
+    ("fmt", "pil_format", "mime"),
+    [("webp", "WEBP", "image/webp"), ("apng", "PNG", "image/apng"), ("gif", "GIF", "image/gif")],
+)
 def test_format_is_a_valid_loop_of_the_same_size(zeman, animators, fmt, pil_format, mime):
     result = animators().animate(zeman, fmt)
     assert result.mime == mime
@@ -58,8 +60,7 @@ def test_icc_profile_and_exif_orientation_carry_into_the_animation(fixtures, ani
     exif = Image.Exif()
     exif[0x0112] = 8  # stored turned, "rotate 270 CW to display"
     buffer = io.BytesIO()
-    upright.transpose(Image.Transpose.ROTATE_270).save(buffer, "JPEG", quality=95, icc_profile=icc,
-                                                       exif=exif.tobytes())
+    upright.transpose(Image.Transpose.ROTATE_270).save(buffer, "JPEG", quality=95, icc_profile=icc, exif=exif.tobytes())
     result = animators().animate(buffer.getvalue())
     assert result.animated
     with Image.open(io.BytesIO(result.data)) as animation:

@@ -46,9 +46,12 @@ def test_the_winking_eye_closes_visibly(judged):
     assert face["cover"]["left"] >= 0.5 and face["cover"]["right"] <= 0.1, face["cover"]
 
 
-@pytest.mark.xfail(strict=True, reason="dlib's eye aspect ratio on the shut lid reaches 0.81-0.84 of the still, "
-                   "not 0.45; a real shut eye pasted over the photo's own judges 0.64-0.80 on these photos "
-                   "(benchmarks/eye_closure_ceiling.py), a real wink in video/wink.mp4 0.50")
+@pytest.mark.xfail(
+    strict=True,
+    reason="dlib's eye aspect ratio on the shut lid reaches 0.81-0.84 of the still, "
+    "not 0.45; a real shut eye pasted over the photo's own judges 0.64-0.80 on these photos "
+    "(benchmarks/eye_closure_ceiling.py), a real wink in video/wink.mp4 0.50",
+)
 def test_the_winking_eye_closes_to_45_percent(judged):
     _, face = judged
     assert face["wink_ratio"] <= 0.45

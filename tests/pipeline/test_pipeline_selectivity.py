@@ -8,12 +8,23 @@ import pytest
 
 from tests.pipeline.helpers import frames_of
 
-OTHER_PEOPLE = ["faces/obama/obama_1.jpg", "faces/obama/obama_2.jpg", "faces/obama/obama_4.jpg",
-                "faces/obama/obama_480p.jpg", "faces/biden/biden_1.jpg", "faces/biden/biden_2.jpg",
-                "faces/kit_harington/kit_1.jpg", "faces/kit_harington/kit_2.jpg", "faces/rose_leslie/rose_1.jpg",
-                "faces/alex_lacamoire/alex_1.jpg", "faces/alex_lacamoire/alex_2.jpg",
-                "faces/alex_lacamoire/alex_3.png", "faces/lin_manuel_miranda/lin_1.png",
-                "scenes/two_people.jpg", "scenes/obama_and_biden.jpg"]
+OTHER_PEOPLE = [
+    "faces/obama/obama_1.jpg",
+    "faces/obama/obama_2.jpg",
+    "faces/obama/obama_4.jpg",
+    "faces/obama/obama_480p.jpg",
+    "faces/biden/biden_1.jpg",
+    "faces/biden/biden_2.jpg",
+    "faces/kit_harington/kit_1.jpg",
+    "faces/kit_harington/kit_2.jpg",
+    "faces/rose_leslie/rose_1.jpg",
+    "faces/alex_lacamoire/alex_1.jpg",
+    "faces/alex_lacamoire/alex_2.jpg",
+    "faces/alex_lacamoire/alex_3.png",
+    "faces/lin_manuel_miranda/lin_1.png",
+    "scenes/two_people.jpg",
+    "scenes/obama_and_biden.jpg",
+]
 
 
 @pytest.mark.parametrize("name", ["faces/zeman/zeman_1.jpg", "faces/zeman/zeman_2.jpg"])
@@ -53,15 +64,18 @@ def test_in_a_group_only_the_target_face_moves(fixtures, animators):
     still = frames[0]
     boxes = face_recognition.face_locations(still)
     obama = face_recognition.face_encodings(
-        face_recognition.load_image_file(fixtures / "faces" / "obama" / "obama_1.jpg"))[0]
+        face_recognition.load_image_file(fixtures / "faces" / "obama" / "obama_1.jpg")
+    )[0]
     distances = [np.linalg.norm(face_recognition.face_encodings(still, [box])[0] - obama) for box in boxes]
     target_box, other_box = (boxes[int(np.argmin(distances))], boxes[int(np.argmax(distances))])
 
     def grown(box, factor=0.6):
         top, right, bottom, left = box
         h, w = bottom - top, right - left
-        return (slice(max(0, int(top - h * factor)), int(bottom + h * factor)),
-                slice(max(0, int(left - w * factor)), int(right + w * factor)))
+        return (
+            slice(max(0, int(top - h * factor)), int(bottom + h * factor)),
+            slice(max(0, int(left - w * factor)), int(right + w * factor)),
+        )
 
     assert changed[grown(target_box)].sum() > 50
     assert changed[grown(other_box, 0.2)].sum() == 0

@@ -68,8 +68,9 @@ def eye_cover(original: Path, animated: bytes) -> dict[str, float]:
         outline = np.zeros(still.shape[:2], np.uint8)
         cv2.fillPoly(outline, [np.round(np.asarray(marks[key])).astype(np.int32)], 1)
         inside = outline.astype(bool)
-        cover[side] = max(float((np.abs(f.astype(int) - still.astype(int)).max(axis=2)[inside] > 24).mean())
-                          for f in frames)
+        cover[side] = max(
+            float((np.abs(f.astype(int) - still.astype(int)).max(axis=2)[inside] > 24).mean()) for f in frames
+        )
     return cover
 
 

@@ -35,9 +35,22 @@ def test_limit_speed_only_slows_fast_stretches():
 def wink_smile(tmp_path_factory) -> Path:
     """The issue's example: wink.mp4 weighted 1.2 plus smile.mp4 weighted 0.8, written by the CLI."""
     dst = tmp_path_factory.mktemp("presets") / "wink-smile"
-    run = wink_cli(["extract", "--dst", str(dst), "--name", "wink-smile", "--description", "From two videos.",
-                      "--videos", str(fixture_path("video/wink.mp4")), "1.2", str(fixture_path("video/smile.mp4")),
-                      "0.8"])
+    run = wink_cli(
+        [
+            "extract",
+            "--dst",
+            str(dst),
+            "--name",
+            "wink-smile",
+            "--description",
+            "From two videos.",
+            "--videos",
+            str(fixture_path("video/wink.mp4")),
+            "1.2",
+            str(fixture_path("video/smile.mp4")),
+            "0.8",
+        ]
+    )
     assert run.returncode == 0, run.stderr
     return dst.with_suffix(".npz")
 
@@ -71,8 +84,9 @@ def test_hamilton_is_smooth_or_refused_with_a_reason():
     """A small, moving face: either a smooth preset or a one-sentence reason, never a jittery preset."""
     for start, end in ((None, None), (3.0, 7.0)):
         try:
-            preset = extract([(fixture_path("video/hamilton_short.mp4"), 1.0)], "hamilton", start=start, end=end,
-                             progress=False)
+            preset = extract(
+                [(fixture_path("video/hamilton_short.mp4"), 1.0)], "hamilton", start=start, end=end, progress=False
+            )
         except ExtractError as error:
             message = str(error)
             assert "hamilton_short.mp4" in message and ("jittery" in message or "lost or jumps" in message)

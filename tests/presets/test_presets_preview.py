@@ -29,7 +29,7 @@ def test_contact_sheet_shows_the_moving_face_and_says_synthetic():
         assert tiles >= 2 and sheet.width >= tiles * 100
         pixels = np.asarray(sheet.convert("RGB"))
     tile_w = pixels.shape[1] // tiles
-    first, peak = pixels[:TILE_HEIGHT, :tile_w].astype(int), pixels[:TILE_HEIGHT, tile_w:2 * tile_w].astype(int)
+    first, peak = pixels[:TILE_HEIGHT, :tile_w].astype(int), pixels[:TILE_HEIGHT, tile_w : 2 * tile_w].astype(int)
     assert np.abs(first - peak).mean() > 0.5  # the tiles differ: the face moves
     assert "compositeSynthetic" in png_text(data)["DigitalSourceType"]
 
