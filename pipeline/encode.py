@@ -53,6 +53,9 @@ RESTORE_MS = 50
 #: effort than the many small motion frames.
 STILL_METHOD = 2
 MOTION_METHOD = 1
+#: GIF: colours taken from the still, and the palette index left free for transparent pixels.
+GIF_COLOURS = 255
+GIF_TRANSPARENT = 255
 
 
 def xmp_packet() -> bytes:
@@ -239,7 +242,7 @@ def encode_webp(
         entries[0][1] = still.result()[1]
         for entry in entries[1:]:
             entry[1] = entry[1].result()
-    return _assemble_webp(width, height, entries, alpha is not None, icc_profile)
+    return _assemble_webp(width, height, entries, icc_profile)
 
 
 def _blended_deltas(
@@ -319,22 +322,54 @@ def _plain_rectangles(
         previous[box.y0 : box.y1, box.x0 : box.x1] = crop  # elsewhere the canvas already equals it
 
 
-def _assemble_webp(width: int, height: int, entries: list[list], has_alpha: bool, icc_profile: bytes | None) -> bytes:
+#: VP8X feature flags (WebP container spec, "Extended file format"); bits 0 and 6-7 are reserved.
+VP8X_ANIMATION, VP8X_XMP, VP8X_EXIF, VP8X_ALPHA, VP8X_ICC = 0x02, 0x04, 0x08, 0x10, 0x20
+#: ANMF flags: bit 1 set means "do not blend" (overwrite), bit 0 set means "dispose to background".
+ANMF_NO_BLEND = 0b10
+#: ANIM background colour, in the spec's byte order (blue, green, red, alpha): transparent. The first
+#: frame covers the whole canvas without blending and no frame disposes, so it never shows; a reader
+#: that uses it anyway clears to transparent, which is right for images with alpha and hidden for others.
+BACKGROUND_BGRA = bytes(4)
+#: Loop count 0: loop forever.
+LOOP_FOREVER = 0
+
+
+def _carries_alpha(chunks: bytes) -> bool:
+    """Whether one frame's image data holds transparency: an ALPH chunk before its VP8 bitstream, or a
+    VP8L bitstream whose header sets `alpha_is_used` (after the 0x2F signature: 14 bits width - 1,
+    14 bits height - 1, then that bit, least significant bit first)."""
+    fourcc = chunks[:4]
+    if fourcc == b"ALPH":
+        return True
+    if fourcc == b"VP8L":
+        return bool(int.from_bytes(chunks[9:13], "little") >> 28 & 1)
+    return False
+
+
+def _assemble_webp(width: int, height: int, entries: list[list], icc_profile: bytes | None) -> bytes:
+    """The RIFF container by the WebP container specification: VP8X, ICCP, ANIM, ANMF..., EXIF, XMP.
+
+    The alpha flag is set when any frame carries transparency, as the spec asks. The blended delta
+    frames of an opaque photo do: without the flag Chromium treats the whole animation as opaque and
+    paints those frames' transparent pixels instead of compositing them over the canvas.
+    """
     xmp, exif = xmp_packet(), exif_block()
-    flags = 0x02 | 0x04 | 0x08 | (0x10 if has_alpha else 0) | (0x20 if icc_profile else 0)
+    has_alpha = any(_carries_alpha(chunks) for _, chunks, _, _ in entries)
+    flags = VP8X_ANIMATION | VP8X_XMP | VP8X_EXIF | (VP8X_ALPHA if has_alpha else 0) | (VP8X_ICC if icc_profile else 0)
     body = [_chunk(b"VP8X", bytes([flags, 0, 0, 0]) + _u24(width - 1) + _u24(height - 1))]
     if icc_profile:
         body.append(_chunk(b"ICCP", icc_profile))
-    body.append(_chunk(b"ANIM", b"\x00\x00\x00\x00" + struct.pack("<H", 0)))
+    body.append(_chunk(b"ANIM", BACKGROUND_BGRA + struct.pack("<H", LOOP_FOREVER)))
     for box, chunks, duration, blend in entries:
-        flags = 0b00 if blend else 0b10  # bit 1: do not blend; bit 0 (dispose) never set
+        if box.x0 % 2 or box.y0 % 2 or box.x1 > width or box.y1 > height:
+            raise ValueError(f"frame {box} is not on even offsets inside the {width}x{height} canvas")
         header = (
             _u24(box.x0 // 2)
             + _u24(box.y0 // 2)
             + _u24(box.width - 1)
             + _u24(box.height - 1)
             + _u24(min(int(duration), 0xFFFFFF))
-            + bytes([flags])
+            + bytes([0 if blend else ANMF_NO_BLEND])
         )
         body.append(_chunk(b"ANMF", header + chunks))
     body.append(_chunk(b"EXIF", exif))
@@ -388,10 +423,26 @@ def encode_gif(
     icc_profile: bytes | None = None,
     focus: Box | None = None,
 ) -> bytes:
-    """GIF with one palette for every frame (made from the still), so colours do not flicker."""
-    images, durations = _full_frames(rgb, None, frames)
-    palette_image = images[0].quantize(colors=255, method=Image.Quantize.MEDIANCUT)
-    paletted = [image.quantize(palette=palette_image, dither=Image.Dither.NONE) for image in images]
+    """GIF with one palette for every frame (made from the still), so colours do not flicker.
+
+    GIF has 1-bit transparency: where the image has alpha, pixels under half opacity take the palette's
+    last index, kept free for them. Such frames dispose to the background, so a pixel that turns
+    transparent does not keep showing the frame before it.
+    """
+    images, durations = _full_frames(rgb, alpha, frames)
+    opaque = [image.convert("RGB") for image in images]
+    palette_image = opaque[0].quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
+    paletted = [image.quantize(palette=palette_image, dither=Image.Dither.NONE) for image in opaque]
+    options: dict = {"disposal": 1}
+    if alpha is not None:
+        palette = palette_image.getpalette() or []
+        palette = (palette + [0] * 768)[:768]
+        for index, (image, frame) in enumerate(zip(images, paletted, strict=True)):
+            clear = np.asarray(image.getchannel("A")) < 128
+            indices = np.where(clear, GIF_TRANSPARENT, np.asarray(frame)).astype(np.uint8)
+            paletted[index] = Image.fromarray(indices, "P")
+            paletted[index].putpalette(palette)
+        options = {"disposal": 2, "transparency": GIF_TRANSPARENT}
     buffer = io.BytesIO()
     paletted[0].save(
         buffer,
@@ -402,7 +453,7 @@ def encode_gif(
         loop=0,
         optimize=False,
         comment=DESCRIPTION.encode(),
-        disposal=1,
+        **options,
     )
     return buffer.getvalue()
 
