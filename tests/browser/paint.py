@@ -1,0 +1,173 @@
+"""What a browser should paint for an animation, and how close a screenshot comes to it.
+
+The reference is the pipeline's own output as Pillow decodes it: every frame composited on the canvas,
+laid over the page's white background where the image is transparent, and turned into sRGB through
+the image's ICC profile, as a colour-managed browser on an sRGB screen shows it.
+
+A screenshot matches a frame when the mean absolute difference over the whole image is at most
+`MAX_MEAN_ERROR` levels. Over a whole photo that alone cannot tell one frame of a wink from the
+next (the eye is a small part of it), so each screenshot is also compared over the `moving` region,
+where any two frames differ, and the number of different frames the moments showed is counted there.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageCms
+
+#: The issue's bar: a screenshot is a frame when it is within 3 levels of it, on average.
+MAX_MEAN_ERROR = 3.0
+#: A pixel has visibly changed between two frames when a channel moves by more than this.
+VISIBLE_LEVELS = 16
+PAGE_BACKGROUND = (255, 255, 255)
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{name}</title>
+<style>html, body {{ margin: 0; padding: 0; background: #fff; }} img {{ display: block; }}</style>
+</head><body><img id="animation" src="{src}" alt=""></body></html>
+"""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The frames a browser may show, as float32 RGB arrays, with how long each shows."""
+
+    frames: list[np.ndarray]
+    durations_ms: list[int]
+    #: (y0, y1, x0, x1): the smallest box holding every pixel that differs between any two frames.
+    moving: tuple[int, int, int, int]
+
+    @property
+    def width(self) -> int:
+        return self.frames[0].shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.frames[0].shape[0]
+
+    @property
+    def loop_ms(self) -> int:
+        return sum(self.durations_ms)
+
+
+@dataclass(frozen=True)
+class Match:
+    """The frame a screenshot is closest to, and how close (mean levels, whole image and moving region)."""
+
+    frame: int
+    error: float
+    moving_error: float
+
+
+def _to_srgb(image: Image.Image) -> Image.Image:
+    """RGB(A) in sRGB: convert through the embedded ICC profile when there is one."""
+    icc = image.info.get("icc_profile")
+    mode = "RGBA" if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info else "RGB"
+    image = image.convert(mode)
+    if not icc:
+        return image
+    source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    srgb = ImageCms.createProfile("sRGB")
+    return ImageCms.profileToProfile(image, source, srgb, outputMode=mode)
+
+
+def reference(data: bytes) -> Reference:
+    """Decode every frame of an animation (WebP, APNG or GIF) the way a page shows it."""
+    frames, durations = [], []
+    with Image.open(io.BytesIO(data)) as image:
+        icc = image.info.get("icc_profile")
+        for index in range(getattr(image, "n_frames", 1)):
+            image.seek(index)
+            image.load()
+            durations.append(int(image.info.get("duration", 0)))
+            frame = image.copy()
+            if icc:
+                frame.info["icc_profile"] = icc
+            frame = _to_srgb(frame)
+            pixels = np.asarray(frame, np.float32)
+            if pixels.shape[-1] == 4:
+                alpha = pixels[..., 3:] / 255.0
+                pixels = pixels[..., :3] * alpha + np.float32(PAGE_BACKGROUND) * (1.0 - alpha)
+            frames.append(pixels)
+    differs = np.zeros(frames[0].shape[:2], bool)
+    for frame in frames[1:]:
+        differs |= np.abs(frame - frames[0]).max(axis=-1) > 0.5
+    rows, cols = np.flatnonzero(differs.any(axis=1)), np.flatnonzero(differs.any(axis=0))
+    if len(rows):
+        moving = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    else:
+        moving = (0, frames[0].shape[0], 0, frames[0].shape[1])
+    return Reference(frames, durations, moving)
+
+
+def _region(array: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    y0, y1, x0, x1 = box
+    return array[y0:y1, x0:x1]
+
+
+def match(screenshot: np.ndarray, ref: Reference) -> Match:
+    """The frame closest to a screenshot (RGB array of the image's own size), judged over the moving region."""
+    if screenshot.shape[:2] != ref.frames[0].shape[:2]:
+        raise AssertionError(
+            f"screenshot is {screenshot.shape[1]}x{screenshot.shape[0]}, image {ref.width}x{ref.height}"
+        )
+    shot = screenshot[..., :3].astype(np.float32)
+    moving_errors = [float(np.abs(_region(shot, ref.moving) - _region(f, ref.moving)).mean()) for f in ref.frames]
+    best = int(np.argmin(moving_errors))
+    error = float(np.abs(shot - ref.frames[best]).mean())
+    return Match(best, error, moving_errors[best])
+
+
+def _visibly_different(a: np.ndarray, b: np.ndarray) -> bool:
+    """Two frames differ where a viewer sees it: some pixels (0.1% of the region, at least 50) move by
+    more than `VISIBLE_LEVELS`. Coding noise moves few pixels that far; a lid or a lip moves hundreds."""
+    moved = int((np.abs(a - b).max(axis=-1) > VISIBLE_LEVELS).sum())
+    return moved >= max(50, a.shape[0] * a.shape[1] // 1000)
+
+
+def distinct_frames(matches: list[Match], ref: Reference) -> int:
+    """How many visibly different frames the screenshots showed (frames alike in the moving region count once)."""
+    looks: list[np.ndarray] = []
+    for frame in sorted({m.frame for m in matches}):
+        candidate = _region(ref.frames[frame], ref.moving)
+        if all(_visibly_different(candidate, seen) for seen in looks):
+            looks.append(candidate)
+    return len(looks)
+
+
+#: Screenshots are taken at least this far apart: each one takes a while in the browser.
+SHOT_GAP_MS = 250
+
+
+def moments_ms(ref: Reference, count: int = 8) -> list[int]:
+    """When to take screenshots, in ms after the image has loaded: aimed at the middle of `count`
+    frames spread over the loop (the still, then moving frames evenly by index). Each loop takes the
+    aimed frames that fall at least `SHOT_GAP_MS` after the shot before; the rest wait for the next
+    loop. So a short motion in a long loop (a blink) is still seen at several of its frames."""
+    starts = np.cumsum([0, *ref.durations_ms[:-1]])
+    middles = [int(start + duration / 2) for start, duration in zip(starts, ref.durations_ms, strict=True)]
+    chosen = sorted({0, *np.linspace(1, len(middles) - 1, count - 1).round().astype(int).tolist()})
+    pending = sorted(middles[index] for index in chosen)
+    moments: list[int] = []
+    loop = 0
+    while pending:
+        for phase in list(pending):
+            moment = phase + loop * ref.loop_ms
+            if not moments or moment >= moments[-1] + SHOT_GAP_MS:
+                moments.append(moment)
+                pending.remove(phase)
+        loop += 1
+    return moments
+
+
+def page(name: str, src: str) -> bytes:
+    """A page showing one image at its natural size, at the top left corner, on white."""
+    return PAGE.format(name=name, src=src).encode()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))

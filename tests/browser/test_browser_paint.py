@@ -1,0 +1,282 @@
+"""Real browsers paint the pipeline's own frames: Debian's Chromium (Playwright) and Firefox ESR (puppeteer-core).
+
+Each animation is served on 127.0.0.1 in a page that shows it at its natural size (device scale factor
+1, no CSS scaling). Screenshots taken at moments spread over the loop must each match one of the
+frames Pillow decodes from the same bytes, within 3 levels on average over the image and over the
+region that moves, and together they must show at least 3 different frames, so a browser that shows
+only the still, or paints the deltas wrong (once: white blocks over the face in Chromium), fails.
+Screenshots are taken of the page, never drawn through a canvas: `drawImage` always draws an
+animated image's first frame.
+
+The figures of every run go to artifacts/browser/paint.md, one row per browser, format and photo.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pipeline.api import Animator
+from proxy_addon.harness import Origin, Route
+from tests.browser import paint
+from tests.conftest import REPO, _missing, fixture_path
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+FIREFOX = Path("/usr/bin/firefox-esr")
+HERE = Path(__file__).resolve().parent
+ARTIFACTS = REPO / "artifacts" / "browser"
+
+#: (case name, fixture photo, target, preset): both Zeman photos, a motion besides the wink, a face of
+#: someone else animated with target `any` (its JPEG carries an sRGB ICC profile), the RGBA fixture
+#: (its alpha is opaque throughout, so the pipeline drops it) and, for output with alpha of its own, a
+#: Zeman photo given transparent corners here.
+CASES = [
+    ("zeman_1-wink", "faces/zeman/zeman_1.jpg", "zeman", "wink"),
+    ("zeman_2-wink", "faces/zeman/zeman_2.jpg", "zeman", "wink"),
+    ("zeman_1-nod", "faces/zeman/zeman_1.jpg", "zeman", "nod"),
+    ("obama_1-any", "faces/obama/obama_1.jpg", "any", "wink"),
+    ("32bit-any", "scenes/32bit.png", "any", "wink"),
+    ("zeman_2-alpha", "faces/zeman/zeman_2.jpg", "zeman", "blink"),
+]
+WITH_ALPHA = {"zeman_2-alpha"}
+FORMATS = ("webp", "apng", "gif")
+EXTENSIONS = {"webp": "webp", "apng": "png", "gif": "gif"}
+MIME = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif"}
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    # The screen is sRGB, as the reference frames are.
+    "--force-color-profile=srgb",
+]
+
+ROWS: list[dict] = []  # one per checked (browser, case, format), for the report
+
+
+def case_id(name: str, fmt: str) -> str:
+    return f"{name}.{fmt}"
+
+
+def with_transparent_corners(data: bytes) -> bytes:
+    """The photo as an RGBA PNG, opaque over an ellipse that holds the face, fading to clear at the corners."""
+    with Image.open(io.BytesIO(data)) as image:
+        rgb = image.convert("RGB")
+    width, height = rgb.size
+    y, x = np.mgrid[0:height, 0:width]
+    distance = np.hypot((x - width / 2) / (width / 2), (y - height / 2) / (height / 2))
+    alpha = np.clip((1.25 - distance) * 2.5, 0, 1) * 255
+    rgba = np.dstack([np.asarray(rgb), alpha.astype(np.uint8)])
+    out = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def animations() -> dict[str, bytes]:
+    """Every case in every format, made by the pipeline once."""
+    out: dict[str, bytes] = {}
+    animators: dict[tuple[str, str], Animator] = {}
+    for name, photo, target, preset in CASES:
+        data = fixture_path(photo).read_bytes()
+        if name in WITH_ALPHA:
+            data = with_transparent_corners(data)
+        animator = animators.setdefault((target, preset), Animator(target, preset))
+        for fmt in FORMATS:
+            result = animator.animate(data, fmt)
+            assert result.animated, f"{name}: the pipeline found no face to animate"
+            if name in WITH_ALPHA:  # the case covers output with transparency only if it has some
+                with Image.open(io.BytesIO(result.data)) as image:
+                    assert image.convert("RGBA").getextrema()[3][0] == 0, f"{name}.{fmt} lost its alpha"
+            out[case_id(name, fmt)] = result.data
+    return out
+
+
+@pytest.fixture(scope="module")
+def references(animations) -> dict[str, paint.Reference]:
+    return {key: paint.reference(data) for key, data in animations.items()}
+
+
+@pytest.fixture(scope="module")
+def site(animations) -> Iterator[Origin]:
+    routes = {}
+    for key, data in animations.items():
+        name, fmt = key.rsplit(".", 1)
+        src = f"/{name}.{EXTENSIONS[fmt]}"  # one path per case and format
+        routes[f"/{key}.html"] = Route(paint.page(key, src), "text/html; charset=utf-8")
+        routes[src] = Route(data, MIME[fmt])
+    origin = Origin(routes)
+    yield origin
+    origin.close()
+
+
+@pytest.fixture(scope="module")
+def report() -> Iterator[list[dict]]:
+    yield ROWS
+    if ROWS:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        lines = [
+            "| browser | format | case | shots | worst error | worst moving error | frames seen |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in sorted(ROWS, key=lambda r: (r["browser"], r["format"], r["case"])):
+            lines.append(
+                f"| {row['browser']} | {row['format']} | {row['case']} | {row['shots']} | {row['error']:.2f} | "
+                f"{row['moving_error']:.2f} | {row['distinct']} of {row['frames']} |"
+            )
+        (ARTIFACTS / "paint.md").write_text("\n".join(lines) + "\n")
+        (ARTIFACTS / "paint.json").write_text(json.dumps(ROWS, indent=1))
+
+
+def _shots_dir(browser: str) -> Path:
+    folder = ARTIFACTS / browser
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def chromium_shots(site, references) -> dict[str, list[Path]]:
+    """Every case in one Chromium, screenshots at the case's moments."""
+    if not CHROMIUM.is_file():
+        _missing(CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    folder = _shots_dir("chromium")
+    shots: dict[str, list[Path]] = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for key, ref in references.items():
+                page = browser.new_page(viewport={"width": ref.width, "height": ref.height}, device_scale_factor=1)
+                try:
+                    page.goto(site.url(f"/{key}.html"), wait_until="load", timeout=60_000)
+                    page.wait_for_function(
+                        "() => { const i = document.getElementById('animation');"
+                        " return i && i.complete && i.naturalWidth > 0; }",
+                        timeout=30_000,
+                    )
+                    loaded = time.monotonic()
+                    shots[key] = []
+                    for index, moment in enumerate(paint.moments_ms(ref)):
+                        wait = loaded + moment / 1000 - time.monotonic()
+                        if wait > 0:
+                            time.sleep(wait)
+                        path = folder / f"{key}-{index}.png"
+                        page.screenshot(path=path, clip={"x": 0, "y": 0, "width": ref.width, "height": ref.height})
+                        shots[key].append(path)
+                finally:
+                    page.close()
+        finally:
+            browser.close()
+    return shots
+
+
+@pytest.fixture(scope="module")
+def firefox_shots(site, references) -> dict[str, list[Path]]:
+    """Every case in one Firefox ESR, driven by tests/browser/firefox_shots.mjs (npm ci there first)."""
+    if not FIREFOX.is_file():
+        _missing(FIREFOX)
+    if not (HERE / "node_modules" / "puppeteer-core").is_dir():
+        _missing(HERE / "node_modules" / "puppeteer-core")
+    folder = _shots_dir("firefox")
+    job = {
+        "cases": [
+            {
+                "name": key,
+                "url": site.url(f"/{key}.html"),
+                "width": ref.width,
+                "height": ref.height,
+                "moments_ms": paint.moments_ms(ref),
+                "out_dir": str(folder),
+            }
+            for key, ref in references.items()
+        ]
+    }
+    job_file = folder / "job.json"
+    job_file.write_text(json.dumps(job))
+    run = subprocess.run(
+        ["node", str(HERE / "firefox_shots.mjs"), str(job_file)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "WINK_FIREFOX": str(FIREFOX)},
+    )
+    assert run.returncode == 0, f"firefox_shots.mjs failed:\n{run.stderr[-3000:]}"
+    shots: dict[str, list[Path]] = {}
+    for line in run.stdout.splitlines():
+        shot = json.loads(line)
+        shots.setdefault(shot["name"], []).append(Path(shot["path"]))
+    return shots
+
+
+def check_paint(browser: str, key: str, shots: list[Path], ref: paint.Reference, report: list[dict]) -> None:
+    matches = [paint.match(paint.decode_png(path.read_bytes()), ref) for path in shots]
+    distinct = paint.distinct_frames(matches, ref)
+    name, fmt = key.rsplit(".", 1)
+    report.append(
+        {
+            "browser": browser,
+            "format": fmt,
+            "case": name,
+            "shots": len(matches),
+            "error": max(m.error for m in matches),
+            "moving_error": max(m.moving_error for m in matches),
+            "distinct": distinct,
+            "frames": len(ref.frames),
+            "matched": [m.frame for m in matches],
+        }
+    )
+    detail = ", ".join(f"#{m.frame} {m.error:.1f}/{m.moving_error:.1f}" for m in matches)
+    assert len(matches) >= 5, f"{browser} {key}: only {len(matches)} screenshots"
+    bad = [
+        path.name for path, m in zip(shots, matches, strict=True) if max(m.error, m.moving_error) > paint.MAX_MEAN_ERROR
+    ]
+    assert not bad, f"{browser} painted {key} unlike any of its frames in {bad} (frame error/moving error: {detail})"
+    assert distinct >= 3, f"{browser} {key}: only {distinct} different frames seen ({detail})"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", [case[0] for case in CASES])
+def test_chromium_paints_the_pipeline_frames(name, fmt, chromium_shots, references, report):
+    key = case_id(name, fmt)
+    check_paint("chromium", key, chromium_shots[key], references[key], report)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", [case[0] for case in CASES])
+def test_firefox_paints_the_pipeline_frames(name, fmt, firefox_shots, references, report):
+    key = case_id(name, fmt)
+    check_paint("firefox", key, firefox_shots[key], references[key], report)
+
+
+def test_reference_sees_a_still_as_one_frame() -> None:
+    """The counting itself: a screenshot of the still matches frame 0, and twice the still is one frame."""
+    still = np.zeros((40, 60, 3), np.uint8)
+    moved = still.copy()
+    moved[5:15, 10:20] = 200
+    frames = [Image.fromarray(still), Image.fromarray(moved), Image.fromarray(still)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "PNG", save_all=True, append_images=frames[1:], duration=[100, 100, 100], loop=0)
+    ref = paint.reference(buffer.getvalue())
+    assert ref.moving == (5, 15, 10, 20)
+    first = paint.match(still, ref)
+    assert first.frame in (0, 2) and first.error == 0
+    assert paint.match(moved, ref).frame == 1
+    assert paint.distinct_frames([first, paint.match(still, ref)], ref) == 1
+    assert paint.distinct_frames([first, paint.match(moved, ref)], ref) == 2
