@@ -1,12 +1,13 @@
 """The extension in a real Chromium, routing real traffic through a real mitmdump with the wink add-on.
 
 One scenario, step by step, as a person would use it: set the options, switch on in the popup, load a
-page; choose another motion, reload; point it at a port where no proxy runs (the popup says so);
-restart the browser (still on); switch off (the proxy sees nothing); and a second browser that does not
-trust the proxy's CA (the popup says so). Screenshots of the popup and the page go to
-artifacts/extension/. With WINK_UPDATE_DOCS=1 the popup screenshot is also written to
-chrome_extension/docs/popup.png for the README (the popup shows no photo, so no fixture image ever
-lands in the repository).
+page (the target photo, as an <img>, a CSS background and a srcset image, must paint the pipeline's
+frames, screenshot by screenshot, and move); choose another motion, reload; point it at a port where
+no proxy runs (the popup says so); restart the browser (still on); switch off (the proxy sees
+nothing); and a second browser that does not trust the proxy's CA (the popup says so). Screenshots
+of the popup and the page go to artifacts/extension/. With WINK_UPDATE_DOCS=1 the popup screenshot
+is also written to chrome_extension/docs/popup.png for the README (the popup shows no photo, so no
+fixture image ever lands in the repository).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from proxy_addon.harness import Mitmdump, Origin, Route, free_port
+from tests.browser import paint
 from tests.conftest import REPO, _missing
 
 pytestmark = pytest.mark.browser
@@ -46,6 +48,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-quic",
+    "--force-color-profile=srgb",  # the screen is sRGB, as the frames screenshots are compared with
 ]
 
 
@@ -160,7 +163,7 @@ def launch_chromium(playwright, profile: Path, home: Path):
         headless=False,  # --headless=new below: the old headless mode cannot run extensions
         args=CHROMIUM_ARGS,
         env={**os.environ, "HOME": str(home)},
-        viewport={"width": 1000, "height": 800},
+        viewport={"width": 1000, "height": 1200},  # room for the target photo at its natural size
     )
     worker = (
         context.service_workers[0]
@@ -231,25 +234,60 @@ def image_path(way: str, picture: str) -> str:
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>wink test page</title>
 <style>
-  body { font: 14px sans-serif; margin: 16px; }
-  .grid { display: grid; grid-template-columns: repeat(3, 220px); gap: 12px; }
-  .grid > * { width: 220px; height: 220px; object-fit: cover; background: center / cover; }
+  body {{ font: 14px/20px sans-serif; margin: 16px; background: #fff; }}
+  h1 {{ font-size: 20px; line-height: 24px; margin: 0 0 12px; }}
+  .grid {{ margin-bottom: 12px; }}
+  .grid {{ display: grid; grid-template-columns: repeat(2, 220px); gap: 12px; }}
+  .grid > * {{ width: 220px; height: 220px; object-fit: cover; background: center / cover; }}
+  .natural > * {{ display: block; margin: 0 0 12px; background-repeat: no-repeat; }}
 </style></head>
 <body>
   <h1>Three pictures, three ways</h1>
   <div class="grid">
-    <img src="/img/zeman.jpg" alt="target, img">
     <img src="/img/biden.jpg" alt="other person, img">
     <img src="/img/plain.png" alt="no face, img">
-    <div style="background-image: url(/css/zeman.jpg)"></div>
     <div style="background-image: url(/css/biden.jpg)"></div>
     <div style="background-image: url(/css/plain.png)"></div>
-    <img srcset="/srcset/zeman.jpg 1x" alt="target, srcset">
     <img srcset="/srcset/biden.jpg 1x" alt="other person, srcset">
     <img srcset="/srcset/plain.png 1x" alt="no face, srcset">
   </div>
+  <!-- The target at its natural size (no CSS scaling), so what is painted can be compared pixel by pixel. -->
+  <div class="natural">
+    <img id="target-img" src="/img/zeman.jpg" alt="target, img">
+    <div id="target-css" style="background-image: url(/css/zeman.jpg); width: {width}px; height: {height}px"></div>
+    <img id="target-srcset" srcset="/srcset/zeman.jpg 1x" alt="target, srcset">
+  </div>
 </body></html>
 """
+
+
+def assert_paints_frames(page, way: str, data: bytes, label: str) -> None:
+    """The page's element for the target `way` shows the frames of the animation it received, and moves.
+
+    Screenshots of the element at moments aimed over the loop, each matched against the frames Pillow
+    decodes from the very bytes the page got (tests/browser/paint.py); the figures go to the artifacts.
+    """
+    ref = paint.reference(data)
+    element = page.locator(f"#target-{way}")
+    element.scroll_into_view_if_needed()
+    box = element.bounding_box()
+    assert box is not None and (round(box["width"]), round(box["height"])) == (ref.width, ref.height), box
+    matches, start = [], time.monotonic()
+    for index, moment in enumerate(paint.moments_ms(ref)):
+        wait = start + moment / 1000 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        path = ARTIFACTS / f"{label}-{way}-{index}.png"
+        # The page's own pixels at the element's box (whole pixels: layout puts it on integer offsets).
+        box = element.bounding_box()
+        clip = {"x": round(box["x"]), "y": round(box["y"]), "width": ref.width, "height": ref.height}
+        page.screenshot(path=path, clip=clip)
+        matches.append(paint.match(paint.decode_png(path.read_bytes()), ref))
+    detail = ", ".join(f"#{m.frame} {m.error:.1f}/{m.moving_error:.1f}" for m in matches)
+    worst = max(max(m.error, m.moving_error) for m in matches)
+    assert worst <= paint.MAX_MEAN_ERROR, f"{label} via {way}: painted unlike any frame ({detail})"
+    distinct = paint.distinct_frames(matches, ref)
+    assert distinct >= 3, f"{label} via {way}: only {distinct} different frames seen ({detail})"
 
 
 def load_page(page, url: str, expected_paths: list[str]) -> dict[str, bytes]:
@@ -325,7 +363,9 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
     }
     # Every load reaches the network, so each step of the test sees fresh responses.
     no_store = {"Cache-Control": "no-store"}
-    routes = {"/page.html": Route(PAGE.encode(), "text/html; charset=utf-8", headers=no_store)}
+    width, height = size_of(originals["target"])
+    page_html = PAGE.format(width=width, height=height).encode()
+    routes = {"/page.html": Route(page_html, "text/html; charset=utf-8", headers=no_store)}
     for way in WAYS:
         for picture, name in PICTURES.items():
             kind = "image/png" if name.endswith(".png") else "image/jpeg"
@@ -366,6 +406,8 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                     assert size_of(target) == size_of(originals["target"])
                     for picture in ("other", "plain"):
                         assert first[image_path(way, picture)] == originals[picture], f"{picture} via {way}"
+                    # The browser paints the animation's frames, not just receives image/webp.
+                    assert_paints_frames(page, way, target, "on")
 
                 # The popup, refreshed, shows what happened; this is the README's screenshot.
                 popup.reload()
@@ -393,6 +435,7 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                     assert frames(target) > 2, f"{second_preset} via {way}: not animated"
                     assert target != first[image_path(way, "target")], f"{way}: still {first_preset}"
                     assert second[image_path(way, "other")] == originals["other"]
+                assert_paints_frames(page, "img", second[image_path("img", "target")], second_preset)
 
                 # The proxy refusing connections shows as such, with the start command.
                 set_options(context, extension_id, "127.0.0.1", free_port(), "<-loopback>")
