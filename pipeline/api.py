@@ -1,7 +1,8 @@
 """The pipeline's public, flat API: image bytes in, animated image bytes out.
 
 Conventions used everywhere in the package:
-- images are numpy arrays, RGB, uint8, shape (height, width, 3); alpha, when present, is (height, width) uint8;
+- images are numpy arrays, RGB in sRGB (decode converts other colour spaces), uint8, shape (height, width, 3);
+  alpha, when present, is (height, width) uint8;
 - boxes are `Box(x0, y0, x1, y1)` in whole pixels of the decoded (EXIF-upright) image, x1/y1 exclusive;
 - landmark arrays are float32 (N, 3): x and y in pixels of the decoded image, z in the same pixel scale.
 

@@ -1,4 +1,4 @@
-"""Stage 1, decode: bytes in, an upright RGB still (plus alpha and ICC profile) out.
+"""Stage 1, decode: bytes in, an upright RGB still in sRGB (plus alpha, and an sRGB ICC profile) out.
 
 Two entry points because most images on a page hold no target face: `preview()` decodes a small copy
 (JPEG draft decoding skips most of the DCT work) that is enough to find faces, and `decode()` decodes
@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
 from pipeline.errors import ImageError
 
@@ -73,7 +73,8 @@ class Still:
 
     `full_size` is the (width, height) of the whole upright image, which a preview's `rgb` is a
     smaller copy of; `scale` is the size of one pixel of `rgb` in pixels of it (1.0 for a full decode),
-    so boxes found on a preview map back by multiplying.
+    so boxes found on a preview map back by multiplying. `icc_profile` is the photo's own profile
+    only when it is sRGB in all but name; pixels in any other space have been converted to sRGB.
     """
 
     rgb: np.ndarray
@@ -179,8 +180,36 @@ def _rgb_profile(icc: bytes | None) -> bytes | None:
     return None
 
 
+#: A profile that moves none of these probe colours by more than SRGB_TOLERANCE levels is sRGB in all
+#: but name: its pixels are kept as they are, and so is the profile.
+_PROBE = np.stack(np.meshgrid(*[np.linspace(0, 255, 6).astype(np.uint8)] * 3), axis=-1).reshape(1, -1, 3)
+SRGB_TOLERANCE = 1
+
+
+def _as_srgb(rgb: np.ndarray, icc: bytes | None) -> tuple[np.ndarray, bytes | None]:
+    """The pixels in sRGB, and the profile to carry (None once converted).
+
+    Chromium ignores the colour profile of an animated WebP (it honours it in a still WebP, and in
+    APNG), so a photo in another space (ProPhoto, Display P3, ...) would lose its colours there the
+    moment it turns into an animation. It is converted here, once, and every browser shows the
+    animation as it showed the photo. A profile that cannot be read is dropped, as browsers ignore it.
+    """
+    if icc is None:
+        return rgb, None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        transform = ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+        probe = np.asarray(ImageCms.applyTransform(Image.fromarray(_PROBE, "RGB"), transform))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return rgb, None
+    if int(np.abs(probe.astype(np.int16) - _PROBE).max()) <= SRGB_TOLERANCE:
+        return rgb, icc
+    converted = ImageCms.applyTransform(Image.fromarray(rgb, "RGB"), transform)
+    return np.asarray(converted), None
+
+
 def decode(data: bytes) -> Still:
-    """The full image, upright (EXIF orientation applied), with alpha and ICC profile kept."""
+    """The full image, upright (EXIF orientation applied), in sRGB, with its alpha."""
     image, info = _open(data)
     _check_still(info)
     icc = _rgb_profile(image.info.get("icc_profile"))
@@ -189,6 +218,7 @@ def decode(data: bytes) -> Still:
     if orientation != 1:
         image = ImageOps.exif_transpose(image)
     rgb, alpha = _to_arrays(image)
+    rgb, icc = _as_srgb(rgb, icc)
     return Still(rgb=rgb, alpha=alpha, icc_profile=icc, full_size=(rgb.shape[1], rgb.shape[0]))
 
 

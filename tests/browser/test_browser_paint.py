@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -50,6 +51,10 @@ CASES = [
     ("zeman_2-alpha", "faces/zeman/zeman_2.jpg", "zeman", "blink"),
 ]
 WITH_ALPHA = {"zeman_2-alpha"}
+#: More photos to check, from outside the fixtures: WINK_BROWSER_PHOTOS=a.jpg:b.png (os.pathsep between
+#: paths), each animated with target `any` and the default wink.
+EXTRA_PHOTOS = [Path(p).resolve() for p in os.environ.get("WINK_BROWSER_PHOTOS", "").split(os.pathsep) if p]
+CASES += [(f"extra{index}-{path.stem}", str(path), "any", "wink") for index, path in enumerate(EXTRA_PHOTOS)]
 FORMATS = ("webp", "apng", "gif")
 EXTENSIONS = {"webp": "webp", "apng": "png", "gif": "gif"}
 MIME = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif"}
@@ -93,7 +98,7 @@ def animations() -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     animators: dict[tuple[str, str], Animator] = {}
     for name, photo, target, preset in CASES:
-        data = fixture_path(photo).read_bytes()
+        data = (Path(photo) if Path(photo).is_absolute() else fixture_path(photo)).read_bytes()
         if name in WITH_ALPHA:
             data = with_transparent_corners(data)
         animator = animators.setdefault((target, preset), Animator(target, preset))
