@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reference:
         np.save(REFERENCE_PATH, compute_reference(args.reference))
     reference = load_reference()
-    from pipeline.expressions import PRESETS  # the preset library, built on the controls above
+    from pipeline.authoring.expressions import PRESETS  # the preset library, built on the controls above
 
     for name, make in {**AUTHORED, **PRESETS}.items():
         print(save(make(reference), PRESETS_DIR / f"{name}.npz"))

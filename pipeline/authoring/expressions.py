@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from pipeline import topology as t
-from pipeline.authoring import Offsets, Segment, _bump, _interp_line, bake, eyelid, smile
+from pipeline.authoring.controls import Offsets, Segment, _bump, _interp_line, bake, eyelid, smile
 from pipeline.presets import Preset
 
 SOURCE = "authored: pipeline.expressions"
