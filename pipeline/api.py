@@ -21,12 +21,7 @@ from pipeline import decode, encode, faces, landmarks, motion, render, warp
 from pipeline.errors import ImageError, UsageError, WinkError
 from pipeline.presets import Preset, load_preset
 from pipeline.targets import Target, load_target
-
-#: Bumped whenever the same input could produce different output bytes; part of every cache key.
-PIPELINE_VERSION = "3"
-
-FORMATS = ("webp", "apng", "gif")
-MIME_TYPES = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif"}
+from pipeline.types import FORMATS, MIME_TYPES, PIPELINE_VERSION, Box
 
 __all__ = [
     "FORMATS",
@@ -79,8 +74,8 @@ class Animator:
 
         blank = np.full((256, 256, 3), 128, np.uint8)
         faces.detect(blank, 1.0, 256, 256)
-        landmarks.face_mesh(blank, faces.Box(64, 64, 192, 192))
-        faces.encode_faces(blank, [faces.Box(64, 64, 192, 192)])
+        landmarks.face_mesh(blank, Box(64, 64, 192, 192))
+        faces.encode_faces(blank, [Box(64, 64, 192, 192)])
 
     def animate(self, data: bytes, fmt: str = "webp") -> Animation:
         """Animated bytes of the image, or an Animation with data None when no target face is in it.
@@ -134,7 +129,7 @@ class Animator:
         timings["warp"] = _ms_since(start)
 
         start = time.perf_counter()
-        focus = faces.Box.union(*(m.box for m in meshes)).shrunk(0.15)
+        focus = Box.union(*(m.box for m in meshes)).shrunk(0.15)
         encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile, focus)
         timings["encode"] = _ms_since(start)
         return Animation(encoded, MIME_TYPES[fmt], len(detections), len(meshes), width, height, timings)

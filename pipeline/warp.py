@@ -7,29 +7,18 @@ only rasterises the triangles that move, and builds remap tables only over their
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
 from pipeline import topology as t
-from pipeline.faces import Box
+from pipeline.types import Box, Patch
 
 _SUBPIXEL_BITS = 4
 #: Vertices that move less than this (pixels) are held still: invisible motion would only grow the patch.
 _MOVING_PX = 0.25
 #: A change of slope (source pixels per grid step) beyond which an upsampled remap table is not trusted.
 _JUMP_PX = 0.75
-
-
-@dataclass(frozen=True)
-class Patch:
-    """Pixels of one frame inside `box`; everything outside the box is the still."""
-
-    box: Box
-    rgb: np.ndarray
-    alpha: np.ndarray | None
 
 
 def _anchor_ring(points: np.ndarray, width: int, height: int) -> np.ndarray:
