@@ -18,7 +18,7 @@ from mitmproxy.test import taddons, tflow
 from PIL import Image
 
 from proxy_addon import control, wink
-from proxy_addon.harness import WEBP_ACCEPT
+from tests.harness import WEBP_ACCEPT
 
 
 def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (200, 150), mode: str = "RGB") -> bytes:

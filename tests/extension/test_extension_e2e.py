@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from proxy_addon.harness import Mitmdump, Origin, Route, free_port
 from tests.conftest import REPO, _missing
+from tests.harness import Mitmdump, Origin, Route, free_port
 
 pytestmark = pytest.mark.browser
 
