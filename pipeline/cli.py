@@ -79,7 +79,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
             code, message = EXIT_USAGE, str(error)
         else:
             record["faces"] = result.faces_animated
-            if result.animated:
+            if result.data is not None:
                 out = _output_path(source, args)
                 out.write_bytes(result.data)
                 record.update(animated=True, output=str(out))

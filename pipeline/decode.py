@@ -125,9 +125,7 @@ def _to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if image.mode == "RGBA":
         rgba = np.asarray(image)
         alpha = np.ascontiguousarray(rgba[..., 3])
-        if alpha.min() == 255:
-            alpha = None
-        return np.ascontiguousarray(rgba[..., :3]), alpha
+        return np.ascontiguousarray(rgba[..., :3]), None if alpha.min() == 255 else alpha
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.asarray(image), None

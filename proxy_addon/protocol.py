@@ -10,6 +10,7 @@ import multiprocessing
 from dataclasses import dataclass
 from enum import Enum
 from multiprocessing.context import SpawnContext
+from multiprocessing.process import BaseProcess
 
 
 class Kind(Enum):
@@ -79,7 +80,7 @@ class Roster:
         """(pid, ready) of every process that signed in, living or not."""
         return [(pid, bool(ready)) for pid, ready in zip(self._pids[:], self._ready[:], strict=True) if pid]
 
-    def living(self) -> list[tuple[multiprocessing.Process, bool]]:
+    def living(self) -> list[tuple[BaseProcess, bool]]:
         """The processes of this roster that are still alive (multiprocessing's own children list)."""
         ready = dict(self.members())
         return [(process, ready[process.pid]) for process in multiprocessing.active_children() if process.pid in ready]
