@@ -23,19 +23,16 @@ import io
 import json
 import os
 import statistics
-import sys
 from pathlib import Path
 
 import cv2
+import face_recognition
 import numpy as np
 from PIL import Image, ImageOps
 
+from pipeline import api
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import face_recognition  # noqa: E402
-
-from pipeline import api  # noqa: E402
 
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
 PHOTOS = (

@@ -32,10 +32,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir
 
-from proxy_addon.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
 BARS = {"no_face_ms": 40.0, "cached_ms": 5.0, "target_miss_ms": 500.0, "non_image_ms": 2.0, "non_image_busy_ms": 2.0}

@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 from skimage import data
 
-from pipeline.preview import contact_sheet
+from pipeline.authoring.preview import contact_sheet
 
 HERE = Path(__file__).resolve().parent
 PRESETS = ("wink", "blink", "smile", "surprise")

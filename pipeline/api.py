@@ -20,14 +20,11 @@ import numpy as np
 
 from pipeline import decode, encode, faces, landmarks, motion, render, warp
 from pipeline.errors import ImageError, UsageError, WinkError
+from pipeline.faces import Face
+from pipeline.motion import FaceMotion
 from pipeline.presets import Preset, load_preset
 from pipeline.targets import Target, load_target
-
-#: Bumped whenever the same input could produce different output bytes; part of every cache key.
-PIPELINE_VERSION = "4"
-
-FORMATS = ("webp", "apng", "gif")
-MIME_TYPES = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif"}
+from pipeline.types import FORMATS, MIME_TYPES, PIPELINE_VERSION, Box, Landmarks, Still
 
 __all__ = [
     "FORMATS",
@@ -35,6 +32,7 @@ __all__ = [
     "PIPELINE_VERSION",
     "Animation",
     "Animator",
+    "Stages",
     "ImageError",
     "UsageError",
     "WinkError",
@@ -63,6 +61,26 @@ class Animation:
         return self.data is not None
 
 
+@dataclass
+class Stages:
+    """What one image came to before its frames are drawn (Animator.stages), for tests and tools.
+
+    The lists stop where the pipeline stopped: no face big enough (no `still`), none of the target
+    (no meshes), or no mesh found. `faces` are all identified faces, the target's marked `is_target`;
+    `meshes`, `motions` and `warps` are those of the target's faces, in the same order.
+    """
+
+    detections: list[tuple[Box, float]]
+    width: int
+    height: int
+    timings_ms: dict[str, float]
+    still: Still | None = None
+    faces: list[Face] = field(default_factory=list)
+    meshes: list[Landmarks] = field(default_factory=list)
+    motions: list[FaceMotion] = field(default_factory=list)
+    warps: list[warp.FaceWarp] = field(default_factory=list)
+
+
 def _ms_since(start: float) -> float:
     return (time.perf_counter() - start) * 1000.0
 
@@ -80,16 +98,15 @@ class Animator:
 
         blank = np.full((256, 256, 3), 128, np.uint8)
         faces.detect(blank, 1.0, 256, 256)
-        landmarks.face_mesh(blank, faces.Box(64, 64, 192, 192))
-        faces.encode_faces(blank, [faces.Box(64, 64, 192, 192)])
+        landmarks.face_mesh(blank, Box(64, 64, 192, 192))
+        faces.encode_faces(blank, [Box(64, 64, 192, 192)])
 
-    def animate(self, data: bytes, fmt: str = "webp") -> Animation:
-        """Animated bytes of the image, or an Animation with data None when no target face is in it.
+    def stages(self, data: bytes) -> Stages:
+        """Everything `animate` finds in an image before it draws frames: decode, detect, identify, mesh,
+        plan the motion and build the warps. Stops early (empty lists) where animate would stop.
 
         Raises ImageError for bytes that are not a still image the pipeline reads.
         """
-        if fmt not in FORMATS:
-            raise UsageError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
         timings: dict[str, float] = {}
         start = time.perf_counter()
         full = None
@@ -104,41 +121,65 @@ class Animator:
         width, height = small.full_size
         detections = faces.detect(small.rgb, small.scale, width, height)
         timings["detect"] = _ms_since(start)
-        nothing = Animation(None, None, len(detections), 0, width, height, timings)
+        found = Stages(detections, width, height, timings)
         if not any(box.height >= faces.MIN_FACE_PX for box, _ in detections):
-            return nothing
+            return found
 
         start = time.perf_counter()
         if full is None:
             full = decode.decode(data)
             timings["decode"] += _ms_since(start)
             start = time.perf_counter()
-        width, height = full.width, full.height
-        found = faces.identify(full.rgb, detections, self.target.encodings, self.target.tolerance)
-        chosen = [face for face in found if face.is_target]
+        found.still, found.width, found.height = full, full.width, full.height
+        found.faces = faces.identify(full.rgb, detections, self.target.encodings, self.target.tolerance)
+        chosen = [face for face in found.faces if face.is_target]
         timings["identify"] = _ms_since(start)
-        nothing = Animation(None, None, len(detections), 0, width, height, timings)
         if not chosen:
-            return nothing
+            return found
 
         start = time.perf_counter()
-        meshes = [m for m in (landmarks.face_mesh(full.rgb, face.box) for face in chosen) if m is not None]
+        found.meshes = [m for m in (landmarks.face_mesh(full.rgb, face.box) for face in chosen) if m is not None]
         timings["mesh"] = _ms_since(start)
-        if not meshes:
-            return nothing
+        if not found.meshes:
+            return found
 
         start = time.perf_counter()
-        motions = [motion.plan_motion(mesh, self.preset) for mesh in meshes]
-        warps = [warp.FaceWarp(m.still, width, height) for m in motions]
+        found.motions = [motion.plan_motion(mesh, self.preset) for mesh in found.meshes]
+        found.warps = [warp.FaceWarp(m.still, full.width, full.height) for m in found.motions]
+        timings["warp"] = _ms_since(start)  # animate adds the drawing of the frames
+        return found
+
+    def animate(self, data: bytes, fmt: str = "webp") -> Animation:
+        """Animated bytes of the image, or an Animation with data None when no target face is in it.
+
+        Raises ImageError for bytes that are not a still image the pipeline reads.
+        """
+        if fmt not in FORMATS:
+            raise UsageError(f"Unknown format {fmt!r}: use one of {', '.join(FORMATS)}.")
+        found = self.stages(data)
+        timings, full, meshes = found.timings_ms, found.still, found.meshes
+        if full is None or not meshes:
+            return Animation(None, None, len(found.detections), 0, found.width, found.height, timings)
+
+        start = time.perf_counter()
         face_boxes = [m.box.shrunk(0.08) for m in meshes]  # about where a face detector frames each face
-        frames = render.render_frames(full, motions, warps, list(self.preset.durations_ms), face_boxes)
-        timings["warp"] = _ms_since(start)
+        frames = render.render_frames(full, found.motions, found.warps, list(self.preset.durations_ms), face_boxes)
+        timings["warp"] += _ms_since(start)
 
         start = time.perf_counter()
-        focus = faces.Box.union(*(m.box for m in meshes)).shrunk(0.15)
-        encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile, focus)
+        focus = Box.union(*(m.box for m in meshes))
+        assert focus is not None  # there is a mesh
+        encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile, focus.shrunk(0.15))
         timings["encode"] = _ms_since(start)
-        return Animation(encoded, MIME_TYPES[fmt], len(detections), len(meshes), width, height, timings)
+        return Animation(
+            encoded,
+            MIME_TYPES[fmt],
+            len(found.detections),
+            len(meshes),
+            width=full.width,
+            height=full.height,
+            timings_ms=timings,
+        )
 
 
 @cache

@@ -12,6 +12,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 STAGES = ("decode", "detect", "identify", "mesh", "warp", "encode")
 
@@ -20,8 +21,8 @@ def _no_face_photo(fixtures: Path) -> bytes:
     """A real photo region with no face in it: the suit and hands below Biden's face, about 1 MP."""
     from PIL import Image
 
-    with Image.open(fixtures / "faces" / "biden" / "biden_1.jpg") as image:
-        image = image.convert("RGB")
+    with Image.open(fixtures / "faces" / "biden" / "biden_1.jpg") as original:
+        image = original.convert("RGB")
         width, height = image.size
         crop = image.crop((0, height // 2, width, height)).resize((800, 1000))
     buffer = io.BytesIO()
@@ -49,10 +50,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"wink: fixtures folder not found: {fixtures} (use --fixtures).")
         return 2
     animator = Animator("zeman", "wink")
-    report = []
+    report: list[dict[str, Any]] = []
     for name, data, kind in cases(fixtures):
         animator.animate(data)  # warm-up: models, caches
-        totals, stages = [], {stage: [] for stage in STAGES}
+        totals: list[float] = []
+        stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
         size = None
         for _ in range(args.repeat):
             start = time.perf_counter()

@@ -79,7 +79,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
             code, message = EXIT_USAGE, str(error)
         else:
             record["faces"] = result.faces_animated
-            if result.animated:
+            if result.data is not None:
                 out = _output_path(source, args)
                 out.write_bytes(result.data)
                 record.update(animated=True, output=str(out))
@@ -151,8 +151,8 @@ def _video_weights(items: list[str]) -> list[tuple[Path, float]]:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from pipeline.authoring.extract import extract
     from pipeline.errors import WinkError
-    from pipeline.extract import extract
     from pipeline.presets import save
 
     try:
@@ -176,8 +176,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
+    from pipeline.authoring.preview import contact_sheet
     from pipeline.errors import UsageError, WinkError
-    from pipeline.preview import contact_sheet
 
     photo = Path(args.photo)
     out = Path(args.output) if args.output else photo.with_name(f"{photo.stem}.{Path(args.preset).stem}.sheet.png")

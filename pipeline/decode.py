@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
 from pipeline.errors import ImageError
+from pipeline.types import Still
 
 #: Images over this many pixels are refused before decoding (decompression bombs, gigapixel scans).
 MAX_PIXELS = 40_000_000
@@ -65,34 +66,6 @@ class ImageInfo:
     width: int
     height: int
     frames: int
-
-
-@dataclass(frozen=True)
-class Still:
-    """An upright still image ready for the pipeline.
-
-    `full_size` is the (width, height) of the whole upright image, which a preview's `rgb` is a
-    smaller copy of; `scale` is the size of one pixel of `rgb` in pixels of it (1.0 for a full decode),
-    so boxes found on a preview map back by multiplying. `icc_profile` is the photo's own profile
-    only when it is sRGB in all but name; pixels in any other space have been converted to sRGB.
-    """
-
-    rgb: np.ndarray
-    alpha: np.ndarray | None
-    icc_profile: bytes | None
-    full_size: tuple[int, int]
-
-    @property
-    def width(self) -> int:
-        return self.rgb.shape[1]
-
-    @property
-    def height(self) -> int:
-        return self.rgb.shape[0]
-
-    @property
-    def scale(self) -> float:
-        return self.full_size[0] / self.width
 
 
 def _open(data: bytes) -> tuple[Image.Image, ImageInfo]:
@@ -152,9 +125,7 @@ def _to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     if image.mode == "RGBA":
         rgba = np.asarray(image)
         alpha = np.ascontiguousarray(rgba[..., 3])
-        if alpha.min() == 255:
-            alpha = None
-        return np.ascontiguousarray(rgba[..., :3]), alpha
+        return np.ascontiguousarray(rgba[..., :3]), None if alpha.min() == 255 else alpha
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.asarray(image), None

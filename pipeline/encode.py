@@ -15,14 +15,12 @@ from __future__ import annotations
 import io
 import struct
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from pipeline.faces import Box
-from pipeline.warp import Patch
+from pipeline.types import Box, Frame
 
 SOFTWARE = "In the wink of an eye"
 DESCRIPTION = (
@@ -86,14 +84,6 @@ def exif_block() -> bytes:
     exif[0x0131] = SOFTWARE
     data = exif.tobytes()
     return data[6:] if data.startswith(b"Exif\x00\x00") else data
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One frame of the animation: the patch that differs from the still (None: the still itself)."""
-
-    patch: Patch | None
-    duration_ms: int
 
 
 def _image(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:

@@ -11,53 +11,11 @@ from functools import cache
 
 import numpy as np
 
-from pipeline.decode import Still, shrink
+from pipeline.decode import shrink
+from pipeline.types import Box, Still
 
 #: Faces smaller than this (box height, full-image pixels) are not worth animating and are skipped.
 MIN_FACE_PX = 40
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle in whole pixels of the full upright image; x1 and y1 are exclusive."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-    @property
-    def width(self) -> int:
-        return self.x1 - self.x0
-
-    @property
-    def height(self) -> int:
-        return self.y1 - self.y0
-
-    def scaled(self, factor: float) -> Box:
-        return Box(round(self.x0 * factor), round(self.y0 * factor), round(self.x1 * factor), round(self.y1 * factor))
-
-    def padded(self, fraction: float, width: int, height: int) -> Box:
-        """Grown by `fraction` of its size on every side, clipped to the image."""
-        dx, dy = round(self.width * fraction), round(self.height * fraction)
-        return Box(max(0, self.x0 - dx), max(0, self.y0 - dy), min(width, self.x1 + dx), min(height, self.y1 + dy))
-
-    def shrunk(self, fraction: float) -> Box:
-        """Smaller by `fraction` of its size on every side (the inner face of a detector's box)."""
-        dx, dy = round(self.width * fraction), round(self.height * fraction)
-        return Box(self.x0 + dx, self.y0 + dy, max(self.x0 + dx + 1, self.x1 - dx), max(self.y0 + dy + 1, self.y1 - dy))
-
-    @staticmethod
-    def union(*boxes: Box | None) -> Box | None:
-        """The smallest box holding every given box (None ones ignored); None when there are none."""
-        real = [box for box in boxes if box is not None]
-        if not real:
-            return None
-        return Box(min(b.x0 for b in real), min(b.y0 for b in real), max(b.x1 for b in real), max(b.y1 for b in real))
-
-    def as_css(self) -> tuple[int, int, int, int]:
-        """face_recognition's (top, right, bottom, left) order."""
-        return (self.y0, self.x1, self.y1, self.x0)
 
 
 @dataclass(frozen=True)

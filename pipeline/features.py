@@ -13,10 +13,9 @@ import cv2
 import numpy as np
 
 from pipeline import topology as t
-from pipeline.decode import Still
 from pipeline.easing import smoothstep
 from pipeline.motion import FaceMotion
-from pipeline.warp import Patch
+from pipeline.types import Patch, Still
 
 #: Closure by which the lid is fully painted over the part of the eye it covers (it fades in before).
 LID_FROM = 0.3

@@ -6,26 +6,15 @@ face cut by the image edge still sits in the middle of what Face Mesh sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 
 import cv2
 import numpy as np
 
-from pipeline.faces import Box
+from pipeline.types import Box, Landmarks
 
-#: Landmarks of the refined mesh: 468 face points and 10 iris points.
-N_LANDMARKS = 478
 #: Face Mesh works at 192x192 internally; a larger crop only costs resizing time.
 CROP_SIDE = 384
-
-
-@dataclass(frozen=True)
-class Landmarks:
-    """Face Mesh points of one face, float32 (478, 3): x, y in full-image pixels, z in the same scale."""
-
-    points: np.ndarray
-    box: Box
 
 
 @cache

@@ -12,9 +12,9 @@ import numpy as np
 
 from pipeline import topology as t
 from pipeline.easing import smoothstep
-from pipeline.landmarks import Landmarks
 from pipeline.pose import Pose, estimate_pose
 from pipeline.presets import Preset
+from pipeline.types import Landmarks
 
 
 @dataclass(frozen=True)

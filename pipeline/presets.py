@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.errors import UsageError
-from pipeline.landmarks import N_LANDMARKS
+from pipeline.types import N_LANDMARKS
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
 FORMAT_NAME = "wink-preset"

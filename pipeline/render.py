@@ -13,10 +13,8 @@ import cv2
 import numpy as np
 
 from pipeline import features, warp
-from pipeline.decode import Still
-from pipeline.encode import Frame
-from pipeline.faces import Box
 from pipeline.motion import FaceMotion
+from pipeline.types import Box, Frame, Patch, Still
 
 #: Largest mean change over the face between consecutive frames, in levels (the judge's bar is 4;
 #: coding adds a little).
@@ -30,7 +28,7 @@ MAX_HALVINGS = 3
 MAX_LOOP_MS = 3000
 
 
-def _draw(still: Still, motions: list[FaceMotion], warps: list[warp.FaceWarp], index: int) -> warp.Patch | None:
+def _draw(still: Still, motions: list[FaceMotion], warps: list[warp.FaceWarp], index: int) -> Patch | None:
     dests = [w.vertex_positions(m.frames[index]) for m, w in zip(motions, warps, strict=True)]
     sources = [w.source_positions(m.sources[index]) for m, w in zip(motions, warps, strict=True)]
     patch = warp.render(still.rgb, still.alpha, list(zip(warps, dests, sources, strict=True)))
@@ -41,7 +39,7 @@ def _key(motions: list[FaceMotion], index: int) -> bytes:
     return b"".join(np.round(m.frames[index], 2).tobytes() + np.round(m.sources[index], 2).tobytes() for m in motions)
 
 
-def _views(still: Still, patch: warp.Patch | None, regions: list[Box]) -> list[np.ndarray]:
+def _views(still: Still, patch: Patch | None, regions: list[Box]) -> list[np.ndarray]:
     """The frame's pixels inside each region."""
     views = []
     for region in regions:
@@ -77,7 +75,7 @@ class _InBetweens:
         low_views: list[np.ndarray],
         high_views: list[np.ndarray],
         halvings: int = 0,
-    ) -> list[warp.Patch | None]:
+    ) -> list[Patch | None]:
         """Patches strictly between fractions `low` and `high` of the way from frame index-1 to index."""
         if halvings >= MAX_HALVINGS or _step(low_views, high_views) <= STEP_BUDGET:
             return []
@@ -101,7 +99,7 @@ def render_frames(
     In-betweens share the time of the motion they split (taken from the frame before, which shows
     while the face is on its way); when that is too short for them, the loop grows, up to MAX_LOOP_MS.
     """
-    drawn: dict[bytes, warp.Patch | None] = {}
+    drawn: dict[bytes, Patch | None] = {}
     in_betweens = _InBetweens(still, motions, warps, regions)
     spare_ms = MAX_LOOP_MS - sum(int(d) for d in durations_ms)
     frames: list[Frame] = []

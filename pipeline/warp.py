@@ -7,29 +7,18 @@ only rasterises the triangles that move, and builds remap tables only over their
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
 from pipeline import topology as t
-from pipeline.faces import Box
+from pipeline.types import Box, Patch
 
 _SUBPIXEL_BITS = 4
 #: Vertices that move less than this (pixels) are held still: invisible motion would only grow the patch.
 _MOVING_PX = 0.25
 #: A change of slope (source pixels per grid step) beyond which an upsampled remap table is not trusted.
 _JUMP_PX = 0.75
-
-
-@dataclass(frozen=True)
-class Patch:
-    """Pixels of one frame inside `box`; everything outside the box is the still."""
-
-    box: Box
-    rgb: np.ndarray
-    alpha: np.ndarray | None
 
 
 def _anchor_ring(points: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -151,10 +140,11 @@ class FaceWarp:
             extra = np.zeros((len(eyeballs), 2, 3), np.float32)
             for k, (polygon, shift) in enumerate(eyeballs):
                 extra[k] = [[1, 0, -shift[0]], [0, 1, -shift[1]]]
-                cv2.fillPoly(ids, [polygon], len(affine) + k, cv2.LINE_8, _SUBPIXEL_BITS)
+                # OpenCV fills uint16 images; its type stubs only know other dtypes.
+                cv2.fillPoly(ids, [polygon], len(affine) + k, cv2.LINE_8, _SUBPIXEL_BITS)  # type: ignore[call-overload]
             affine = np.concatenate([affine, extra])
         for index in np.flatnonzero(ok):
-            cv2.fillConvexPoly(ids, scaled[index], int(index) + 1, cv2.LINE_8, _SUBPIXEL_BITS)
+            cv2.fillConvexPoly(ids, scaled[index], int(index) + 1, cv2.LINE_8, _SUBPIXEL_BITS)  # type: ignore[call-overload]
         step = self.map_step
         xs = (box.x0 + np.arange(box.width)).astype(np.float32)
         ys = (box.y0 + np.arange(box.height)).astype(np.float32)
@@ -208,17 +198,18 @@ def render(
 
     `warps` holds, per face, its warp, the vertices' new positions and (or None) where they read from.
     """
-    boxes = [(warp, dest, source, warp.moving_box(dest, source)) for warp, dest, source in warps]
-    boxes = [item for item in boxes if item[3] is not None]
-    if not boxes:
-        return None
+    boxes = [
+        (warp, dest, source, box) for warp, dest, source in warps if (box := warp.moving_box(dest, source)) is not None
+    ]
     union = Box.union(*(box for *_, box in boxes))
+    if union is None:
+        return None
     out_rgb = rgb[union.y0 : union.y1, union.x0 : union.x1].copy()
     out_alpha = None if alpha is None else alpha[union.y0 : union.y1, union.x0 : union.x1].copy()
     for warp, dest, source, box in boxes:
         map_x, map_y = warp.source_maps(dest, box, source)
         region = (slice(box.y0 - union.y0, box.y1 - union.y0), slice(box.x0 - union.x0, box.x1 - union.x0))
         out_rgb[region] = cv2.remap(rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if out_alpha is not None:
+        if alpha is not None and out_alpha is not None:
             out_alpha[region] = cv2.remap(alpha, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return Patch(union, out_rgb, out_alpha)

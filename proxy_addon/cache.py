@@ -11,6 +11,8 @@ import logging
 import os
 from pathlib import Path
 
+from mitmproxy import ctx
+
 logger = logging.getLogger(__name__)
 
 
@@ -86,3 +88,19 @@ class ResultCache:
         if self._cache is not None:
             with contextlib.suppress(Exception):
                 self._cache.close()
+
+
+class Cache:
+    """The add-on that keeps a ResultCache matching wink_cache_dir and wink_cache_size."""
+
+    def __init__(self) -> None:
+        self.store = ResultCache("", 0)
+
+    def configure(self, updated: set[str]) -> None:
+        if updated & {"wink_cache_dir", "wink_cache_size"}:
+            opts = ctx.options
+            old, self.store = self.store, ResultCache(opts.wink_cache_dir, opts.wink_cache_size)
+            old.close()
+
+    def done(self) -> None:
+        self.store.close()

@@ -11,7 +11,7 @@ import html
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 CONTROL_HOST = "wink.proxy"
 EXTENSION_SCHEME = "chrome-extension://"
@@ -46,7 +46,7 @@ def is_control_host(host: str) -> bool:
     return host.lower().rstrip(".") == CONTROL_HOST
 
 
-def _from_extension(origin: str | None) -> bool:
+def _from_extension(origin: str | None) -> TypeGuard[str]:
     return origin is not None and origin.startswith(EXTENSION_SCHEME)
 
 

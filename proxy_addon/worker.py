@@ -1,9 +1,8 @@
 """What runs inside the add-on's worker processes: the pipeline, never the proxy's event loop.
 
 Each process builds its own `Animator`s (they hold loaded models and cannot be pickled) and keeps them,
-keyed by target and preset, so only the first image after a change pays for loading. Results cross the
-process boundary as small tuples of plain values, so nothing here needs to be importable by the parent
-beyond this module.
+keyed by target and preset, so only the first image after a change pays for loading. Every answer is
+a `WorkResult` (proxy_addon.protocol): only a dying process raises in the parent.
 """
 
 from __future__ import annotations
@@ -11,61 +10,64 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pipeline.quiet import silence_native_logs
+from proxy_addon.protocol import Kind, Roster, WorkResult
 
-#: ("animated", data) | ("none",) | ("bad", reason) | ("usage", reason) | ("error", reason)
-Result = tuple[Any, ...]
+if TYPE_CHECKING:  # the models load in the worker, on first use, never in the proxy
+    from pipeline.api import Animator
+
+NOTHING = WorkResult(Kind.NOTHING)
 
 
-def _animator(target: str, preset: str) -> Any:
+def init(target: str, preset: str, roster: Roster) -> None:
+    """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, warm up.
+
+    The process signs in on the pool's roster, and marks itself ready once its models are loaded: the
+    proxy cannot tell from finished jobs which process ran them.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    silence_native_logs("WINK_WORKER_STDERR")  # MediaPipe's C++ notices would fill the proxy's console
+    with contextlib.suppress(OSError):
+        os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
+    slot = roster.sign_in(os.getpid())
+    if warm(target, preset) == NOTHING:
+        roster.mark_ready(slot)
+
+
+def _animator(target: str, preset: str) -> Animator:
     """This process's Animator for the pair, loaded once (pipeline.api keeps the cache)."""
     from pipeline.api import animator
 
     return animator(target, preset)
 
 
-def init(target: str, preset: str, ready: Any) -> None:
-    """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, warm up.
-
-    `ready` is a shared counter that each process that has loaded its models adds one to: the proxy
-    cannot tell from finished jobs which process ran them.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    silence_native_logs("WINK_WORKER_STDERR")  # MediaPipe's C++ notices would fill the proxy's console
-    with contextlib.suppress(OSError):
-        os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
-    if warm(target, preset) == ("none",):
-        with ready.get_lock():
-            ready.value += 1
-
-
-def warm(target: str, preset: str) -> Result:
+def warm(target: str, preset: str) -> WorkResult:
     """Load the models for (target, preset) now, so the first real image is not the one that waits."""
     try:
         _animator(target, preset).warm()
     except Exception as error:  # reported to the parent, which logs it once
         return _failure(error)
-    return ("none",)
+    return NOTHING
 
 
-def animate(data: bytes, target: str, preset: str, fmt: str) -> Result:
-    """Animate one image; every outcome is a value, so only a dying process raises in the parent."""
+def animate(data: bytes, target: str, preset: str, fmt: str) -> WorkResult:
+    """Animate one image; every outcome is a value."""
     try:
         animation = _animator(target, preset).animate(data, fmt=fmt)
     except Exception as error:
         return _failure(error)
     if animation.data is None:
-        return ("none",)
-    return ("animated", animation.data)
+        return NOTHING
+    return WorkResult(Kind.ANIMATED, animation.data)
 
 
-def _failure(error: Exception) -> Result:
+def _failure(error: Exception) -> WorkResult:
     from pipeline.errors import ImageError, UsageError
 
     if isinstance(error, ImageError):
-        return ("bad", str(error))
+        return WorkResult(Kind.BAD_IMAGE, reason=str(error))
     if isinstance(error, UsageError):
-        return ("usage", str(error))
-    return ("error", f"{type(error).__name__}: {error}")
+        return WorkResult(Kind.USAGE, reason=str(error))
+    return WorkResult(Kind.ERROR, reason=f"{type(error).__name__}: {error}")

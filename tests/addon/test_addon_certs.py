@@ -50,7 +50,7 @@ def test_addon_certs_install_into_nss_db(tmp_path):
 
 
 def test_uninstall_removes_only_this_ca_and_never_creates_one(tmp_path):
-    from certs.__main__ import generate, thumbprint, uninstall_commands
+    from certs.authority import generate, thumbprint, uninstall_commands
 
     confdir = tmp_path / "confdir"
     assert certs("uninstall", "--confdir", str(confdir), "--nssdb", str(tmp_path / "none")).returncode == 0

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from proxy_addon.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, fetch_all, temp_workdir
+from tests.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, fetch_all, temp_workdir
 
 APNG = "image/apng,image/svg+xml,image/*,*/*;q=0.8"
 EXT = "chrome-extension://abcdefghijklmnop"

@@ -1,4 +1,4 @@
-"""Unit tests of the add-on with mitmproxy's own helpers (taddons, tflow); image work faked in-process.
+"""Unit tests of the add-ons with mitmproxy's own helpers (taddons, tflow); image work faked in-process.
 
 The real worker processes and the real pipeline are exercised in test_addon_proxy.py.
 """
@@ -12,13 +12,20 @@ import zlib
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
-from mitmproxy import exceptions, http
+from mitmproxy import exceptions, hooks, http
 from mitmproxy.net import encoding
+from mitmproxy.proxy.layers.http import HttpConnectHook, HttpRequestHook, HttpResponseHook
 from mitmproxy.test import taddons, tflow
 from PIL import Image
 
-from proxy_addon import control, wink
-from proxy_addon.harness import WEBP_ACCEPT
+from proxy_addon import bodies, control, etags, rewrite, stats, wink
+from proxy_addon.cache import Cache
+from proxy_addon.control_host import ControlHost
+from proxy_addon.options import WinkOptions
+from proxy_addon.protocol import Kind, WorkResult
+from proxy_addon.scheduler import QUEUE_PER_WORKER
+from proxy_addon.workers import Workers
+from tests.harness import WEBP_ACCEPT
 
 
 def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (200, 150), mode: str = "RGB") -> bytes:
@@ -43,15 +50,53 @@ def image_flow(
     return flow
 
 
+class Script:
+    """The add-ons of proxy_addon/wink.py as mitmproxy holds them: a parent whose children are `addons`.
+
+    Hooks go through mitmproxy's own AddonManager, in the script's order. (Its methods are not named
+    like hooks, or mitmproxy would call them as this parent's own.)
+    """
+
+    def __init__(self, master) -> None:
+        self.master = master
+        self.addons = wink.make_addons()
+        master.addons.add(self)  # loads every child: their options exist from here on
+
+    def part(self, kind):
+        return next(addon for addon in self.addons if isinstance(addon, kind))
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.part(ControlHost).stats.counts
+
+    def status(self) -> dict:
+        return self.part(ControlHost).status()
+
+    def tag(self, flow: http.HTTPFlow) -> str:
+        return self.part(WinkOptions).choose(flow.request.headers.get("accept", "")).tag
+
+    def send_request(self, flow: http.HTTPFlow) -> None:
+        self.master.addons.invoke_addon_sync(self, HttpRequestHook(flow))
+
+    async def send_response(self, flow: http.HTTPFlow) -> None:
+        await self.master.addons.invoke_addon(self, HttpResponseHook(flow))
+
+    def connect(self, flow: http.HTTPFlow) -> None:
+        self.master.addons.invoke_addon_sync(self, HttpConnectHook(flow))
+
+    def shut_down(self) -> None:
+        self.master.addons.invoke_addon_sync(self, hooks.DoneHook())
+
+
 @pytest.fixture
 def tctx(tmp_path):
-    """A mitmproxy test context holding the add-on, with a temporary cache; no worker pool is started."""
-    addon = wink.Wink()
-    with taddons.context(addon) as tctx:
-        tctx.configure(addon, wink_target="any", wink_cache_dir=str(tmp_path / "cache"), wink_workers=1)
-        tctx.addon = addon
+    """A mitmproxy test context holding the add-ons, with a temporary cache; no worker pool is started."""
+    with taddons.context() as tctx:
+        script = Script(tctx.master)
+        tctx.configure(script, wink_target="any", wink_cache_dir=str(tmp_path / "cache"), wink_workers=1)
+        tctx.addon = script
         yield tctx
-    addon.done()
+        script.shut_down()
 
 
 @pytest.fixture
@@ -59,19 +104,26 @@ def addon(tctx):
     return tctx.addon
 
 
-def fake_worker(addon: wink.Wink, result=None, delay: float = 0.0, error: Exception | None = None) -> list:
-    """Replace the process pool with an in-process coroutine; returns the list of calls made."""
+def fake_worker(addon: Script, result=None, delay: float = 0.0, error: Exception | None = None) -> list:
+    """Replace the process pool's work with an in-process coroutine; returns the list of calls made."""
     calls = []
 
-    async def in_worker(fn, *args):
+    async def run(fn, *args):
         calls.append(args)
         await asyncio.sleep(delay)
         if error is not None:
             raise error
         return result
 
-    addon._in_worker = in_worker
+    addon.part(Workers).pool.run = run
     return calls
+
+
+def animated(data: bytes) -> WorkResult:
+    return WorkResult(Kind.ANIMATED, data)
+
+
+NOTHING = WorkResult(Kind.NOTHING)
 
 
 # --- pure helpers ---
@@ -89,52 +141,52 @@ def fake_worker(addon: wink.Wink, result=None, delay: float = 0.0, error: Except
     ],
 )
 def test_addon_choose_format(accept, setting, expected):
-    assert wink.choose_format(accept, setting) == expected
+    assert rewrite.choose_format(accept, setting) == expected
 
 
 def test_addon_etag_round_trip():
-    tag = wink.settings_tag("zeman", "wink", "webp")
-    assert wink.tagged_etag('"abc"', tag) == f'"abc~wink.{tag}"'
-    assert wink.tagged_etag('W/"abc"', tag) == f'W/"abc~wink.{tag}"'
+    tag = etags.settings_tag("zeman", "wink", "webp")
+    assert etags.tagged_etag('"abc"', tag) == f'"abc~wink.{tag}"'
+    assert etags.tagged_etag('W/"abc"', tag) == f'W/"abc~wink.{tag}"'
     sent = f'"x", W/"abc~wink.{tag}", "old~wink.0000000000"'
-    assert wink.untag_if_none_match(sent, tag) == '"x", W/"abc"'
-    assert wink.untag_if_none_match(f'"abc~wink.{tag}"', None) is None
+    assert etags.untag_if_none_match(sent, tag) == '"x", W/"abc"'
+    assert etags.untag_if_none_match(f'"abc~wink.{tag}"', None) is None
 
 
 def test_addon_percentile():
-    assert wink.percentile([], 0.5) is None
-    assert wink.percentile([5.0, 1.0, 3.0], 0.5) == 3.0
-    assert wink.percentile(list(map(float, range(101))), 0.95) == 95.0
+    assert stats.percentile([], 0.5) is None
+    assert stats.percentile([5.0, 1.0, 3.0], 0.5) == 3.0
+    assert stats.percentile(list(map(float, range(101))), 0.95) == 95.0
 
 
 def test_addon_examine_decides_by_bytes():
     def lookup(key):
         return None
 
-    assert wink.examine(b"<html>hello</html>", None, 64, ":k", lookup) is None
-    assert wink.examine(b"", None, 64, ":k", lookup) is None
+    assert bodies.examine(b"<html>hello</html>", None, 64, ":k", lookup) is None
+    assert bodies.examine(b"", None, 64, ":k", lookup) is None
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
-    assert wink.examine(svg, None, 64, ":k", lookup) == "svg is not animated"
-    assert wink.examine(image_bytes(size=(40, 40)), None, 64, ":k", lookup) == "too small"
+    assert bodies.examine(svg, None, 64, ":k", lookup) == bodies.Untouched("svg is not animated")
+    assert bodies.examine(image_bytes(size=(40, 40)), None, 64, ":k", lookup) == bodies.Untouched("too small")
     gif = io.BytesIO()
     frames = [Image.new("RGB", (100, 100), (i * 200, 0, 0)) for i in range(2)]
     frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
-    assert wink.examine(gif.getvalue(), None, 64, ":k", lookup) == "already animated"
+    assert bodies.examine(gif.getvalue(), None, 64, ":k", lookup) == bodies.Untouched("already animated")
     jpeg = image_bytes()
     for name in ("gzip", "deflate", "br"):
-        found = wink.examine(encoding.encode(jpeg, name), name, 64, ":k", lookup)
-        assert isinstance(found, wink.Candidate) and found.body == jpeg and found.key.endswith(":k")
+        found = bodies.examine(encoding.encode(jpeg, name), name, 64, ":k", lookup)
+        assert isinstance(found, bodies.Candidate) and found.body == jpeg and found.key.endswith(":k")
     raw_deflate = zlib.compressobj(wbits=-15)
-    assert wink.examine(raw_deflate.compress(jpeg) + raw_deflate.flush(), "deflate", 64, ":k", lookup).body == jpeg
-    assert wink.examine(encoding.encode(b"<html>" * 1000, "gzip"), "gzip", 64, ":k", lookup) is None
+    assert bodies.examine(raw_deflate.compress(jpeg) + raw_deflate.flush(), "deflate", 64, ":k", lookup).body == jpeg
+    assert bodies.examine(encoding.encode(b"<html>" * 1000, "gzip"), "gzip", 64, ":k", lookup) is None
 
 
 def test_addon_compressed_bomb_is_not_inflated_past_the_limit():
     bomb = zlib.compressobj(wbits=31)  # gzip
     head = image_bytes()[:2000]
-    data = bomb.compress(head) + bomb.compress(bytes(wink.MAX_DECODED + 1_000_000)) + bomb.flush()
-    assert len(data) < wink.MAX_DECODED // 100
-    assert wink.examine(data, "gzip", 64, ":k", lambda key: None) == "too large once decompressed"
+    data = bomb.compress(head) + bomb.compress(bytes(bodies.MAX_DECODED + 1_000_000)) + bomb.flush()
+    assert len(data) < bodies.MAX_DECODED // 100
+    assert bodies.examine(data, "gzip", 64, ":k", lambda key: None) == bodies.Untouched("too large once decompressed")
 
 
 def test_addon_apply_animation_headers():
@@ -151,7 +203,7 @@ def test_addon_apply_animation_headers():
         },
     )
     data = animated_webp()
-    wink.apply_animation(response, data, "image/webp", "t")
+    rewrite.apply_animation(response, data, "image/webp", "t")
     headers = response.headers
     assert response.raw_content == data and headers["content-length"] == str(len(data))
     assert headers["content-type"] == "image/webp" and "content-encoding" not in headers
@@ -183,10 +235,10 @@ def test_addon_bad_option_is_refused(tctx, addon, option, value):
 def test_addon_unwritable_cache_degrades(tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    addon = wink.Wink()
-    with taddons.context(addon) as tctx:
+    with taddons.context() as tctx:
+        addon = Script(tctx.master)
         tctx.configure(addon, wink_target="any", wink_cache_dir=str(blocker / "cache"))
-        assert not addon.cache.enabled
+        assert not addon.part(Cache).store.enabled
         assert addon.status()["cache"] == {"bytes": 0, "entries": 0, "dir": ""}
     assert "without a cache" in caplog.text
 
@@ -195,10 +247,10 @@ def test_addon_corrupt_cache_degrades(tmp_path):
     directory = tmp_path / "cache"
     directory.mkdir()
     (directory / "cache.db").write_bytes(b"this is not sqlite" * 100)
-    addon = wink.Wink()
-    with taddons.context(addon) as tctx:
+    with taddons.context() as tctx:
+        addon = Script(tctx.master)
         tctx.configure(addon, wink_target="any", wink_cache_dir=str(directory))
-        assert not addon.cache.enabled
+        assert not addon.part(Cache).store.enabled
 
 
 # --- the response hook ---
@@ -206,11 +258,11 @@ def test_addon_corrupt_cache_degrades(tmp_path):
 
 @pytest.mark.asyncio
 async def test_addon_non_image_untouched_without_work(addon):
-    calls = fake_worker(addon, ("animated", animated_webp()))
+    calls = fake_worker(addon, animated(animated_webp()))
     for body, kind in [(b"<html></html>", "text/html"), (b"body{}", "text/css"), (b'{"a":1}', "image/jpeg")]:
         flow = image_flow(body, kind)
         before = flow.response.copy()
-        await addon.response(flow)
+        await addon.send_response(flow)
         assert flow.response.raw_content == before.raw_content and flow.response.headers == before.headers
     assert calls == [] and addon.counts["seen"] == 0
 
@@ -218,15 +270,15 @@ async def test_addon_non_image_untouched_without_work(addon):
 @pytest.mark.asyncio
 async def test_addon_animates_and_caches(addon):
     data = animated_webp()
-    calls = fake_worker(addon, ("animated", data))
+    calls = fake_worker(addon, animated(data))
     jpeg = image_bytes()
     flow = image_flow(jpeg, "application/octet-stream", etag='"v1"')
-    await addon.response(flow)
+    await addon.send_response(flow)
     assert flow.response.raw_content == data
     assert flow.response.headers["content-type"] == "image/webp"
     assert flow.response.headers["etag"].startswith('"v1~wink.')
     again = image_flow(jpeg)
-    await addon.response(again)
+    await addon.send_response(again)
     assert again.response.raw_content == data
     assert len(calls) == 1
     assert addon.counts | {} == {
@@ -239,24 +291,24 @@ async def test_addon_animates_and_caches(addon):
         "timeouts": 0,
     }
     gif_flow = image_flow(jpeg, accept="*/*")  # another format is another cache entry
-    await addon.response(gif_flow)
+    await addon.send_response(gif_flow)
     assert calls[-1][-1] == "gif"
 
 
 @pytest.mark.asyncio
 async def test_addon_no_face_is_cached_negative(addon):
-    calls = fake_worker(addon, ("none",))
+    calls = fake_worker(addon, NOTHING)
     jpeg = image_bytes()
     for _ in range(3):
         flow = image_flow(jpeg)
-        await addon.response(flow)
+        await addon.send_response(flow)
         assert flow.response.raw_content == jpeg
     assert len(calls) == 1 and addon.counts["passed"] == 3 and addon.counts["cached"] == 2
 
 
 @pytest.mark.asyncio
 async def test_addon_skips_status_method_and_disabled(tctx, addon):
-    calls = fake_worker(addon, ("animated", animated_webp()))
+    calls = fake_worker(addon, animated(animated_webp()))
     jpeg = image_bytes()
     partial = image_flow(jpeg)
     partial.response.status_code = 206
@@ -265,11 +317,11 @@ async def test_addon_skips_status_method_and_disabled(tctx, addon):
     truncated = image_flow(jpeg)
     truncated.response.headers["content-length"] = str(len(jpeg) + 10)
     for flow in (partial, head, truncated):
-        await addon.response(flow)
+        await addon.send_response(flow)
         assert flow.response.raw_content == jpeg
     tctx.configure(addon, wink_enabled=False)
     flow = image_flow(jpeg)
-    await addon.response(flow)
+    await addon.send_response(flow)
     assert flow.response.raw_content == jpeg
     assert calls == []
 
@@ -277,47 +329,47 @@ async def test_addon_skips_status_method_and_disabled(tctx, addon):
 @pytest.mark.asyncio
 async def test_addon_failures_send_the_original(addon, caplog):
     jpeg = image_bytes()
-    fake_worker(addon, ("bad", "The image is truncated."))
+    fake_worker(addon, WorkResult(Kind.BAD_IMAGE, reason="The image is truncated."))
     flow = image_flow(jpeg)
-    await addon.response(flow)
+    await addon.send_response(flow)
     assert flow.response.raw_content == jpeg and addon.counts["failed"] == 1
 
     fake_worker(addon, error=BrokenProcessPool("gone"))
     for _ in range(2):
         flow = image_flow(image_bytes(size=(300, 200)))
-        await addon.response(flow)
+        await addon.send_response(flow)
         assert flow.response.headers["content-type"] == "image/jpeg"
     assert addon.counts["failed"] == 3
     assert caplog.text.count("worker process died") == 1  # logged once per cause
 
-    fake_worker(addon, ("animated", b"not an animation"))
+    fake_worker(addon, animated(b"not an animation"))
     flow = image_flow(image_bytes(size=(320, 200)))
-    await addon.response(flow)
+    await addon.send_response(flow)
     assert flow.response.headers["content-type"] == "image/jpeg"
 
 
 @pytest.mark.asyncio
 async def test_addon_deadline_then_cache(tctx, addon):
     data = animated_webp()
-    calls = fake_worker(addon, ("animated", data), delay=0.5)
+    calls = fake_worker(addon, animated(data), delay=0.5)
     jpeg = image_bytes()
     tctx.configure(addon, wink_timeout="0.05")
     flow = image_flow(jpeg)
-    await addon.response(flow)
+    await addon.send_response(flow)
     assert flow.response.raw_content == jpeg and addon.counts["timeouts"] == 1
     await asyncio.sleep(0.8)  # the work finishes in the background
     later = image_flow(jpeg)
-    await addon.response(later)
+    await addon.send_response(later)
     assert later.response.raw_content == data
     assert len(calls) == 1
 
 
 @pytest.mark.asyncio
 async def test_addon_full_queue_passes_through(addon):
-    fake_worker(addon, ("none",), delay=0.3)
-    flows = [image_flow(image_bytes(size=(100 + i, 100))) for i in range(wink.QUEUE_PER_WORKER + 3)]
-    await asyncio.gather(*(addon.response(f) for f in flows))
-    assert addon.counts["queue_full"] == 3 and addon.counts["passed"] == wink.QUEUE_PER_WORKER
+    fake_worker(addon, NOTHING, delay=0.3)
+    flows = [image_flow(image_bytes(size=(100 + i, 100))) for i in range(QUEUE_PER_WORKER + 3)]
+    await asyncio.gather(*(addon.send_response(f) for f in flows))
+    assert addon.counts["queue_full"] == 3 and addon.counts["passed"] == QUEUE_PER_WORKER
 
 
 # --- request hook and control host ---
@@ -326,12 +378,12 @@ async def test_addon_full_queue_passes_through(addon):
 def test_addon_if_none_match_is_untagged(addon):
     flow = tflow.tflow()
     flow.request.headers["accept"] = WEBP_ACCEPT
-    tag = addon._tag(flow)
+    tag = addon.tag(flow)
     flow.request.headers["if-none-match"] = f'"e1~wink.{tag}"'
-    addon.request(flow)
+    addon.send_request(flow)
     assert flow.request.headers["if-none-match"] == '"e1"'
     flow.request.headers["if-none-match"] = '"e1~wink.0123456789"'
-    addon.request(flow)
+    addon.send_request(flow)
     assert "if-none-match" not in flow.request.headers
 
 
@@ -341,19 +393,19 @@ def test_addon_our_etags_and_dates_never_keep_a_stale_animation(addon):
     range of our animation is asked for as the whole image."""
     for origin_etag in (None, "abc123"):
         response = http.Response.make(200, b"x", {} if origin_etag is None else {"etag": origin_etag})
-        wink.apply_animation(response, animated_webp(), "image/webp", "t")
+        rewrite.apply_animation(response, animated_webp(), "image/webp", "t")
         assert response.headers["etag"] == '"~wink.t"'
     flow = tflow.tflow()
     flow.request.headers["accept"] = WEBP_ACCEPT
-    tag = addon._tag(flow)
+    tag = addon.tag(flow)
     flow.request.headers["if-none-match"] = f'"~wink.{tag}"'
     flow.request.headers["if-modified-since"] = "Mon, 01 Jan 2024 00:00:00 GMT"
-    addon.request(flow)
+    addon.send_request(flow)
     assert "if-none-match" not in flow.request.headers and "if-modified-since" in flow.request.headers
     flow.request.headers.update(
         {"if-none-match": '"e1~wink.0123456789"', "if-range": '"e1~wink.0123456789"', "range": "bytes=0-99"}
     )
-    addon.request(flow)
+    addon.send_request(flow)
     assert not {"if-none-match", "if-modified-since", "if-range", "range"} & set(flow.request.headers.keys())
 
 
@@ -364,7 +416,7 @@ def control_flow(method: str, path: str, body: bytes = b"", **headers: str) -> h
 
 def test_addon_control_host_is_answered_locally(addon):
     flow = control_flow("GET", "/api/status")
-    addon.request(flow)
+    addon.send_request(flow)
     status = json.loads(flow.response.content)
     assert status["enabled"] is True and status["target"] == "any" and "p95" in status["latency_ms"]
     assert (
@@ -375,24 +427,24 @@ def test_addon_control_host_is_answered_locally(addon):
     assert "access-control-allow-origin" not in flow.response.headers
 
     flow = control_flow("GET", "/")
-    addon.request(flow)
+    addon.send_request(flow)
     assert b"wink proxy is <b>ON</b>" in flow.response.content
 
     flow = control_flow("GET", "/api/presets", origin="chrome-extension://abc")
-    addon.request(flow)
+    addon.send_request(flow)
     assert json.loads(flow.response.content)["current"] == "wink"
     assert flow.response.headers["access-control-allow-origin"] == "chrome-extension://abc"
 
     connect = tflow.tflow()
     connect.request.method, connect.request.host, connect.request.port = "CONNECT", "wink.proxy", 443
-    addon.http_connect(connect)
+    addon.connect(connect)
     assert connect.response.status_code == 200  # tunnel accepted locally, TLS with the proxy's CA follows
 
 
 def test_addon_control_state_changes(addon):
     ext = {"origin": "chrome-extension://abc", "content-type": "application/json"}
     flow = control_flow("POST", "/api/enabled", b'{"enabled": false}', **ext)
-    addon.request(flow)
+    addon.send_request(flow)
     assert flow.response.status_code == 200 and json.loads(flow.response.content)["enabled"] is False
 
     refused = [
@@ -413,13 +465,13 @@ def test_addon_control_state_changes(addon):
         (control_flow("POST", "/api/preset", b"[", **ext), 400),
     ]
     for flow, status in refused:
-        addon.request(flow)
+        addon.send_request(flow)
         assert flow.response.status_code == status, flow.request.path
         assert "error" in json.loads(flow.response.content)
     assert addon.status()["enabled"] is False
 
     flow = control_flow("POST", "/api/preset", b'{"preset": "wink"}', **{"content-type": "application/json"})
-    addon.request(flow)
+    addon.send_request(flow)
     assert flow.response.status_code == 200
 
 

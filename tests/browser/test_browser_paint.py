@@ -27,9 +27,9 @@ import pytest
 from PIL import Image
 
 from pipeline.api import Animator
-from proxy_addon.harness import Origin, Route
 from tests.browser import paint
 from tests.conftest import REPO, _missing, fixture_path
+from tests.harness import Origin, Route
 
 pytestmark = pytest.mark.browser
 

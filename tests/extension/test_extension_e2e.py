@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from proxy_addon.harness import Mitmdump, Origin, Route, free_port
 from tests.browser import paint
 from tests.conftest import REPO, _missing
+from tests.harness import Mitmdump, Origin, Route, free_port
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.extract import JITTER_MAX, ExtractError, extract, jitter, limit_speed
+from pipeline.authoring.extract import JITTER_MAX, ExtractError, extract, jitter, limit_speed
 from pipeline.presets import list_presets, load_preset
 from tests.conftest import fixture_path
 from tests.presets.helpers_presets import common_bars, eye_cover, eye_ratios, wink_cli

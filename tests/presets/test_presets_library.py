@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.authoring import AUTHORED, load_reference
-from pipeline.expressions import PRESETS
+from pipeline.authoring.controls import AUTHORED, load_reference
+from pipeline.authoring.expressions import PRESETS
 from pipeline.presets import PRESETS_DIR, load_preset
 from tests.conftest import fixture_path
 from tests.pipeline.helpers import judge

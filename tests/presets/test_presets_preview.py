@@ -7,8 +7,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from pipeline.authoring.preview import TILE_HEIGHT, contact_sheet, key_frames
 from pipeline.presets import load_preset
-from pipeline.preview import TILE_HEIGHT, contact_sheet, key_frames
 from tests.conftest import fixture_path
 from tests.presets.helpers_presets import png_text, wink_cli
 

@@ -2,7 +2,8 @@
 
 Each control (eyelid closure, smile, brow raise, ...) turns one number into per-landmark offsets on the
 reference face; a timeline of keyframes samples the controls at a fixed frame rate and bakes the sum
-into a preset file. `python -m pipeline.authoring` rewrites assets/presets/ from this code.
+into a preset file. `python -m pipeline.authoring` (authoring/__main__.py) rewrites assets/presets/ from
+this code and the library in authoring/expressions.py.
 
 The reference face (assets/presets/reference_face.npy) is a neutral canonical face: the mean of the
 Face Mesh landmarks of a few frontal photos, stored as coordinates only (`python -m pipeline.authoring
@@ -11,7 +12,6 @@ Face Mesh landmarks of a few frontal photos, stored as coordinates only (`python
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import topology as t
+from pipeline.authoring.curves import bump as _bump
+from pipeline.authoring.curves import interp_line as _interp_line
 from pipeline.easing import smoothstep
-from pipeline.presets import PRESETS_DIR, Preset, save
+from pipeline.presets import PRESETS_DIR, Preset
 
 REFERENCE_PATH = PRESETS_DIR / "reference_face.npy"
 FRAME_MS = 50  # 20 frames per second of motion; slow motions may use 15 (67 ms)
@@ -48,13 +50,6 @@ def compute_reference(photos: list[Path]) -> np.ndarray:
     if not shapes:
         raise SystemExit("no face found in the reference photos")
     return np.mean(shapes, axis=0).astype(np.float32)
-
-
-def _interp_line(reference: np.ndarray, indices: tuple[int, ...], x: np.ndarray) -> np.ndarray:
-    """y of a landmark polyline (sorted by x) at positions x, held flat beyond its ends."""
-    xs, ys = reference[list(indices), 0], reference[list(indices), 1]
-    order = np.argsort(xs)
-    return np.interp(x, xs[order], ys[order])
 
 
 def _eye(side: str):
@@ -105,12 +100,6 @@ def eyelid(reference: np.ndarray, side: str, closure: float) -> Offsets:
     out[list(brow), 1] += 0.02 * closure
     out[list(iris), :] = 0
     return out
-
-
-def _bump(reference: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
-    """A smooth weight, 1 at `centre` and exactly 0 beyond `radius`, so motion stays local."""
-    d2 = ((reference[:, :2] - centre[:2]) ** 2).sum(axis=1) / radius**2
-    return np.clip(1 - d2, 0, 1) ** 2
 
 
 def smile(reference: np.ndarray, amount: float) -> Offsets:
@@ -208,20 +197,3 @@ def wink_preset(reference: np.ndarray) -> Preset:
 
 
 AUTHORED: dict[str, Callable[[np.ndarray], Preset]] = {"wink": wink_preset}
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write the authored presets into assets/presets/.")
-    parser.add_argument("--reference", nargs="*", type=Path, help="recompute the reference face from photos")
-    args = parser.parse_args(argv)
-    if args.reference:
-        np.save(REFERENCE_PATH, compute_reference(args.reference))
-    reference = load_reference()
-    from pipeline.expressions import PRESETS  # the preset library, built on the controls above
-
-    for name, make in {**AUTHORED, **PRESETS}.items():
-        print(save(make(reference), PRESETS_DIR / f"{name}.npz"))
-
-
-if __name__ == "__main__":
-    main()

@@ -81,7 +81,7 @@ def contact_sheet(photo: bytes, preset: str | Preset = "wink", target: str = "an
 
     chosen = load_preset(preset) if isinstance(preset, str) else preset
     animation = Animator(target, chosen).animate(photo, "webp")
-    if not animation.animated:
+    if animation.data is None:
         raise WinkError(f"no face of the target {target!r} found in the photo.")
     keys = key_frames(chosen)
     starts = np.concatenate([[0], np.cumsum(chosen.durations_ms)[:-1]])

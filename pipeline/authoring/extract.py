@@ -114,7 +114,7 @@ def _frames(path: Path, start: float | None, end: float | None):
 
 
 def _box_of(points: np.ndarray, width: int, height: int):
-    from pipeline.faces import Box
+    from pipeline.types import Box
 
     x0, y0 = points[:, :2].min(axis=0)
     x1, y1 = points[:, :2].max(axis=0)
@@ -180,7 +180,9 @@ def track_video(path: Path, start: float | None = None, end: float | None = None
     from pipeline.pose import estimate_pose
 
     fps, total, frames = _frames(path, start, end)
-    shapes, good, sizes = [], [], []
+    shapes: list[np.ndarray | None] = []
+    good: list[bool] = []
+    sizes: list[float] = []
     previous = None
     last: tuple[np.ndarray, np.ndarray, int] | None = None  # canonical, origin, index of the last face seen
     for _, rgb in tqdm(frames, total=total, desc=path.name, unit="frame", disable=not progress, leave=False):
@@ -195,7 +197,7 @@ def track_video(path: Path, start: float | None = None, end: float | None = None
         if ok and last is not None:
             shape_change = np.median(np.linalg.norm(canonical - last[0], axis=1))
             moved = np.linalg.norm(pose.origin[:2] - last[1][:2]) / pose.scale
-            ok = shape_change <= JUMP_IOD and moved <= JUMP_MOVE_IOD * (len(good) - last[2])
+            ok = bool(shape_change <= JUMP_IOD and moved <= JUMP_MOVE_IOD * (len(good) - last[2]))
         shapes.append(canonical)
         good.append(bool(ok))
         sizes.append(pose.scale)

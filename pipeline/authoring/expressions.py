@@ -12,7 +12,8 @@ from collections.abc import Callable
 import numpy as np
 
 from pipeline import topology as t
-from pipeline.authoring import Offsets, Segment, _bump, _interp_line, bake, eyelid, smile
+from pipeline.authoring.controls import Offsets, Segment, bake, eyelid, smile
+from pipeline.authoring.curves import bump, interp_line
 from pipeline.presets import Preset
 
 SOURCE = "authored: pipeline.expressions"
@@ -38,8 +39,8 @@ def brows(reference: np.ndarray, amount: float) -> Offsets:
         xs = reference[list(corners), 0]
         centre_x, half = xs.mean(), 0.5 * (xs.max() - xs.min())
         across = np.clip(1 - np.abs(x - centre_x) / (half * 1.9), 0, 1) ** 0.7
-        brow_y = _interp_line(reference, brow[:5], x)  # upper edge
-        lid_y = _interp_line(reference, (corners[0], *upper, corners[1]), x)
+        brow_y = interp_line(reference, brow[:5], x)  # upper edge
+        lid_y = interp_line(reference, (corners[0], *upper, corners[1]), x)
         # Full lift on the brow, fading to zero at the lid margin and, upwards, over most of the forehead.
         below = np.clip((lid_y - y) / np.maximum(lid_y - brow_y, 1e-6), 0, 1) ** 1.5
         above = np.clip(1 - (brow_y - y) / 0.55, 0, 1)
@@ -65,7 +66,7 @@ def mouth_open(reference: np.ndarray, amount: float) -> Offsets:
     x, y = reference[:, 0], reference[:, 1]
     left, right = reference[t.MOUTH_RIGHT_CORNER, 0], reference[t.MOUTH_LEFT_CORNER, 0]
     centre_x, half = (left + right) / 2, (right - left) / 2
-    mouth_y = _interp_line(reference, t.INNER_UPPER_LIP, x)
+    mouth_y = interp_line(reference, t.INNER_UPPER_LIP, x)
     chin_y = reference[t.CHIN, 1]
     jaw = y > mouth_y + 1e-4
     jaw[list(t.INNER_UPPER_LIP)] = False
@@ -76,7 +77,7 @@ def mouth_open(reference: np.ndarray, amount: float) -> Offsets:
     depth = np.clip((y - mouth_y) / np.maximum(chin_y - mouth_y, 1e-6), 0, 1)
     out[jaw, 1] = JAW_DROP * amount * across[jaw] * (0.8 + 0.2 * depth[jaw])
     for corner, sign in ((t.MOUTH_RIGHT_CORNER, -1.0), (t.MOUTH_LEFT_CORNER, 1.0)):
-        weight = _bump(reference, reference[corner], 0.35)
+        weight = bump(reference, reference[corner], 0.35)
         out[:, 0] += sign * 0.03 * amount * weight
         out[:, 1] += 0.5 * JAW_DROP * amount * weight * jaw
     out[t.LEFT_IRIS + t.RIGHT_IRIS, :] = 0

@@ -1,0 +1,89 @@
+"""The add-on that animates: sniff each response, schedule image work, apply the animation.
+
+The event loop only sniffs a few bytes and awaits; examining a body (inflating, probing, hashing)
+runs in a thread, image work in a worker process (proxy_addon.scheduler, proxy_addon.pool). Anything
+that goes wrong sends the original bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from mitmproxy import ctx, http
+
+from pipeline.types import MIME_TYPES
+from proxy_addon import control
+from proxy_addon.bodies import Untouched, examine, is_complete, may_be_image
+from proxy_addon.cache import Cache
+from proxy_addon.options import WinkOptions
+from proxy_addon.pool import WorkerPool
+from proxy_addon.protocol import PASS, Decision, Outcome
+from proxy_addon.rewrite import apply_animation
+from proxy_addon.scheduler import Scheduler
+from proxy_addon.stats import OnceLog, Stats
+
+logger = logging.getLogger(__name__)
+
+
+class Animate:
+    """Rewrites image responses that show the target person into animations; never breaks a page."""
+
+    def __init__(self, options: WinkOptions, cache: Cache, pool: WorkerPool, stats: Stats, log: OnceLog) -> None:
+        self.options, self.cache, self.stats, self.log = options, cache, stats, log
+        self.threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wink")
+        self.scheduler = Scheduler(pool, cache, self.threads, stats, log)
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        if (
+            response is None
+            or not ctx.options.wink_enabled
+            or response.status_code != 200
+            or flow.request.method.upper() == "HEAD"
+            or response.stream
+            or not response.raw_content
+            or control.is_control_host(flow.request.pretty_host)
+        ):
+            return
+        raw = response.raw_content
+        if not may_be_image(raw, response.headers) or not is_complete(raw, response.headers):
+            return
+        await self._handle(flow, raw, response.headers.get("content-encoding"))
+
+    def done(self) -> None:
+        self.threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _handle(self, flow: http.HTTPFlow, raw: bytes, encoding: str | None) -> None:
+        started = time.perf_counter()
+        opts = ctx.options
+        deadline = started + self.options.timeout
+        choice = self.options.choose(flow.request.headers.get("accept", ""))
+        target, preset = opts.wink_target, opts.wink_preset
+        suffix = f":{choice.tag}"  # the cache key: the image's bytes and what its animation is made with
+        loop = asyncio.get_running_loop()
+        try:
+            found = await loop.run_in_executor(
+                self.threads, examine, raw, encoding, opts.wink_min_size, suffix, self.cache.store.get
+            )
+        except Exception as error:  # never lose a response to our own bug
+            self.log("examine", logging.WARNING, f"wink: cannot examine an image ({error!r}); sent as is.")
+            return
+        if found is None:
+            return
+        self.stats.counts["seen"] += 1
+        try:
+            if isinstance(found, Untouched):
+                logger.debug("wink: passed untouched: %s", found.reason)
+                decision: Decision = PASS
+            else:
+                decision = await self.scheduler.decide(found, choice.fmt, target, preset, deadline, opts.wink_workers)
+        finally:
+            self.stats.latencies.append((time.perf_counter() - started) * 1000)
+        if decision.outcome is Outcome.ANIMATED and decision.data and flow.response is not None:
+            apply_animation(flow.response, decision.data, MIME_TYPES[choice.fmt], choice.tag)
+            self.stats.count(Outcome.ANIMATED)
+        else:
+            self.stats.count(Outcome.PASSED if decision.outcome is Outcome.ANIMATED else decision.outcome)

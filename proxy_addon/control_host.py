@@ -1,0 +1,93 @@
+"""The add-on serving http(s)://wink.proxy/ inside the proxy: status page and JSON API (control.py).
+
+Nothing about the control host ever goes upstream: its CONNECT is accepted here, its TLS is made with
+the proxy's CA like for any site, and its requests are answered by control.handle.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mitmproxy import ctx, exceptions, http, tls
+
+from pipeline.types import PIPELINE_VERSION
+from proxy_addon import control
+from proxy_addon.cache import Cache
+from proxy_addon.pool import WorkerPool
+from proxy_addon.stats import Stats
+
+
+class ControlHost:
+    def __init__(self, stats: Stats, cache: Cache, pool: WorkerPool) -> None:
+        self.stats, self.cache, self.pool = stats, cache, pool
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        """https://wink.proxy/: accept the tunnel ourselves, so no upstream connection (or DNS lookup) is
+        tried; TLS is then made with the proxy's CA like for any site, and request() answers inside it.
+        (The extension checks this way that the browser trusts the CA.)"""
+        if control.is_control_host(flow.request.host):
+            now = time.time()
+            flow.response = http.Response(
+                flow.request.data.http_version, 200, b"Connection established", http.Headers(), b"", None, now, now
+            )
+
+    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        """No upstream TLS first for the control host: there is no upstream."""
+        address = data.context.server.address
+        if (
+            data.client_hello.sni
+            and control.is_control_host(data.client_hello.sni)
+            or (address and control.is_control_host(str(address[0])))
+        ):
+            data.establish_server_tls_first = False
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if not control.is_control_host(flow.request.pretty_host):
+            return
+        api = control.Handlers(self.status, self.presets, self.set_preset, self.set_enabled)
+        request = flow.request
+        reply = control.handle(request.method, request.path, request.headers, request.raw_content or b"", api)
+        flow.response = http.Response.make(reply.status, b"" if request.method == "HEAD" else reply.body, reply.headers)
+
+    def status(self) -> dict[str, Any]:
+        opts = ctx.options
+        size, entries = self.cache.store.stats()
+        return {
+            "enabled": opts.wink_enabled,
+            "target": opts.wink_target,
+            "preset": opts.wink_preset,
+            "format": opts.wink_format,
+            "version": PIPELINE_VERSION,
+            "counts": dict(self.stats.counts),
+            "latency_ms": self.stats.latency(),
+            "cache": {"bytes": size, "entries": entries, "dir": self.cache.store.directory},
+            "workers": {
+                "count": opts.wink_workers,
+                "ready": self.pool.ready(),
+                "pids": self.pool.pids(),
+                "restarts": self.pool.restarts,
+            },
+        }
+
+    def presets(self) -> dict[str, Any]:
+        from pipeline.presets import list_presets
+
+        return {
+            "current": ctx.options.wink_preset,
+            "presets": [{"name": p.name, "description": p.description} for p in list_presets()],
+        }
+
+    def set_preset(self, name: str) -> None:
+        from pipeline.presets import list_presets
+
+        names = [p.name for p in list_presets()]
+        if name not in names:
+            raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(names)}.")
+        try:
+            ctx.options.update(wink_preset=name)
+        except exceptions.OptionsError as error:
+            raise ValueError(str(error)) from error
+
+    def set_enabled(self, enabled: bool) -> None:
+        ctx.options.update(wink_enabled=enabled)  # the Workers add-on starts the pool when switched on

@@ -1,0 +1,169 @@
+"""The add-on's options (`--set wink_...`), checked by pure parsers that raise, as mitmproxy's maplocal does.
+
+A bad value stops start-up (or refuses the change) with one OptionsError sentence. The parsed values
+other add-ons need are kept here: the timeout in seconds and the target's and preset's cache keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mitmproxy import ctx, exceptions
+from mitmproxy.addonmanager import Loader
+
+from pipeline.errors import WinkError
+from pipeline.types import FORMATS
+from proxy_addon.cache import default_cache_dir
+from proxy_addon.etags import settings_tag
+from proxy_addon.rewrite import choose_format
+
+logger = logging.getLogger(__name__)
+
+FORMAT_CHOICES = ("auto", *FORMATS)
+
+
+def parse_timeout(text: str) -> float:
+    """Seconds above 0 and up to 120 (a str option: mitmproxy's --set parses no floats)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 120:
+        raise ValueError(f"wink_timeout must be seconds above 0 and up to 120, not {text!r}.")
+    return value
+
+
+def check_workers(count: int) -> None:
+    if not 1 <= count <= 64:
+        raise ValueError("wink_workers must be between 1 and 64.")
+
+
+def check_min_size(pixels: int) -> None:
+    if pixels < 0:
+        raise ValueError("wink_min_size must not be negative.")
+
+
+def check_cache_size(megabytes: int) -> None:
+    if megabytes < 0:
+        raise ValueError("wink_cache_size must not be negative (0 turns the cache off).")
+
+
+def check_format(name: str) -> None:
+    if name not in FORMAT_CHOICES:
+        raise ValueError(f"wink_format must be one of {', '.join(FORMAT_CHOICES)}.")
+
+
+def check_preset(spec: str) -> None:
+    """Raises UsageError unless the preset loads."""
+    from pipeline.presets import load_preset
+
+    load_preset(spec)
+
+
+def check_target(spec: str) -> None:
+    """Cheap start-up check; a photo or folder is only checked to exist (encoding it needs the models)."""
+    from pipeline.targets import load_target
+
+    path = Path(spec).expanduser()
+    if spec != "any" and path.suffix.lower() != ".json" and path.exists():
+        return
+    load_target(spec)
+
+
+def spec_key(spec: str) -> str:
+    """A target or preset as part of a cache key: a name as is, a file or folder with its mtime."""
+    path = Path(spec).expanduser()
+    if "/" in spec or path.suffix:
+        try:
+            return f"{path.resolve()}@{path.stat().st_mtime_ns}"
+        except OSError:
+            pass
+    return spec
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The format a request gets and the settings tag of that animation (ETag and cache key)."""
+
+    fmt: str
+    tag: str
+
+
+class WinkOptions:
+    """Declares and checks every wink_* option; holds what the other add-ons derive from them."""
+
+    def __init__(self) -> None:
+        self.timeout = 3.0
+        self.target_key = self.preset_key = ""
+
+    def load(self, loader: Loader) -> None:
+        loader.add_option(
+            "wink_target",
+            str,
+            "zeman",
+            "Whose face to animate: an enrolled name, a photo, a folder of photos, or 'any'.",
+        )
+        loader.add_option("wink_preset", str, "wink", "Motion preset: a name (see http://wink.proxy/) or a .npz path.")
+        loader.add_option("wink_enabled", bool, True, "Animate images (false: pass everything through).")
+        loader.add_option(
+            "wink_cache_dir", str, default_cache_dir(), "Directory of the result cache (kept across restarts)."
+        )
+        loader.add_option("wink_cache_size", int, 512, "Cache size limit in MB (0 turns the cache off).")
+        loader.add_option(
+            "wink_timeout",
+            str,
+            "3",  # str: mitmproxy's --set parses no floats
+            "Seconds (e.g. 3 or 0.5) an image response may be held; past it the original "
+            "goes out and the animation is finished into the cache for next time.",
+        )
+        loader.add_option("wink_workers", int, os.cpu_count() or 1, "Worker processes doing image work.")
+        loader.add_option("wink_min_size", int, 64, "Images smaller than this many pixels on a side pass untouched.")
+        loader.add_option(
+            "wink_format",
+            str,
+            "auto",
+            "Output format: auto (by Accept: WebP, else APNG, else GIF), webp, apng or gif.",
+            choices=FORMAT_CHOICES,
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        opts = ctx.options
+        try:
+            if "wink_timeout" in updated:
+                self.timeout = parse_timeout(opts.wink_timeout)
+            if "wink_workers" in updated:
+                check_workers(opts.wink_workers)
+            if "wink_min_size" in updated:
+                check_min_size(opts.wink_min_size)
+            if "wink_format" in updated:
+                check_format(opts.wink_format)
+            if "wink_cache_size" in updated:
+                check_cache_size(opts.wink_cache_size)
+            if "wink_preset" in updated:
+                check_preset(opts.wink_preset)
+                self.preset_key = spec_key(opts.wink_preset)
+            if "wink_target" in updated:
+                check_target(opts.wink_target)
+                self.target_key = spec_key(opts.wink_target)
+        except (ValueError, WinkError) as error:
+            raise exceptions.OptionsError(str(error)) from error
+
+    def running(self) -> None:
+        opts = ctx.options
+        logger.info(
+            f"wink: animating {opts.wink_target} with preset {opts.wink_preset} "
+            f"({'on' if opts.wink_enabled else 'off'}); status at http://wink.proxy/ through the proxy."
+        )
+        if Path(opts.confdir).expanduser().resolve() == Path("~/.mitmproxy").expanduser().resolve():
+            logger.info(
+                "wink: using mitmproxy's default CA in ~/.mitmproxy; the project's own lives in "
+                "certs/confdir (--set confdir=certs/confdir, see proxy_addon/README.md)."
+            )
+
+    def choose(self, accept: str) -> Choice:
+        """The format for a request's Accept header (or the forced one) and its settings tag."""
+        fmt = choose_format(accept, ctx.options.wink_format)
+        return Choice(fmt, settings_tag(self.target_key, self.preset_key, fmt))

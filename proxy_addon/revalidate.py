@@ -1,0 +1,40 @@
+"""The add-on that keeps our ETags to ourselves: revalidation requests are untagged before they leave.
+
+A browser revalidating an animation sends back the ETag we made (proxy_addon.etags). The origin must
+see its own ETag for an animation the current settings would make again (its 304 then keeps the
+browser's copy), and no ETag, date check or range at all for one they would not.
+"""
+
+from __future__ import annotations
+
+from mitmproxy import ctx, http
+
+from proxy_addon.etags import ETAG_MARK, our_tags, untag_if_none_match
+from proxy_addon.options import WinkOptions
+
+
+class Revalidation:
+    def __init__(self, options: WinkOptions) -> None:
+        self.options = options
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None:  # answered in the proxy (the control host): nothing goes upstream
+            return
+        headers = flow.request.headers
+        inm, if_range = headers.get("if-none-match", ""), headers.get("if-range", "")
+        if ETAG_MARK not in inm and ETAG_MARK not in if_range:
+            return
+        tag = self.options.choose(headers.get("accept", "")).tag if ctx.options.wink_enabled else None
+        if ETAG_MARK in if_range:  # a range of our animation: only the whole image makes sense upstream
+            headers.pop("if-range")
+            headers.pop("range", None)
+        if ETAG_MARK in inm:
+            value = untag_if_none_match(inm, tag)
+            if value is None:
+                del headers["if-none-match"]
+            else:
+                headers["if-none-match"] = value
+            if any(ours != tag for ours in our_tags(inm)):
+                # The browser holds an animation these settings would not make (or the proxy is off):
+                # a date check would let the origin answer 304 and keep it, so the image comes in full.
+                headers.pop("if-modified-since", None)

@@ -1,0 +1,115 @@
+"""Image work in flight: one job per image and settings, a bounded queue, and a deadline per response.
+
+A response waits for its job at most until its deadline; the job itself runs on, and its result
+goes into the cache, so the next load of that image gets the animation. Until the cache entry is
+written, the finished job answers for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from proxy_addon import worker
+from proxy_addon.bodies import Candidate
+from proxy_addon.cache import Cache
+from proxy_addon.pool import WorkerPool
+from proxy_addon.protocol import FAIL, PASS, Decision, Kind, Outcome, WorkResult
+from proxy_addon.rewrite import valid_animation
+from proxy_addon.stats import OnceLog, Stats
+from proxy_addon.workers import report
+
+#: Jobs (running or waiting, including ones finishing after their deadline) per worker process.
+QUEUE_PER_WORKER = 4
+#: Results remembered as "nothing to do" (b"" in the cache), so the image costs one lookup next time.
+NOTHING_TO_DO = (Kind.NOTHING, Kind.BAD_IMAGE)
+
+
+class Scheduler:
+    """Turns a Candidate into a Decision before its deadline, running at most one job per cache key."""
+
+    def __init__(self, pool: WorkerPool, cache: Cache, threads: Executor, stats: Stats, log: OnceLog) -> None:
+        self.pool, self.cache, self.threads, self.stats, self.log = pool, cache, threads, stats, log
+        self._jobs: dict[str, asyncio.Task[Decision]] = {}
+        self._writing: set[asyncio.Future[Any]] = set()
+
+    async def decide(
+        self, found: Candidate, fmt: str, target: str, preset: str, deadline: float, workers: int
+    ) -> Decision:
+        if found.cached is not None:
+            self.stats.counts["cached"] += 1
+            return Decision(Outcome.ANIMATED, found.cached) if found.cached else PASS
+        job = self._jobs.get(found.key)
+        if job is not None and job.done():
+            self.stats.counts["cached"] += 1  # finished, its cache entry being written
+        if job is None:
+            if len(self._jobs) >= QUEUE_PER_WORKER * workers:
+                self.log(
+                    "queue_full",
+                    logging.WARNING,
+                    "wink: the work queue is full; images pass through untouched until it drains.",
+                )
+                return Decision(Outcome.QUEUE_FULL)
+            job = asyncio.create_task(self._job(found, fmt, target, preset))
+            self._jobs[found.key] = job
+        try:
+            return await asyncio.wait_for(asyncio.shield(job), max(0.0, deadline - time.perf_counter()))
+        except TimeoutError:
+            return Decision(Outcome.TIMED_OUT)
+
+    async def _job(self, found: Candidate, fmt: str, target: str, preset: str) -> Decision:
+        """One image through a worker, its result into the cache; runs on even after the response left."""
+        storing = False
+        try:
+            result = await self.pool.run(worker.animate, found.body, target, preset, fmt)
+            decision = self._interpret(result, fmt)
+            if decision.outcome is Outcome.ANIMATED or result.kind in NOTHING_TO_DO:
+                storing = self._store(found.key, decision.data or b"")
+            return decision
+        except BrokenProcessPool:
+            self.log(
+                "crash",
+                logging.WARNING,
+                "wink: a worker process died; the image was sent as is and a new worker started.",
+            )
+            return FAIL
+        except Exception as error:
+            self.log(
+                f"job:{type(error).__name__}",
+                logging.WARNING,
+                f"wink: image work failed ({error!r}); the image was sent as is.",
+            )
+            return FAIL
+        finally:
+            if not storing:
+                self._jobs.pop(found.key, None)
+
+    def _interpret(self, result: WorkResult, fmt: str) -> Decision:
+        if result.kind is Kind.ANIMATED:
+            if valid_animation(result.data, fmt):
+                return Decision(Outcome.ANIMATED, result.data)
+            self.log("invalid", logging.WARNING, f"wink: the pipeline made no valid {fmt}; sent as is.")
+            return FAIL
+        if result.kind is Kind.NOTHING:
+            return PASS
+        report(self.log, result)
+        return FAIL
+
+    def _store(self, key: str, value: bytes) -> bool:
+        """Write to the cache without holding the response; until written, the finished job answers."""
+        cache = self.cache.store
+        if not cache.enabled:
+            return False
+        stored = asyncio.get_running_loop().run_in_executor(self.threads, cache.put, key, value)
+        self._writing.add(stored)
+
+        def written(future: asyncio.Future[Any]) -> None:
+            self._writing.discard(future)
+            self._jobs.pop(key, None)
+
+        stored.add_done_callback(written)
+        return True

@@ -1,0 +1,31 @@
+"""Animator.stages: the intermediate results tests and tools use are the ones animate() draws from."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from tests.conftest import fixture_path
+
+
+def test_stages_stop_where_animate_stops(animators):
+    blank = io.BytesIO()
+    Image.new("RGB", (320, 240), (120, 130, 140)).save(blank, "JPEG")
+    stages = animators().stages(blank.getvalue())
+    assert stages.still is None and stages.detections == [] and stages.motions == []
+    assert (stages.width, stages.height) == (320, 240)
+    assert animators().animate(blank.getvalue()).data is None
+
+
+def test_stages_hold_one_motion_and_warp_per_animated_face(animators):
+    data = fixture_path("faces/zeman/zeman_1.jpg").read_bytes()
+    stages = animators().stages(data)
+    animation = animators().animate(data)
+    assert stages.still is not None and (stages.still.width, stages.still.height) == (
+        animation.width,
+        animation.height,
+    )
+    assert len(stages.meshes) == len(stages.motions) == len(stages.warps) == animation.faces_animated == 1
+    assert len(stages.detections) == animation.faces_found
+    assert any(face.is_target for face in stages.faces)
