@@ -3,30 +3,26 @@
 Animated WebP is assembled here from single-frame encodes: the first frame is the whole still at the
 quality the face needs, every later frame only the pixels that changed since the frame before (an
 alpha-blended rectangle), and a last frame that restores every touched pixel so the loop closes.
-Pillow's own animated encoder re-encodes whole frames and offers no per-frame quality. The container
-layout is the one in Google's "WebP Container Specification" (VP8X, ICCP, ANIM, ANMF, EXIF, XMP).
-
-Every output is marked as synthetic: XMP with IPTC's DigitalSourceType `compositeSynthetic`, and an
-EXIF ImageDescription saying what made it (GIF, which has neither, gets a comment).
+Pillow's own animated encoder re-encodes whole frames and offers no per-frame quality. webp.py writes
+the container; marking.py says, in every format, that the result is synthetic.
 """
 
 from __future__ import annotations
 
 import io
-import struct
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from pipeline import webp
+from pipeline.marking import DESCRIPTION, SOFTWARE, exif_block, xmp_packet
 from pipeline.types import Box, Frame
 
-SOFTWARE = "In the wink of an eye"
-DESCRIPTION = (
-    "Synthetic animation made by 'In the wink of an eye' from a still photo: the face's motion never happened."
-)
-DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeSynthetic"
+__all__ = ["ENCODERS", "encode_apng", "encode_gif", "encode_webp"]
 
 #: Qualities tried for the first frame, lowest first: the first whose error over the face stays under
 #: STILL_MAX_ERROR is used, so the animation starts as the photo itself (judged error under 1.0) without wasting bytes.
@@ -56,49 +52,10 @@ GIF_COLOURS = 255
 GIF_TRANSPARENT = 255
 
 
-def xmp_packet() -> bytes:
-    """An XMP packet declaring the image a synthetic composite (IPTC Extension DigitalSourceType)."""
-    return (
-        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
-        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
-        '  <rdf:Description rdf:about=""\n'
-        '    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"\n'
-        '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
-        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/">\n'
-        f"   <Iptc4xmpExt:DigitalSourceType>{DIGITAL_SOURCE_TYPE}</Iptc4xmpExt:DigitalSourceType>\n"
-        f"   <xmp:CreatorTool>{SOFTWARE}</xmp:CreatorTool>\n"
-        '   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">'
-        f"{DESCRIPTION}</rdf:li></rdf:Alt></dc:description>\n"
-        "  </rdf:Description>\n"
-        " </rdf:RDF>\n"
-        "</x:xmpmeta>\n"
-        '<?xpacket end="r"?>'
-    ).encode()
-
-
-def exif_block() -> bytes:
-    """TIFF-structured EXIF (without the "Exif\\0\\0" prefix) with ImageDescription and Software."""
-    exif = Image.Exif()
-    exif[0x010E] = DESCRIPTION
-    exif[0x0131] = SOFTWARE
-    data = exif.tobytes()
-    return data[6:] if data.startswith(b"Exif\x00\x00") else data
-
-
 def _image(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
     if alpha is None:
         return Image.fromarray(rgb, "RGB")
     return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
-
-
-def _chunk(fourcc: bytes, payload: bytes) -> bytes:
-    pad = b"\x00" if len(payload) % 2 else b""
-    return fourcc + struct.pack("<I", len(payload)) + payload + pad
-
-
-def _u24(value: int) -> bytes:
-    return struct.pack("<I", value)[:3]
 
 
 def _still_quality(rgb: np.ndarray, focus: Box | None) -> int | None:
@@ -128,25 +85,6 @@ def _still_quality(rgb: np.ndarray, focus: Box | None) -> int | None:
     return None
 
 
-def _frame_chunks(image: Image.Image, quality: int | None, method: int = MOTION_METHOD) -> bytes:
-    """The ALPH/VP8 (or, for quality None, VP8L) chunks of a single-image WebP encode, ready to go
-    inside an ANMF chunk."""
-    buffer = io.BytesIO()
-    if quality is None:  # lossless, at libwebp's fastest effort: it is only the fallback
-        image.save(buffer, "WEBP", lossless=True, quality=0, method=0)
-    else:
-        image.save(buffer, "WEBP", quality=quality, method=method, alpha_quality=100)
-    data = buffer.getvalue()
-    out, offset = [], 12
-    while offset + 8 <= len(data):
-        fourcc = data[offset : offset + 4]
-        size = struct.unpack("<I", data[offset + 4 : offset + 8])[0]
-        if fourcc in (b"ALPH", b"VP8 ", b"VP8L"):
-            out.append(data[offset : offset + 8 + size + (size % 2)])
-        offset += 8 + size + (size % 2)
-    return b"".join(out)
-
-
 def _changed_box(a: np.ndarray, b: np.ndarray, within: Box) -> Box | None:
     """Smallest even-aligned box inside `within` where two full frames differ."""
     region = (slice(within.y0, within.y1), slice(within.x0, within.x1))
@@ -156,7 +94,9 @@ def _changed_box(a: np.ndarray, b: np.ndarray, within: Box) -> Box | None:
     return _even(Box(within.x0 + local.x0, within.y0 + local.y0, within.x0 + local.x1, within.y0 + local.y1))
 
 
-def _canvas_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame]):
+def _canvas_frames(
+    rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame]
+) -> Iterator[tuple[np.ndarray, Box | None, int]]:
     """Yield (full RGBA-or-RGB frame, box that may differ from the previous frame, duration)."""
     still = rgb if alpha is None else np.dstack([rgb, alpha])
     canvas = still.copy()
@@ -169,17 +109,13 @@ def _canvas_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame
         box = None
         if frame.patch is not None:
             box = frame.patch.box
-            pixels = frame.patch.rgb if alpha is None else np.dstack([frame.patch.rgb, frame.patch.alpha])
+            pixels = frame.patch.rgb
+            if alpha is not None:
+                assert frame.patch.alpha is not None, "a patch of an image with alpha carries its alpha"
+                pixels = np.dstack([frame.patch.rgb, frame.patch.alpha])
             canvas[box.y0 : box.y1, box.x0 : box.x1] = pixels
         yield canvas, Box.union(previous_box, box), frame.duration_ms
         previous_box = box
-
-
-def _decode_webp(chunks: bytes) -> np.ndarray:
-    """RGB pixels a decoder shows for one opaque frame's chunks (wrapped back into a one-frame WebP)."""
-    data = b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
-    with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 def _mask_box(mask: np.ndarray) -> Box | None:
@@ -220,25 +156,39 @@ def encode_webp(
 
     def still_frame() -> tuple[int | None, bytes]:
         quality = _still_quality(rgb, focus)
-        return quality, _frame_chunks(_image(rgb, alpha), quality, STILL_METHOD)
+        return quality, webp.frame_chunks(_image(rgb, alpha), quality, STILL_METHOD)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         still = pool.submit(still_frame)  # the masks below are made while it is chosen and encoded
-        entries: list[list] = [[Box(0, 0, width, height), None, frames[0].duration_ms, False]]
+        first = _Planned(Box(0, 0, width, height), still, frames[0].duration_ms, blend=False)
+        planned = [first]
         if alpha is not None:
-            _plain_rectangles(rgb, alpha, frames, entries, pool)
+            _plain_rectangles(rgb, alpha, frames, planned, pool)
         else:
-            _blended_deltas(rgb, frames, entries, pool, focus, still)
-        entries[0][1] = still.result()[1]
-        for entry in entries[1:]:
-            entry[1] = entry[1].result()
-    return _assemble_webp(width, height, entries, icc_profile)
+            _blended_deltas(rgb, frames, planned, pool, focus, still)
+        done = [webp.WebPFrame(p.box, p.chunks(), p.duration_ms, p.blend) for p in planned]
+    return webp.assemble(width, height, done, icc_profile, exif_block(), xmp_packet())
+
+
+@dataclass
+class _Planned:
+    """A frame whose pixels are being encoded on the pool; its duration grows while later frames turn
+    out to change nothing. `encoding` yields its chunks, or (quality, chunks) for the first frame."""
+
+    box: Box
+    encoding: Future
+    duration_ms: int
+    blend: bool
+
+    def chunks(self) -> bytes:
+        result = self.encoding.result()
+        return result[1] if isinstance(result, tuple) else result
 
 
 def _blended_deltas(
     rgb: np.ndarray,
     frames: list[Frame],
-    entries: list[list],
+    planned: list[_Planned],
     pool: ThreadPoolExecutor,
     focus: Box | None,
     still: Future,
@@ -250,16 +200,15 @@ def _blended_deltas(
     kernel = np.ones((3, 3), np.uint8)
     for canvas, may_differ, duration in _tail(_canvas_frames(rgb, None, frames)):
         if may_differ is None:
-            entries[-1][2] += duration
+            planned[-1].duration_ms += duration
             continue
         may_differ = _even(may_differ)
         region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
-        change = _changed_pixels(canvas[region], intended[region])
-        if not change.any():
-            entries[-1][2] += duration
-            continue
-        mask = cv2.dilate(change, kernel)
+        mask = cv2.dilate(_changed_pixels(canvas[region], intended[region]), kernel).astype(np.uint8, copy=False)
         local = _mask_box(mask)
+        if local is None:  # nothing changed by more than CHANGE_LEVELS
+            planned[-1].duration_ms += duration
+            continue
         box = _even(
             Box(may_differ.x0 + local.x0, may_differ.y0 + local.y0, may_differ.x0 + local.x1, may_differ.y0 + local.y1)
         )
@@ -269,106 +218,52 @@ def _blended_deltas(
         quality = MOTION_QUALITY
         if focus is not None and int(mask.sum()) > 0.5 * focus.width * focus.height:
             quality = MOTION_QUALITY_LARGE
-        entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop, "RGBA"), quality), duration, True])
+        encoding = pool.submit(webp.frame_chunks, Image.fromarray(crop, "RGBA"), quality, MOTION_METHOD)
+        planned.append(_Planned(box, encoding, duration, blend=True))
         np.copyto(intended[region], canvas[region], where=mask.astype(bool)[..., None])
         touched[region] |= mask
     # Back to the still: every touched pixel gets the first frame's decoded value again.
-    box = _mask_box(touched)
-    if box is None:
+    all_touched = _mask_box(touched)
+    if all_touched is None:
         return
-    box = _even(box)
+    restore = _even(all_touched)
     still_quality, still_chunks = still.result()
-    first_shown = _decode_webp(still_chunks)
-    crop = np.dstack([first_shown[box.y0 : box.y1, box.x0 : box.x1], touched[box.y0 : box.y1, box.x0 : box.x1] * 255])
-    restore_ms = min(entries[-1][2], RESTORE_MS)  # touched pixels mean at least one motion frame
-    entries[-1][2] -= restore_ms
-    quality: int | None = RESTORE_QUALITY
+    first_shown = webp.decode_frame(still_chunks)
+    area = (slice(restore.y0, restore.y1), slice(restore.x0, restore.x1))
+    crop = np.dstack([first_shown[area], touched[area] * 255])
+    restore_ms = min(planned[-1].duration_ms, RESTORE_MS)  # touched pixels mean at least one motion frame
+    planned[-1].duration_ms -= restore_ms
+    restore_quality: int | None = RESTORE_QUALITY
     if focus is not None and touched[focus.y0 : focus.y1, focus.x0 : focus.x1].mean() > 0.5:
-        quality = RESTORE_QUALITY_LARGE
+        restore_quality = RESTORE_QUALITY_LARGE
     if still_quality is None:  # a still that had to be lossless is restored losslessly too, or the loop would not close
-        quality = None
-    entries.append([box, pool.submit(_frame_chunks, Image.fromarray(crop, "RGBA"), quality), restore_ms, True])
+        restore_quality = None
+    encoding = pool.submit(webp.frame_chunks, Image.fromarray(crop, "RGBA"), restore_quality, MOTION_METHOD)
+    planned.append(_Planned(restore, encoding, restore_ms, blend=True))
 
 
-def _tail(sequence):
+def _tail(sequence: Iterator[tuple[np.ndarray, Box | None, int]]) -> Iterator[tuple[np.ndarray, Box | None, int]]:
     next(sequence)  # the still, already encoded in full
     yield from sequence
 
 
 def _plain_rectangles(
-    rgb: np.ndarray, alpha: np.ndarray, frames: list[Frame], entries: list[list], pool: ThreadPoolExecutor
+    rgb: np.ndarray, alpha: np.ndarray, frames: list[Frame], planned: list[_Planned], pool: ThreadPoolExecutor
 ) -> None:
     """Frames as opaque-replacing rectangles: needed when the image has transparency of its own."""
     previous = np.dstack([rgb, alpha])
     for canvas, may_differ, duration in _tail(_canvas_frames(rgb, alpha, frames)):
         box = _changed_box(canvas, previous, may_differ) if may_differ else None
         if box is None:
-            entries[-1][2] += duration
+            planned[-1].duration_ms += duration
             continue
         crop = canvas[box.y0 : box.y1, box.x0 : box.x1]
-        entries.append(
-            [box, pool.submit(_frame_chunks, Image.fromarray(crop.copy(), "RGBA"), MOTION_QUALITY), duration, False]
-        )
+        encoding = pool.submit(webp.frame_chunks, Image.fromarray(crop.copy(), "RGBA"), MOTION_QUALITY, MOTION_METHOD)
+        planned.append(_Planned(box, encoding, duration, blend=False))
         previous[box.y0 : box.y1, box.x0 : box.x1] = crop  # elsewhere the canvas already equals it
 
 
-#: VP8X feature flags (WebP container spec, "Extended file format"); bits 0 and 6-7 are reserved.
-VP8X_ANIMATION, VP8X_XMP, VP8X_EXIF, VP8X_ALPHA, VP8X_ICC = 0x02, 0x04, 0x08, 0x10, 0x20
-#: ANMF flags: bit 1 set means "do not blend" (overwrite), bit 0 set means "dispose to background".
-ANMF_NO_BLEND = 0b10
-#: ANIM background colour, in the spec's byte order (blue, green, red, alpha): transparent. The first
-#: frame covers the whole canvas without blending and no frame disposes, so it never shows; a reader
-#: that uses it anyway clears to transparent, which is right for images with alpha and hidden for others.
-BACKGROUND_BGRA = bytes(4)
-#: Loop count 0: loop forever.
-LOOP_FOREVER = 0
-
-
-def _carries_alpha(chunks: bytes) -> bool:
-    """Whether one frame's image data holds transparency: an ALPH chunk before its VP8 bitstream, or a
-    VP8L bitstream whose header sets `alpha_is_used` (after the 0x2F signature: 14 bits width - 1,
-    14 bits height - 1, then that bit, least significant bit first)."""
-    fourcc = chunks[:4]
-    if fourcc == b"ALPH":
-        return True
-    if fourcc == b"VP8L":
-        return bool(int.from_bytes(chunks[9:13], "little") >> 28 & 1)
-    return False
-
-
-def _assemble_webp(width: int, height: int, entries: list[list], icc_profile: bytes | None) -> bytes:
-    """The RIFF container by the WebP container specification: VP8X, ICCP, ANIM, ANMF..., EXIF, XMP.
-
-    The alpha flag is set when any frame carries transparency, as the spec asks. The blended delta
-    frames of an opaque photo do: without the flag Chromium treats the whole animation as opaque and
-    paints those frames' transparent pixels instead of compositing them over the canvas.
-    """
-    xmp, exif = xmp_packet(), exif_block()
-    has_alpha = any(_carries_alpha(chunks) for _, chunks, _, _ in entries)
-    flags = VP8X_ANIMATION | VP8X_XMP | VP8X_EXIF | (VP8X_ALPHA if has_alpha else 0) | (VP8X_ICC if icc_profile else 0)
-    body = [_chunk(b"VP8X", bytes([flags, 0, 0, 0]) + _u24(width - 1) + _u24(height - 1))]
-    if icc_profile:
-        body.append(_chunk(b"ICCP", icc_profile))
-    body.append(_chunk(b"ANIM", BACKGROUND_BGRA + struct.pack("<H", LOOP_FOREVER)))
-    for box, chunks, duration, blend in entries:
-        if box.x0 % 2 or box.y0 % 2 or box.x1 > width or box.y1 > height:
-            raise ValueError(f"frame {box} is not on even offsets inside the {width}x{height} canvas")
-        header = (
-            _u24(box.x0 // 2)
-            + _u24(box.y0 // 2)
-            + _u24(box.width - 1)
-            + _u24(box.height - 1)
-            + _u24(min(int(duration), 0xFFFFFF))
-            + bytes([0 if blend else ANMF_NO_BLEND])
-        )
-        body.append(_chunk(b"ANMF", header + chunks))
-    body.append(_chunk(b"EXIF", exif))
-    body.append(_chunk(b"XMP ", xmp))
-    payload = b"WEBP" + b"".join(body)
-    return b"RIFF" + struct.pack("<I", len(payload)) + payload
-
-
-def _full_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame]):
+def _full_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame]) -> tuple[list[Image.Image], list[int]]:
     images, durations = [], []
     for canvas, _, duration in _canvas_frames(rgb, alpha, frames):
         images.append(Image.fromarray(canvas.copy(), "RGB" if alpha is None else "RGBA"))

@@ -11,8 +11,8 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, PngImagePlugin
 
-from pipeline.encode import DIGITAL_SOURCE_TYPE
 from pipeline.errors import WinkError
+from pipeline.marking import DIGITAL_SOURCE_TYPE
 from pipeline.presets import Preset, load_preset
 
 TILE_HEIGHT = 256

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.encode import DIGITAL_SOURCE_TYPE
+from pipeline.marking import DIGITAL_SOURCE_TYPE
 from tests.pipeline.helpers import frames_of
 
 
