@@ -13,6 +13,8 @@ where any two frames differ, and the number of different frames the moments show
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,6 +163,29 @@ def moments_ms(ref: Reference, count: int = 8) -> list[int]:
                 pending.remove(phase)
         loop += 1
     return moments
+
+
+#: A browser that starts the loop late, or screenshots slowly, gets up to this many more loops of
+#: shots (one every SHOT_GAP_MS) to show 3 different frames.
+EXTRA_LOOPS = 4
+FRAMES_TO_SEE = 3
+
+
+def watch(take: Callable[[], np.ndarray], ref: Reference, loaded: float) -> list[np.ndarray]:
+    """Screenshots at `moments_ms` after `loaded` (time.monotonic()), then, until FRAMES_TO_SEE different
+    frames were seen, more for up to EXTRA_LOOPS loops. Every one of them is still held to the match
+    bar, and a browser that shows only the still never gets there."""
+    shots: list[np.ndarray] = []
+    for moment in moments_ms(ref):
+        wait = loaded + moment / 1000 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        shots.append(take())
+    until = time.monotonic() + EXTRA_LOOPS * ref.loop_ms / 1000
+    while time.monotonic() < until and distinct_frames([match(s, ref) for s in shots], ref) < FRAMES_TO_SEE:
+        time.sleep(SHOT_GAP_MS / 2000)
+        shots.append(take())
+    return shots
 
 
 def page(name: str, src: str) -> bytes:

@@ -1,4 +1,5 @@
-"""Real browsers paint the pipeline's own frames: Debian's Chromium (Playwright) and Firefox ESR (puppeteer-core).
+"""Real browsers paint the pipeline's own frames: Debian's Chromium (Playwright), Firefox ESR
+(puppeteer-core) and WebKitGTK, Safari's engine (MiniBrowser through WebKitWebDriver and Selenium).
 
 Each animation is served on 127.0.0.1 in a page that shows it at its natural size (device scale factor
 1, no CSS scaling). Screenshots taken at moments spread over the loop must each match one of the
@@ -27,7 +28,7 @@ import pytest
 from PIL import Image
 
 from pipeline.api import Animator
-from tests.browser import paint
+from tests.browser import paint, webkit
 from tests.conftest import REPO, _missing, fixture_path
 from tests.harness import Origin, Route
 
@@ -155,6 +156,14 @@ def _shots_dir(browser: str) -> Path:
     return folder
 
 
+def _save(folder: Path, key: str, shots: list[np.ndarray]) -> list[Path]:
+    paths = []
+    for index, shot in enumerate(shots):
+        paths.append(folder / f"{key}-{index}.png")
+        Image.fromarray(shot).save(paths[-1])
+    return paths
+
+
 @pytest.fixture(scope="module")
 def chromium_shots(site, references) -> dict[str, list[Path]]:
     """Every case in one Chromium, screenshots at the case's moments."""
@@ -176,19 +185,42 @@ def chromium_shots(site, references) -> dict[str, list[Path]]:
                         " return i && i.complete && i.naturalWidth > 0; }",
                         timeout=30_000,
                     )
-                    loaded = time.monotonic()
-                    shots[key] = []
-                    for index, moment in enumerate(paint.moments_ms(ref)):
-                        wait = loaded + moment / 1000 - time.monotonic()
-                        if wait > 0:
-                            time.sleep(wait)
-                        path = folder / f"{key}-{index}.png"
-                        page.screenshot(path=path, clip={"x": 0, "y": 0, "width": ref.width, "height": ref.height})
-                        shots[key].append(path)
+                    clip = {"x": 0, "y": 0, "width": ref.width, "height": ref.height}
+                    taken = paint.watch(
+                        lambda p=page, c=clip: paint.decode_png(p.screenshot(clip=c)), ref, time.monotonic()
+                    )
+                    shots[key] = _save(folder, key, taken)
                 finally:
                     page.close()
         finally:
             browser.close()
+    return shots
+
+
+@pytest.fixture(scope="module")
+def webkit_shots(site, references) -> dict[str, list[Path]]:
+    """Every case in one WebKitGTK MiniBrowser on its own virtual screen (Xvfb), at the case's moments."""
+    for needed in (webkit.DRIVER, webkit.minibrowser() or Path("MiniBrowser"), Path(webkit.xvfb() or "Xvfb")):
+        if not needed.is_file():
+            _missing(needed)
+    folder = _shots_dir("webkit")
+    shots: dict[str, list[Path]] = {}
+    with webkit.virtual_screen() as display, webkit.webkit_driver(display) as driver:
+        for key, ref in references.items():
+            driver.set_window_rect(0, 0, ref.width + 200, ref.height + 300)
+            driver.get(site.url(f"/{key}.html"))
+            deadline = time.monotonic() + 30
+            script = "const i = document.getElementById('animation'); return !!(i && i.complete && i.naturalWidth);"
+            while not driver.execute_script(script):
+                assert time.monotonic() < deadline, f"webkit: {key} did not load"
+                time.sleep(0.05)
+
+            # The viewport, cropped to the image at the page's top left: WebKitGTK's element
+            # screenshots come out shifted by the window's own decorations.
+            def take(ref: paint.Reference = ref) -> np.ndarray:
+                return paint.decode_png(driver.get_screenshot_as_png())[: ref.height, : ref.width]
+
+            shots[key] = _save(folder, key, paint.watch(take, ref, time.monotonic()))
     return shots
 
 
@@ -268,6 +300,13 @@ def test_chromium_paints_the_pipeline_frames(name, fmt, chromium_shots, referenc
 def test_firefox_paints_the_pipeline_frames(name, fmt, firefox_shots, references, report):
     key = case_id(name, fmt)
     check_paint("firefox", key, firefox_shots[key], references[key], report)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", [case[0] for case in CASES])
+def test_webkit_paints_the_pipeline_frames(name, fmt, webkit_shots, references, report):
+    key = case_id(name, fmt)
+    check_paint("webkit", key, webkit_shots[key], references[key], report)
 
 
 def test_reference_sees_a_still_as_one_frame() -> None:

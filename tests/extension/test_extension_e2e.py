@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
@@ -272,17 +273,18 @@ def assert_paints_frames(page, way: str, data: bytes, label: str) -> None:
     element.scroll_into_view_if_needed()
     box = element.bounding_box()
     assert box is not None and (round(box["width"]), round(box["height"])) == (ref.width, ref.height), box
-    matches, start = [], time.monotonic()
-    for index, moment in enumerate(paint.moments_ms(ref)):
-        wait = start + moment / 1000 - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        path = ARTIFACTS / f"{label}-{way}-{index}.png"
+
+    def take() -> np.ndarray:
         # The page's own pixels at the element's box (whole pixels: layout puts it on integer offsets).
-        box = element.bounding_box()
-        clip = {"x": round(box["x"]), "y": round(box["y"]), "width": ref.width, "height": ref.height}
-        page.screenshot(path=path, clip=clip)
-        matches.append(paint.match(paint.decode_png(path.read_bytes()), ref))
+        now = element.bounding_box()
+        assert now is not None
+        clip = {"x": round(now["x"]), "y": round(now["y"]), "width": ref.width, "height": ref.height}
+        return paint.decode_png(page.screenshot(clip=clip))
+
+    shots = paint.watch(take, ref, time.monotonic())
+    for index, shot in enumerate(shots):
+        Image.fromarray(shot).save(ARTIFACTS / f"{label}-{way}-{index}.png")
+    matches = [paint.match(shot, ref) for shot in shots]
     detail = ", ".join(f"#{m.frame} {m.error:.1f}/{m.moving_error:.1f}" for m in matches)
     worst = max(max(m.error, m.moving_error) for m in matches)
     assert worst <= paint.MAX_MEAN_ERROR, f"{label} via {way}: painted unlike any frame ({detail})"
