@@ -23,7 +23,7 @@ from pipeline.presets import Preset, load_preset
 from pipeline.targets import Target, load_target
 
 #: Bumped whenever the same input could produce different output bytes; part of every cache key.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 
 FORMATS = ("webp", "apng", "gif")
 MIME_TYPES = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif"}
