@@ -21,7 +21,7 @@ from pipeline.warp import Patch
 #: Closure by which the lid is fully painted over the part of the eye it covers (it fades in before).
 LID_FROM = 0.3
 #: How far above the open eye's upper lid a shut lid is painted (IOD units): over a hooded eye's fold.
-LID_TOP = 0.08
+LID_TOP = 0.04
 #: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
 RIM_DEPTH = 0.035
 #: How far past the eye corners the lid is painted, fading out (IOD units): the lashes converge there.
@@ -29,6 +29,8 @@ CORNER_REACH = 0.08
 #: How light a shut lid's surroundings must be, relative to the upper lid and brow skin, before the fill
 #: carries them in: darker pixels (a deep-set eye's socket in shadow) are raised to this.
 LID_LIGHT = 0.9
+#: How much a shut lid's crease, where the open eye's fold was, darkens the lid.
+CREASE_DARKNESS = 0.12
 #: Scale of the skin detail a shut lid takes from the lid and brow skin above it (IOD units).
 DETAIL_SCALE = 0.025
 #: Largest level a shut lid's skin detail may add or take (a glint or a stray lash is not skin detail).
@@ -38,6 +40,8 @@ LASH_LENGTH = 0.04
 LASH_SPACING = 0.012
 #: Thickness of the line where the shut lids meet (IOD units, plus 0.8 px).
 LASH_LINE = 0.012
+#: How soon the lash line reaches full darkness from the eye corners (a gain on sin(pi * across)).
+LASH_FADE = 1.6
 #: How dark a lash is at its root (it thins out towards its tip).
 LASH_DARKNESS = 0.45
 
@@ -174,21 +178,27 @@ def _close_eye(
         return
     box = (x0, y0, x1, y1)
     tone = _lid_tone(still_rgb, origin, box, fold_y, brow_y, rim_line, iod)
-    skin = _membrane(_lift(window, tone), known)
     depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
     middle = np.sin(np.pi * across)
+    # The lift fades out towards the lid's edges, where the lid turns into the socket's shadow: a lit,
+    # convex lid rather than a light patch outlined by the dark round it.
+    skin = _membrane(window, known)
+    lifted = _membrane(_lift(window, tone), known)
+    span = np.clip((ys - top_y[None, :]) / np.maximum(bottom - top_y, 1.0)[None, :], 0, 1)
+    bulge = np.sqrt(np.clip(np.sin(np.pi * span) * middle, 0, 1))
+    skin = skin + (lifted - skin) * bulge[..., None]
     # Convex: lit a little above its middle, turning away from the light towards the lashes and corners.
     shading = 1.0 + 0.05 * middle * np.exp(-(((depth - 0.35) / 0.3) ** 2)) - 0.12 * depth**3 - 0.03 * (1 - middle)
     crease_line = np.stack([xs, fold_y - 0.6 * LID_TOP * iod], axis=1).astype(np.float32)
     crease = _soft_polyline((height, width), crease_line, 0.01 * iod + 1)
-    shading = shading * (1 - 0.12 * crease * np.clip(middle * 1.5, 0, 1))
+    shading = shading * (1 - CREASE_DARKNESS * crease * np.clip(middle * 1.5, 0, 1))
     detail = _lid_detail(still_rgb, origin, box, top_y, bottom, brow_y, rim_line, iod)
     lid = skin * shading[..., None] + detail
     cover = (region * strength)[..., None]
     out = window * (1 - cover) + lid * cover
     # The lash line where the lids meet, darkest in the middle and fading to the corners, and the lashes.
     lash_mask = _soft_polyline((height, width), line - [x0, y0], LASH_LINE * iod + 0.8)
-    fade = np.clip(middle * 1.6, 0, 1)
+    fade = np.clip(middle * LASH_FADE, 0, 1)
     lashes = _lashes((height, width), line - [x0, y0], motion.pose.rotation[:2, 1], eye, iod)
     darkness = (np.maximum(lash_mask * fade * 0.9, lashes * LASH_DARKNESS) * strength)[..., None]
     lash = _lash_colour(still_rgb, motion.still[list(upper)])
