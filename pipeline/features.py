@@ -120,12 +120,13 @@ def _close_eye(
     a hooded eye), and stretching it over the eye smears the lashes and liner into dark streaks. So the
     part of the eye the lid now covers is drawn, in layers:
     - light: the frame's own skin around the lid carried inwards (a membrane fill, so the lid has no
-      edge), with every pixel darker than the upper lid and brow skin lifted to it first, so a deep-set
-      eye's shadowed socket does not fill the lid with a dark disc;
+      edge); in the lid's middle, the same fill from surroundings first lifted to the tone of the upper
+      lid and brow skin, so a deep-set eye's shadowed socket does not fill the lid with a dark disc;
     - shape: shaded as a convex lid over the eyeball, lit above its middle and darker towards the lashes,
       with a soft crease where the fold was;
-    - texture: the detail (skin grain, fine wrinkles) of the still's own lid and brow skin above the
-      eye, reflected down over the lid, so it is the person's skin and stays put from frame to frame;
+    - texture: the detail (skin grain, fine lines) of the still's own lid and brow skin above the eye,
+      mirrored down over the lid (then the skin under the eye), so it is the person's skin and stays put
+      from frame to frame;
     - a lash line along the lid margin, with lashes that point down and out.
     """
     closure = float(motion.eye_closure[frame, eye])
