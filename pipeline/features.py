@@ -183,8 +183,12 @@ def _close_eye(
     middle = np.sin(np.pi * across)
     # The lift fades out towards the lid's edges, where the lid turns into the socket's shadow: a lit,
     # convex lid rather than a light patch outlined by the dark round it.
-    skin = _membrane(window, known)
-    lifted = _membrane(_lift(window, tone), known)
+    # The fill is linear, so the lifted fill is the plain one plus the fill of how much light each pixel
+    # misses: one fill of four channels.
+    missing, towards = _lift(window, tone)
+    both = _membrane(np.concatenate([window, missing[..., None]], axis=2), known)
+    skin = both[..., :3]
+    lifted = skin + both[..., 3:] * towards
     span = np.clip((ys - top_y[None, :]) / np.maximum(bottom - top_y, 1.0)[None, :], 0, 1)
     bulge = np.sqrt(np.clip(np.sin(np.pi * span) * middle, 0, 1))
     skin = skin + (lifted - skin) * bulge[..., None]
@@ -234,28 +238,32 @@ def _lid_tone(
     left, top = _still_window(origin, box)
     width = box[2] - box[0]
     columns = np.arange(width)[width // 5 : width - width // 5]
-    pixels = [(top + r, left + x) for x in columns for r in range(int(brow_y[x] + 0.02 * iod) + 1, int(fold_y[x]))]
-    if len(pixels) < 0.03 * iod * len(columns):  # a hooded eye: no lid skin shows above the fold
-        pixels = [
-            (top + r, left + x) for x in columns for r in range(int(rim_y[x] + 0.08 * iod), int(rim_y[x] + 0.16 * iod))
-        ]
-    where = np.array(pixels, int).reshape(-1, 2)
-    inside = (where >= 0).all(axis=1) & (where[:, 0] < still_rgb.shape[0]) & (where[:, 1] < still_rgb.shape[1])
+    rows = np.arange(int(fold_y[columns].max()) + 1)[:, None]
+    upper = (rows > brow_y[columns][None, :] + 0.02 * iod + 1) & (rows < fold_y[columns][None, :])
+    if upper.sum() >= 0.03 * iod * len(columns):
+        where_rows, where_cols = np.nonzero(upper)
+    else:  # a hooded eye: no lid skin shows above the fold; the skin under the eye stands in
+        rows = np.arange(int(rim_y[columns].max() + 0.16 * iod) + 1)[:, None]
+        under = (rows >= rim_y[columns][None, :] + 0.08 * iod) & (rows < rim_y[columns][None, :] + 0.16 * iod)
+        where_rows, where_cols = np.nonzero(under)
+    ys, xs = where_rows + top, columns[where_cols] + left
+    inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
     if not inside.any():
         return np.full(3, np.nan, np.float32)
-    values = still_rgb[where[inside, 0], where[inside, 1]].astype(np.float32)
+    values = still_rgb[ys[inside], xs[inside]].astype(np.float32)
     light = _luminance(values)
     lighter = values[(light >= np.percentile(light, 50)) & (light <= np.percentile(light, 90))]
     return lighter.mean(axis=0) if len(lighter) else values.mean(axis=0)
 
 
-def _lift(window: np.ndarray, tone: np.ndarray) -> np.ndarray:
-    """The window with pixels darker than LID_LIGHT of the lid's tone raised to it, in the tone's colour."""
+def _lift(window: np.ndarray, tone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How much light each pixel lacks to be LID_LIGHT of the lid's tone, and the colour (per unit of
+    light) that makes it up: the tone's. No lift when the tone is unknown (NaN)."""
     if np.isnan(tone).any():
-        return window
+        return np.zeros(window.shape[:2], np.float32), np.zeros(3, np.float32)
     tone_light = max(float(_luminance(tone)), 1.0)
-    missing = np.clip(LID_LIGHT * tone_light - _luminance(window), 0, None)[..., None]
-    return window + missing * (tone / tone_light)
+    missing = np.clip(LID_LIGHT * tone_light - _luminance(window), 0, None)
+    return missing.astype(np.float32), (tone / tone_light).astype(np.float32)
 
 
 def _lid_detail(
@@ -319,8 +327,8 @@ def _lashes(shape: tuple[int, int], line: np.ndarray, down: np.ndarray, eye: int
     reach = LASH_LENGTH * iod * (0.55 + 0.45 * np.sin(np.pi * along)) * rng.uniform(0.75, 1.1, count)
     tips = bases + directions * reach[:, None]
     mask = np.zeros(shape, np.uint8)
-    for base, tip in zip(np.round(bases * 16).astype(np.int32), np.round(tips * 16).astype(np.int32), strict=True):
-        cv2.line(mask, (int(base[0]), int(base[1])), (int(tip[0]), int(tip[1])), 255, 1, cv2.LINE_AA, 4)
+    strokes = np.round(np.stack([bases, tips], axis=1) * 16).astype(np.int32)  # (count, 2, 2)
+    cv2.polylines(mask, list(strokes), False, 255, 1, cv2.LINE_AA, 4)
     return cv2.GaussianBlur(mask, (0, 0), 0.5).astype(np.float32) / 255.0
 
 
