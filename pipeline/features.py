@@ -25,6 +25,24 @@ LID_TOP = 0.04
 RIM_DEPTH = 0.035
 #: How far past the eye corners the lid is painted, fading out (IOD units): the lashes converge there.
 CORNER_REACH = 0.08
+#: How light a shut lid's surroundings must be, relative to the upper lid and brow skin, before the fill
+#: carries them in: darker pixels (a deep-set eye's socket in shadow) are raised to this.
+LID_LIGHT = 0.9
+#: How much a shut lid's crease, where the open eye's fold was, darkens the lid.
+CREASE_DARKNESS = 0.12
+#: Scale of the skin detail a shut lid takes from the lid and brow skin above it (IOD units).
+DETAIL_SCALE = 0.025
+#: Largest level a shut lid's skin detail may add or take (a glint or a stray lash is not skin detail).
+DETAIL_MAX = 10.0
+#: Length of the lashes of a shut lid, over its middle, and their spacing along the lash line (IOD units).
+LASH_LENGTH = 0.04
+LASH_SPACING = 0.012
+#: Thickness of the line where the shut lids meet (IOD units, plus 0.8 px).
+LASH_LINE = 0.012
+#: How soon the lash line reaches full darkness from the eye corners (a gain on sin(pi * across)).
+LASH_FADE = 1.6
+#: How dark a lash is at its root (it thins out towards its tip).
+LASH_DARKNESS = 0.45
 
 
 def _curve(points: np.ndarray, samples: int = 32) -> np.ndarray:
@@ -40,7 +58,7 @@ def _curve(points: np.ndarray, samples: int = 32) -> np.ndarray:
 def _soft_polyline(shape: tuple[int, int], curve: np.ndarray, thickness: float) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     pts = np.round(curve * 16).astype(np.int32)
-    cv2.polylines(mask, [pts], False, 255, max(1, round(thickness)), cv2.LINE_AA, 4)
+    cv2.polylines(mask, [pts], False, (255,), max(1, round(thickness)), cv2.LINE_AA, 4)
     return cv2.GaussianBlur(mask, (0, 0), max(0.6, thickness * 0.35)).astype(np.float32) / 255.0
 
 
@@ -95,15 +113,20 @@ def _membrane(values: np.ndarray, known: np.ndarray, sweeps: int = 40) -> np.nda
 def _close_eye(
     rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int, origin: np.ndarray
 ) -> None:
-    """Cover a closing eye with its upper lid: skin from the fold down to a lash line where the lids meet.
+    """Cover a closing eye with its upper lid: the person's own lid skin, shaded, with a crease and lashes.
 
     The warp slides the lid margin down, but the lid skin a photo shows is a thin strip (none at all on
     a hooded eye), and stretching it over the eye smears the lashes and liner into dark streaks. So the
-    part of the eye the lid now covers is painted as skin. Its colour is the frame's own skin around it,
-    carried smoothly inwards (a membrane fill), so the lid has no edge: it darkens into the shadow of a
-    deep socket and lightens towards the cheek as the skin around it does. On that, a little shade where
-    the lid curves under, the fine texture of the skin under the eye (fixed to the face, so it does not
-    flicker from frame to frame), and a lash line where the lids meet.
+    part of the eye the lid now covers is drawn, in layers:
+    - light: the frame's own skin around the lid carried inwards (a membrane fill, so the lid has no
+      edge); in the lid's middle, the same fill from surroundings first lifted to the tone of the upper
+      lid and brow skin, so a deep-set eye's shadowed socket does not fill the lid with a dark disc;
+    - shape: shaded as a convex lid over the eyeball, lit above its middle and darker towards the lashes,
+      with a soft crease where the fold was;
+    - texture: the detail (skin grain, fine lines) of the still's own lid and brow skin above the eye,
+      mirrored down over the lid (then the skin under the eye), so it is the person's skin and stays put
+      from frame to frame;
+    - a lash line along the lid margin, with lashes that point down and out.
     """
     closure = float(motion.eye_closure[frame, eye])
     strength = float(smoothstep(closure / LID_FROM))  # of the lid and of its lashes, dark from the start
@@ -115,8 +138,8 @@ def _close_eye(
     fold = _curve(motion.still[[corners[0], *upper, corners[1]]] - origin).astype(np.float32)
     rim = _curve(motion.still[[corners[0], *lower, corners[1]]] - origin).astype(np.float32)
     brow_edge = (motion.still[list(brow[5:])] - origin).astype(np.float32)
-    # A window with room for the skin around the lid that the fill starts from.
-    pad_x, pad_y = int((CORNER_REACH + 0.04) * iod) + 3, int(0.06 * iod) + 3
+    # A window with room for the skin around the lid that the fill starts from, and for the lashes.
+    pad_x, pad_y = int((CORNER_REACH + 0.04) * iod) + 3, int(max(0.06, LASH_LENGTH) * iod) + 3
     x0 = max(0, int(line[:, 0].min()) - pad_x)
     x1 = min(rgb.shape[1], int(line[:, 0].max()) + pad_x + 1)
     y0 = max(0, int(min(fold[:, 1].min() - LID_TOP * iod, line[:, 1].min())) - pad_y)
@@ -131,12 +154,13 @@ def _close_eye(
     rim_line = _line_y(rim - [x0, y0], xs).astype(np.float32)
     # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
     fold_y = _line_y(fold - [x0, y0], xs)
-    top_y = np.maximum(fold_y - LID_TOP * iod, _line_y(brow_edge - [x0, y0], xs) + 0.03 * iod)
+    brow_y = _line_y(brow_edge - [x0, y0], xs)
+    top_y = np.maximum(fold_y - LID_TOP * iod, brow_y + 0.03 * iod)
     top_y = np.minimum(top_y, line_y - 1.0).astype(np.float32)
     # Where: between the fold and just under the rim, over the eye corners and a little past them,
     # where the stretched lashes of both lids converge.
     soft = max(1.0, 0.02 * iod)
-    fade_in = np.clip((ys - top_y[None, :]) / soft, 0, 1)
+    fade_in = np.clip((ys - top_y[None, :]) / (2 * soft), 0, 1)  # wider at the top: no outline there
     # Below the lash line only the rim, once the lids meet (pressed together): the eyeball stays visible
     # under a lid that is still on its way.
     meeting = np.clip(1 - (rim_line - line_y) / (0.02 * iod), 0, 1)
@@ -152,35 +176,159 @@ def _close_eye(
     known = (ys < top_y[None, :]) | (ends <= 0) | ((ys > bottom[None, :] + soft) & (meeting[None, :] > 0.5))
     if not known.any():  # an eye cut by the edges of the picture (or of the patch): no skin around it
         return
-    skin = _membrane(window, known)
+    box = (x0, y0, x1, y1)
+    tone = _lid_tone(still_rgb, origin, box, fold_y, brow_y, rim_line, iod)
     depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
-    curl = 1.0 - 0.06 * depth**4  # the lid curves under towards the lashes
-    eye_height = float(np.max(rim_line - fold_y)) + LID_TOP * iod  # of the still's eye, so the same every frame
-    texture = _skin_texture(still_rgb, origin, (x0, y0, x1, y1), eye_height, iod)
-    lid = skin * curl[..., None] + texture
+    middle = np.sin(np.pi * across)
+    # The lift fades out towards the lid's edges, where the lid turns into the socket's shadow: a lit,
+    # convex lid rather than a light patch outlined by the dark round it.
+    # The fill is linear, so the lifted fill is the plain one plus the fill of how much light each pixel
+    # misses: one fill of four channels.
+    missing, towards = _lift(window, tone)
+    both = _membrane(np.concatenate([window, missing[..., None]], axis=2), known)
+    skin = both[..., :3]
+    lifted = skin + both[..., 3:] * towards
+    span = np.clip((ys - top_y[None, :]) / np.maximum(bottom - top_y, 1.0)[None, :], 0, 1)
+    bulge = np.sqrt(np.clip(np.sin(np.pi * span) * middle, 0, 1))
+    skin = skin + (lifted - skin) * bulge[..., None]
+    # Convex: lit a little above its middle, turning away from the light towards the lashes and corners.
+    shading = 1.0 + 0.05 * middle * np.exp(-(((depth - 0.35) / 0.3) ** 2)) - 0.12 * depth**3 - 0.03 * (1 - middle)
+    crease_line = np.stack([xs, fold_y - 0.6 * LID_TOP * iod], axis=1).astype(np.float32)
+    crease = _soft_polyline((height, width), crease_line, 0.01 * iod + 1)
+    shading = shading * (1 - CREASE_DARKNESS * crease * np.clip(middle * 1.5, 0, 1))
+    detail = _lid_detail(still_rgb, origin, box, top_y, bottom, brow_y, rim_line, iod)
+    lid = skin * shading[..., None] + detail
     cover = (region * strength)[..., None]
     out = window * (1 - cover) + lid * cover
-    # The lash line where the lids meet: darkest in the middle, fading to the corners.
-    lash_mask = _soft_polyline((height, width), line - [x0, y0], 0.012 * iod + 0.8)
-    fade = np.clip(np.sin(np.pi * across) * 1.6, 0, 1)
-    darkness = (lash_mask * fade * 0.9 * strength)[..., None]
+    # The lash line where the lids meet, darkest in the middle and fading to the corners, and the lashes.
+    lash_mask = _soft_polyline((height, width), line - [x0, y0], LASH_LINE * iod + 0.8)
+    fade = np.clip(middle * LASH_FADE, 0, 1)
+    lashes = _lashes((height, width), line - [x0, y0], motion.pose.rotation[:2, 1], eye, iod)
+    darkness = (np.maximum(lash_mask * fade * 0.9, lashes * LASH_DARKNESS) * strength)[..., None]
     lash = _lash_colour(still_rgb, motion.still[list(upper)])
     out = out * (1 - darkness) + lash * darkness
     rgb[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _skin_texture(
-    still_rgb: np.ndarray, origin: np.ndarray, window: tuple[int, int, int, int], eye_height: float, iod: float
+def _luminance(pixels: np.ndarray) -> np.ndarray:
+    return pixels @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _still_window(origin: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int]:
+    """Where a patch window's first pixel is in the still (x, y)."""
+    return box[0] + int(origin[0]), box[1] + int(origin[1])
+
+
+def _lid_tone(
+    still_rgb: np.ndarray,
+    origin: np.ndarray,
+    box: tuple[int, int, int, int],
+    fold_y: np.ndarray,
+    brow_y: np.ndarray,
+    rim_y: np.ndarray,
+    iod: float,
 ) -> np.ndarray:
-    """The fine detail of the still's skin just under the eye (its local mean taken off), for a window over
-    the eye: pores and fine lines for the painted lid, the same in every frame."""
-    x0, y0, x1, y1 = (int(v) for v in window)
-    drop = int(round(eye_height + 0.06 * iod))
-    top, left = y0 + int(origin[1]) + drop, x0 + int(origin[0])
-    source = still_rgb[top : top + (y1 - y0), left : left + (x1 - x0)].astype(np.float32)
-    if source.shape[:2] != (y1 - y0, x1 - x0):
-        return np.zeros((y1 - y0, x1 - x0, 3), np.float32)  # the face runs off the picture: no texture
-    return (source - cv2.GaussianBlur(source, (0, 0), max(1.0, 0.02 * iod))) * 0.5
+    """The colour a shut lid takes: the lighter half of the still's skin between the fold and the brow.
+
+    That skin is what the shut lid is; the socket's shadow round an open eye (its crease, lashes, the
+    dark of a deep-set eye) is not. A hooded eye shows none between fold and brow: the skin under the
+    eye stands in. NaN when neither is in the picture.
+    """
+    left, top = _still_window(origin, box)
+    width = box[2] - box[0]
+    columns = np.arange(width)[width // 5 : width - width // 5]
+    rows = np.arange(int(fold_y[columns].max()) + 1)[:, None]
+    upper = (rows > brow_y[columns][None, :] + 0.02 * iod + 1) & (rows < fold_y[columns][None, :])
+    if upper.sum() >= 0.03 * iod * len(columns):
+        where_rows, where_cols = np.nonzero(upper)
+    else:  # a hooded eye: no lid skin shows above the fold; the skin under the eye stands in
+        rows = np.arange(int(rim_y[columns].max() + 0.16 * iod) + 1)[:, None]
+        under = (rows >= rim_y[columns][None, :] + 0.08 * iod) & (rows < rim_y[columns][None, :] + 0.16 * iod)
+        where_rows, where_cols = np.nonzero(under)
+    ys, xs = where_rows + top, columns[where_cols] + left
+    inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
+    if not inside.any():
+        return np.full(3, np.nan, np.float32)
+    values = still_rgb[ys[inside], xs[inside]].astype(np.float32)
+    light = _luminance(values)
+    lighter = values[(light >= np.percentile(light, 50)) & (light <= np.percentile(light, 90))]
+    return lighter.mean(axis=0) if len(lighter) else values.mean(axis=0)
+
+
+def _lift(window: np.ndarray, tone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How much light each pixel lacks to be LID_LIGHT of the lid's tone, and the colour (per unit of
+    light) that makes it up: the tone's. No lift when the tone is unknown (NaN)."""
+    if np.isnan(tone).any():
+        return np.zeros(window.shape[:2], np.float32), np.zeros(3, np.float32)
+    tone_light = max(float(_luminance(tone)), 1.0)
+    missing = np.clip(LID_LIGHT * tone_light - _luminance(window), 0, None)
+    return missing.astype(np.float32), (tone / tone_light).astype(np.float32)
+
+
+def _lid_detail(
+    still_rgb: np.ndarray,
+    origin: np.ndarray,
+    box: tuple[int, int, int, int],
+    top_y: np.ndarray,
+    bottom_y: np.ndarray,
+    brow_y: np.ndarray,
+    rim_y: np.ndarray,
+    iod: float,
+) -> np.ndarray:
+    """The fine detail (grain, fine lines) of the still's own lid and brow skin, warped over the shut lid.
+
+    Each column's skin between the lid's top and the brow is mirrored at the lid's top and stretched
+    down to the lash line, so the detail runs on without a seam from the skin above into the lid, its
+    fine lines following the lid. A hooded eye shows too little skin above its fold to stretch that far:
+    the skin under the eye is moved up over the lid instead. Only the detail is taken (its local mean
+    off, glints and stray lashes clipped): the light is the membrane fill's.
+    """
+    left, top = _still_window(origin, box)
+    height, width = box[3] - box[1], box[2] - box[0]
+    ys = np.arange(height, dtype=np.float32)[:, None]
+    band = np.maximum(top_y - (brow_y + 0.02 * iod), 0.0)
+    into = ys - top_y[None, :]  # rows into the lid
+    # Mirrored at the lid's top as far as that skin reaches, then the skin under the eye, moved up.
+    rows = np.where(into < band[None, :], top_y[None, :] - 1 - into, ys + (rim_y - top_y)[None, :] + 0.06 * iod)
+    rows = np.where(into >= 0, rows, ys)
+    # The still's detail round the eye (its local mean off before it is moved, so the two sources leave
+    # no line where they meet), from the top of the window to below the moved-up skin under the eye.
+    reach_down = int(np.ceil(float((rim_y - top_y).max()) + 0.06 * iod + 2))
+    sx0, sy0 = max(0, left), max(0, top)
+    sx1, sy1 = min(still_rgb.shape[1], left + width), min(still_rgb.shape[0], top + height + reach_down)
+    if sx1 - sx0 < 2 or sy1 - sy0 < 2:
+        return np.zeros((height, width, 3), np.float32)
+    crop = still_rgb[sy0:sy1, sx0:sx1].astype(np.float32)
+    detail = crop - cv2.GaussianBlur(crop, (0, 0), max(1.0, DETAIL_SCALE * iod))
+    map_x = np.broadcast_to(np.arange(width, dtype=np.float32)[None, :] + (left - sx0), (height, width))
+    map_y = (rows + (top - sy0)).astype(np.float32)
+    placed = cv2.remap(detail, np.ascontiguousarray(map_x), map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return np.clip(placed, -DETAIL_MAX, DETAIL_MAX)  # grain and fine lines, not a glint or a lash
+
+
+def _lashes(shape: tuple[int, int], line: np.ndarray, down: np.ndarray, eye: int, iod: float) -> np.ndarray:
+    """Coverage of the lashes of a shut upper lid: short strokes from the lash line, down and outwards.
+
+    They lean further out towards the outer corner and are longest over the middle of the lid. Their
+    spacing and lengths are fixed per eye, so they stay put from frame to frame.
+    """
+    down = down / max(float(np.linalg.norm(down)), 1e-6)
+    outer, inner = line[0], line[-1]  # lid curves run from the outer to the inner corner
+    outwards = (outer - inner) / max(float(np.linalg.norm(outer - inner)), 1e-6)
+    lengths = np.cumsum(np.r_[0, np.linalg.norm(np.diff(line, axis=0), axis=1)])
+    count = max(4, int(lengths[-1] / (LASH_SPACING * iod)))
+    rng = np.random.default_rng(eye)
+    along = np.clip(np.linspace(0.04, 0.9, count) + rng.normal(0, 0.01, count), 0, 1)  # 0 outer, 1 inner
+    bases = np.stack([np.interp(along * lengths[-1], lengths, line[:, k]) for k in (0, 1)], axis=1)
+    lean = 0.15 + 0.75 * (1 - along)
+    directions = down[None, :] + lean[:, None] * outwards[None, :]
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    reach = LASH_LENGTH * iod * (0.55 + 0.45 * np.sin(np.pi * along)) * rng.uniform(0.75, 1.1, count)
+    tips = bases + directions * reach[:, None]
+    mask = np.zeros(shape, np.uint8)
+    strokes = np.round(np.stack([bases, tips], axis=1) * 16).astype(np.int32)  # (count, 2, 2)
+    cv2.polylines(mask, list(strokes), False, (255,), 1, cv2.LINE_AA, 4)
+    return cv2.GaussianBlur(mask, (0, 0), 0.5).astype(np.float32) / 255.0
 
 
 def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> Patch:
@@ -229,7 +377,7 @@ def _open_mouth(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, fram
     # Where the mouth is open in this frame: the polygon between the inner lip lines.
     mask = np.zeros((height, width), np.uint8)
     polygon = np.vstack([upper, lower[::-1]])
-    cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    cv2.fillPoly(mask, [np.round(polygon * 16).astype(np.int32)], (255,), cv2.LINE_AA, 4)
     alpha = cv2.GaussianBlur(mask, (0, 0), 0.6).astype(np.float32)[..., None] / 255.0
     if not alpha.any():
         return

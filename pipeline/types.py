@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: Bumped whenever the same input could produce different output bytes; part of every cache key.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 
 FORMATS = ("webp", "apng", "gif")
 MIME_TYPES = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif"}

@@ -160,7 +160,7 @@ def bake(
             u = smoothstep(k / segment.frames)
             for name, (a, b) in segment.controls.items():
                 state[name] = a + (b - a) * u
-            frames.append(sum(controls[name](state[name]) for name in controls))
+            frames.append(sum((controls[name](state[name]) for name in controls), np.zeros_like(reference)))
             durations.append(segment.frame_ms)
         durations[-1] += segment.hold_ms
         for name, (_, b) in segment.controls.items():
@@ -172,6 +172,10 @@ def bake(
     return np.asarray(frames, dtype=np.float32), np.asarray(durations, dtype=np.int32)
 
 
+#: Frames (of FRAME_MS) in which a lid closes: about 100 ms, as a real wink or blink does; it then holds
+#: shut for a while and opens more slowly.
+LID_CLOSE_FRAMES = 2
+
 #: How far the default wink smiles (smile() amount): a full smile took rose_1's identity distance to 0.36
 #: (bar 0.35); at 0.85 the Zeman photos still lift their mouth corners by 0.09 IOD (bar 0.06).
 WINK_SMILE = 0.85
@@ -181,8 +185,8 @@ def wink_preset(reference: np.ndarray) -> Preset:
     controls = {"smile": lambda a: smile(reference, a), "wink": lambda a: eyelid(reference, "left", a)}
     segments = [
         Segment(6, {"smile": (0, WINK_SMILE)}, frame_ms=67),
-        Segment(4, {"wink": (0, 1)}, hold_ms=150),
-        Segment(4, {"wink": (1, 0)}, hold_ms=150),
+        Segment(LID_CLOSE_FRAMES, {"wink": (0, 1)}, hold_ms=200),
+        Segment(5, {"wink": (1, 0)}, hold_ms=150),
         Segment(6, {"smile": (WINK_SMILE, 0)}, frame_ms=67),
     ]
     offsets, durations = bake(reference, controls, segments, hold_still_ms=500, end_ms=100)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from pipeline import topology as t
-from pipeline.authoring.controls import Offsets, Segment, bake, eyelid, smile
+from pipeline.authoring.controls import LID_CLOSE_FRAMES, Offsets, Segment, bake, eyelid, smile
 from pipeline.authoring.curves import bump, interp_line
 from pipeline.presets import Preset
 
@@ -116,7 +116,7 @@ def _preset(
 def _wink(side: str):
     def build(reference: np.ndarray) -> Preset:
         controls = {"wink": lambda a: eyelid(reference, side, a)}
-        segments = [Segment(4, {"wink": (0, 1)}, hold_ms=250), Segment(5, {"wink": (1, 0)})]
+        segments = [Segment(LID_CLOSE_FRAMES, {"wink": (0, 1)}, hold_ms=200), Segment(6, {"wink": (1, 0)})]
         return _preset(
             f"wink-{side}",
             f"Winks with the {side} eye (the person's own {side}) and opens it again.",
@@ -132,7 +132,7 @@ def _wink(side: str):
 
 def blink_preset(reference: np.ndarray) -> Preset:
     controls = {"blink": lambda a: eyelid(reference, "left", a) + eyelid(reference, "right", a)}
-    segments = [Segment(3, {"blink": (0, 1)}, hold_ms=80), Segment(4, {"blink": (1, 0)})]
+    segments = [Segment(LID_CLOSE_FRAMES, {"blink": (0, 1)}, hold_ms=100), Segment(4, {"blink": (1, 0)})]
     return _preset("blink", "Blinks with both eyes.", reference, controls, segments, hold_still_ms=1000, end_ms=700)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.pipeline.helpers import judge
-from tests.presets.helpers_presets import eye_cover
 
 ZEMAN = ["faces/zeman/zeman_1.jpg", "faces/zeman/zeman_2.jpg"]
 
@@ -18,14 +17,12 @@ def judged(request, fixtures, judge_script, animators, tmp_path_factory):
     report = judge(judge_script, original, data, tmp_path_factory.mktemp("judge"))
     assert report["same_size"] and report["frames"] > 5
     (face,) = report["faces"]
-    face["cover"] = eye_cover(original, data)  # the wink closes the person's own left eye
     return report, face
 
 
 def test_smile_identity_locality_and_loop_reach_the_bars(judged):
     report, face = judged
     assert face["max_lift_gain"] >= 0.06
-    assert face["other_eye_ratio"] >= 0.70
     assert face["max_id_dist"] <= 0.35
     assert face["changed_outside"] <= 0.002
     assert face["first_vs_orig"] <= 1.0
@@ -39,19 +36,12 @@ def test_animation_is_at_most_two_and_a_half_times_the_jpeg(judged):
     assert report["bytes"] <= 2.5 * report["orig_bytes"]
 
 
-def test_the_winking_eye_closes_visibly(judged):
+def test_the_winking_eye_shuts_and_holds_while_the_other_stays_open(judged):
+    """MediaPipe, as the judge runs it, reads the person's own left eye shut for at least 150 ms (a real
+    wink in video/wink.mp4: 0.19 of the still, held 460 ms) and the other eye open."""
     _, face = judged
-    # Which eye shuts, from the pixels: dlib's readings of a shut lid here (0.81-0.84 of the open eye) are
-    # within its noise (frames with almost no motion read 0.85-1.2), so they cannot tell.
-    assert face["cover"]["left"] >= 0.5 and face["cover"]["right"] <= 0.1, face["cover"]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="dlib's eye aspect ratio on the shut lid reaches 0.81-0.84 of the still, "
-    "not 0.45; a real shut eye pasted over the photo's own judges 0.64-0.80 on these photos "
-    "(benchmarks/eye_closure_ceiling.py), a real wink in video/wink.mp4 0.50",
-)
-def test_the_winking_eye_closes_to_45_percent(judged):
-    _, face = judged
-    assert face["wink_ratio"] <= 0.45
+    assert face["mp_lost_frames"] == 0
+    assert face["mp_closing_eye"] == "left"
+    assert face["mp_wink_ratio"] <= 0.30
+    assert face["mp_other_eye_ratio"] >= 0.80
+    assert face["mp_shut_ms"] >= 150

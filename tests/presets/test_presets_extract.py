@@ -10,7 +10,8 @@ import pytest
 from pipeline.authoring.extract import JITTER_MAX, ExtractError, extract, jitter, limit_speed
 from pipeline.presets import list_presets, load_preset
 from tests.conftest import fixture_path
-from tests.presets.helpers_presets import common_bars, eye_cover, eye_ratios, wink_cli
+from tests.pipeline.helpers import judge
+from tests.presets.helpers_presets import common_bars, wink_cli
 
 
 def test_jitter_tells_smooth_motion_from_noise():
@@ -70,12 +71,14 @@ def test_extracted_wink_smile_winks_and_smiles_on_zeman(wink_smile, judge_script
     photo = fixture_path("faces/zeman/zeman_1.jpg")
     result = Animator("zeman", str(wink_smile)).animate(photo.read_bytes())
     assert result.animated
-    record, ratios = eye_ratios(judge_script, photo, result.data, tmp_path)
-    # wink.mp4's wink is the person's left eye; smile.mp4's smile squints both a little (the right eye's
-    # lids cover about a sixth of it), so the open eye may be covered a little more than in a plain wink.
-    assert ratios["right"] >= 0.7, ratios
-    cover = eye_cover(photo, result.data)
-    assert cover["left"] >= 0.5 and cover["right"] <= 0.3, cover
+    record = judge(judge_script, photo, result.data, tmp_path)["faces"][0]
+    # wink.mp4's wink is the person's left eye; smile.mp4's smile squints both eyes a little, so the open
+    # eye may narrow a little more than in a plain wink. Measured 0.27 (other 0.85); MediaPipe reads the
+    # ~300 ms the lid is held shut at 0.27-0.44 from frame to frame, so how long it reads shut (50-500 ms
+    # on zeman_1 and zeman_2) is not held here.
+    assert record["mp_closing_eye"] == "left"
+    assert record["mp_wink_ratio"] <= 0.35
+    assert record["mp_other_eye_ratio"] >= 0.70
     assert record["max_lift_gain"] >= 0.06
     common_bars(record)
 
