@@ -39,6 +39,9 @@ RESTORE_QUALITY_LARGE = 95
 #: restores the clean still (4.4 levels on a bearded face at 75), so it gets more bits.
 MOTION_QUALITY = 50
 MOTION_QUALITY_LARGE = 85
+#: A frame that shows this long is looked at, not glimpsed (a held wink's shut lid, a held smile): at
+#: MOTION_QUALITY its 8-pixel blocks show, so it gets the quality of a large change.
+HELD_MS = 150
 #: A pixel counts as changed when a channel moves by more than this many levels.
 CHANGE_LEVELS = 7
 #: How long the restoring frame shows (taken from the end of the loop's last frame).
@@ -216,7 +219,7 @@ def _blended_deltas(
         sub = (slice(top, top + box.height), slice(left, left + box.width))
         crop = np.dstack([canvas[box.y0 : box.y1, box.x0 : box.x1], mask[sub] * np.uint8(255)])
         quality = MOTION_QUALITY
-        if focus is not None and int(mask.sum()) > 0.5 * focus.width * focus.height:
+        if duration >= HELD_MS or (focus is not None and int(mask.sum()) > 0.5 * focus.width * focus.height):
             quality = MOTION_QUALITY_LARGE
         encoding = pool.submit(webp.frame_chunks, Image.fromarray(crop, "RGBA"), quality, MOTION_METHOD)
         planned.append(_Planned(box, encoding, duration, blend=True))
