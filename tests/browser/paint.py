@@ -25,6 +25,18 @@ MAX_MEAN_ERROR = 3.0
 #: A pixel has visibly changed between two frames when a channel moves by more than this.
 VISIBLE_LEVELS = 16
 PAGE_BACKGROUND = (255, 255, 255)
+#: Debian's Chromium as root on a machine without a network or a GPU, on an sRGB screen (as the
+#: reference frames are): no sandbox, no background traffic, no QUIC.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--force-color-profile=srgb",
+]
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{name}</title>

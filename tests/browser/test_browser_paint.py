@@ -60,17 +60,6 @@ FORMATS = ("webp", "apng", "gif")
 EXTENSIONS = {"webp": "webp", "apng": "png", "gif": "gif"}
 MIME = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif"}
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    # The screen is sRGB, as the reference frames are.
-    "--force-color-profile=srgb",
-]
 
 ROWS: list[dict] = []  # one per checked (browser, case, format), for the report
 
@@ -174,7 +163,7 @@ def chromium_shots(site, references) -> dict[str, list[Path]]:
     folder = _shots_dir("chromium")
     shots: dict[str, list[Path]] = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=paint.CHROMIUM_ARGS)
         try:
             for key, ref in references.items():
                 page = browser.new_page(viewport={"width": ref.width, "height": ref.height}, device_scale_factor=1)

@@ -42,14 +42,7 @@ CHROMIUM_ARGS = [
     "--headless=new",
     f"--load-extension={EXTENSION_DIR}",
     f"--disable-extensions-except={EXTENSION_DIR}",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--force-color-profile=srgb",  # the screen is sRGB, as the frames screenshots are compared with
+    *paint.CHROMIUM_ARGS,
 ]
 
 
