@@ -56,6 +56,8 @@ class Animation:
     width: int
     height: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    #: What the C2PA Content Credentials add to the file (measured by the benchmarks).
+    credentials_bytes: int = 0
 
     @property
     def animated(self) -> bool:
@@ -195,16 +197,17 @@ class Animator:
         timings["encode"] = _ms_since(start)
 
         start = time.perf_counter()
-        encoded = provenance.sign(encoded, fmt, self.preset.name, self.signing_key)
+        signed = provenance.sign(encoded, fmt, self.preset.name, self.signing_key)
         timings["sign"] = _ms_since(start)
         return Animation(
-            encoded,
+            signed,
             MIME_TYPES[fmt],
             len(found.detections),
             len(meshes),
             width=full.width,
             height=full.height,
             timings_ms=timings,
+            credentials_bytes=len(signed) - len(encoded),
         )
 
 
