@@ -75,16 +75,25 @@ def _still_quality(rgb: np.ndarray, focus: Box | None) -> int | None:
     face = Box(face.x0 - face.x0 % 16, face.y0 - face.y0 % 16, face.x1, face.y1)
     crop = np.ascontiguousarray(rgb[face.y0 : face.y1, face.x0 : face.x1])
     image = Image.fromarray(crop)
-    for quality in STILL_QUALITIES:
+
+    def passes(quality: int) -> bool:
         buffer = io.BytesIO()
         image.save(buffer, "WEBP", quality=quality, method=STILL_METHOD)
         with Image.open(buffer) as decoded:
             error = float(cv2.absdiff(np.asarray(decoded.convert("RGB")), crop).mean())
         # The crop's estimate is good to about 0.03 levels; at quality 100, the codec's floor, a face that
         # only just passes is better served by the lossless fallback than by a coin toss.
-        if error <= STILL_MAX_ERROR - (0.03 if quality == 100 else 0.0):
-            return quality
-    return None
+        return error <= STILL_MAX_ERROR - (0.03 if quality == 100 else 0.0)
+
+    # The error falls as quality rises, so a bisection finds the lowest passing quality in 3-4 encodes.
+    low, high = 0, len(STILL_QUALITIES)  # STILL_QUALITIES[high] passes; high == len: none known to
+    while low < high:
+        middle = (low + high) // 2
+        if passes(STILL_QUALITIES[middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return STILL_QUALITIES[high] if high < len(STILL_QUALITIES) else None
 
 
 def _psnr(shown: np.ndarray, rgb: np.ndarray) -> float:
