@@ -31,9 +31,9 @@ __all__ = ["ENCODERS", "encode_apng", "encode_gif", "encode_webp"]
 #: mean over the face, and STILL_MIN_PSNR over the whole picture) without spending bytes on more
 #: fidelity than anyone sees. A photo that not even quality 100 brings that close (fine chroma
 #: detail: WebP halves chroma resolution) gets a lossless first frame instead: bigger, but the still.
-STILL_QUALITIES = (60, 66, 72, 77, 82, 86, 90, 94, 97, 100)
-#: 1.5 levels less a margin for the face crop's estimate of the full frame and a detector's other box.
-STILL_MAX_ERROR = 1.42
+STILL_QUALITIES = tuple(range(60, 101, 2))
+#: 1.5 levels less a margin: the crop is the inner face, a detector's box also holds hair and edges (+0.15).
+STILL_MAX_ERROR = 1.25
 STILL_MIN_PSNR = 40.5
 #: Quality of the frame that puts every touched pixel back to the first frame's, closing the loop;
 #: higher when the motion touched most of the face (a nod), whose whole area then carries its error.
