@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from certs.authority import CERT_NAME, CONFDIR, generate, install_commands, quote, show, uninstall_commands
+from certs.signer import SIGNER_NAME, signer_fingerprint
 
 
 def _run(commands: list[list[str]], dry_run: bool) -> int:
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "show":
         print(show(cert))
+        print("")
+        print(f"Animation signer (C2PA Content Credentials): {args.confdir / SIGNER_NAME} (private: never share it)")
+        print(f"Signer SHA-256 fingerprint: {signer_fingerprint(args.confdir)}")
         return 0
     system, home = platform.system(), Path.home()
     if args.command == "install":

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-STAGES = ("decode", "detect", "identify", "mesh", "warp", "encode")
+STAGES = ("decode", "detect", "identify", "mesh", "warp", "encode", "sign")
 
 
 def _no_face_photo(fixtures: Path) -> bytes:

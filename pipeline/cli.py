@@ -1,7 +1,8 @@
-"""The `wink` command: animate photos, enroll targets, list presets, benchmark the pipeline.
+"""The `wink` command: animate photos, verify their credentials, enroll targets, list presets, benchmark.
 
 Exit codes of `wink animate` with one input: 0 animated, 3 no target face, 2 usage error,
 1 anything else (unreadable file, not an image), always with one sentence on stderr.
+`wink verify`: 0 credentials intact, 1 none, damaged, or the bytes changed since they were signed.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         _say("-o names one output; with several inputs use --out-dir.")
         return EXIT_USAGE
     try:
-        animator = Animator(args.target, args.preset)
+        animator = Animator(args.target, args.preset, Path(args.confdir) if args.confdir else None)
     except UsageError as error:
         _say(str(error))
         return EXIT_USAGE
@@ -100,6 +101,41 @@ def cmd_animate(args: argparse.Namespace) -> int:
         elif code == EXIT_NO_FACE and worst == EXIT_OK:
             worst = EXIT_NO_FACE
     return EXIT_OK if batch and worst == EXIT_NO_FACE else worst
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from pipeline.errors import ImageError
+    from pipeline.provenance import inspect
+
+    path = Path(args.file)
+    try:
+        verdict = inspect(path.read_bytes())
+    except IsADirectoryError:
+        _say(f"{path} is a folder, not an image.")
+        return EXIT_FAILED
+    except OSError as error:
+        _say(f"cannot read {path}: {error.strerror or error}.")
+        return EXIT_FAILED
+    except ImageError as error:
+        _say(f"{path}: {error}")
+        return EXIT_FAILED
+    if verdict is None:
+        _say(f"{path} carries no Content Credentials, so nothing says whether it is synthetic.")
+        return EXIT_FAILED
+    trust = "trusted" if verdict.state == "Trusted" else "untrusted: a local key, on no public trust list"
+    if verdict.intact:
+        state = "valid: the bytes are the ones that were signed"
+    else:
+        state = f"TAMPERED or broken ({', '.join(verdict.problems)})"
+    synthetic = "yes (IPTC compositeSynthetic)" if verdict.synthetic else "not declared"
+    print(f"file:      {path}")
+    print(f"synthetic: {synthetic}")
+    print(f"preset:    {verdict.preset or '-'}")
+    print(f"when:      {verdict.when or '-'}")
+    print(f"made by:   {verdict.generator or '-'}")
+    print(f"signer:    {verdict.signer} ({trust})")
+    print(f"state:     {state}")
+    return EXIT_OK if verdict.intact else EXIT_FAILED
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
@@ -224,7 +260,15 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument(
         "--format", choices=("webp", "apng", "gif"), default="webp", help="output format (default: webp)"
     )
+    animate.add_argument(
+        "--confdir",
+        help="folder of the key that signs the outputs, made on first use (default: $WINK_CONFDIR or certs/confdir)",
+    )
     animate.set_defaults(run=cmd_animate)
+
+    verify = commands.add_parser("verify", help="show and check a file's C2PA Content Credentials")
+    verify.add_argument("file", metavar="FILE", help="an animation (or any WebP, PNG, GIF, AVIF)")
+    verify.set_defaults(run=cmd_verify)
 
     enroll = commands.add_parser("enroll", help="store a target's face encodings (not the photos)")
     enroll.add_argument("name", help="target name, e.g. zeman")

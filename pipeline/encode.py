@@ -4,7 +4,8 @@ Animated WebP is assembled here from single-frame encodes: the first frame is th
 quality the face needs, every later frame only the pixels that changed since the frame before (an
 alpha-blended rectangle), and a last frame that restores every touched pixel so the loop closes.
 Pillow's own animated encoder re-encodes whole frames and offers no per-frame quality. webp.py writes
-the container; marking.py says, in every format, that the result is synthetic.
+the container; marking.py says, in every format, that the result is synthetic; fullframe.py makes the
+APNG and GIF.
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ import numpy as np
 from PIL import Image
 
 from pipeline import webp
-from pipeline.marking import DESCRIPTION, SOFTWARE, exif_block, xmp_packet
+from pipeline.fullframe import canvas_frames, encode_apng, encode_gif
+from pipeline.marking import exif_block, xmp_packet
 from pipeline.types import Box, Frame
 
 __all__ = ["ENCODERS", "encode_apng", "encode_gif", "encode_webp"]
 
 #: Qualities tried for the first frame, lowest first: the first whose error over the face stays under
-#: STILL_MAX_ERROR is used, so the animation starts as the photo itself (judged error under 1.0) without wasting bytes.
-#: A photo that not even quality 100 brings that close (fine chroma detail: WebP halves chroma
-#: resolution, which alone can cost 0.7 levels) gets a lossless first frame instead: bigger, but the still.
-STILL_QUALITIES = (97, 98, 99, 100)
-STILL_MAX_ERROR = 0.99
+#: STILL_MAX_ERROR is used, so the animation starts as the photo (the fidelity rule: at most 1.5 levels
+#: mean over the face, and STILL_MIN_PSNR over the whole picture) without spending bytes on more
+#: fidelity than anyone sees. A photo that not even quality 100 brings that close (fine chroma
+#: detail: WebP halves chroma resolution) gets a lossless first frame instead: bigger, but the still.
+STILL_QUALITIES = tuple(range(60, 101, 2))
+#: 1.5 levels less a margin: the crop is the inner face, a detector's box also holds hair and edges (+0.15).
+STILL_MAX_ERROR = 1.25
+STILL_MIN_PSNR = 40.5
 #: Quality of the frame that puts every touched pixel back to the first frame's, closing the loop;
 #: higher when the motion touched most of the face (a nod), whose whole area then carries its error.
 RESTORE_QUALITY = 90
@@ -50,9 +55,6 @@ RESTORE_MS = 50
 #: effort than the many small motion frames.
 STILL_METHOD = 2
 MOTION_METHOD = 1
-#: GIF: colours taken from the still, and the palette index left free for transparent pixels.
-GIF_COLOURS = 255
-GIF_TRANSPARENT = 255
 
 
 def _image(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
@@ -76,16 +78,30 @@ def _still_quality(rgb: np.ndarray, focus: Box | None) -> int | None:
     face = Box(face.x0 - face.x0 % 16, face.y0 - face.y0 % 16, face.x1, face.y1)
     crop = np.ascontiguousarray(rgb[face.y0 : face.y1, face.x0 : face.x1])
     image = Image.fromarray(crop)
-    for quality in STILL_QUALITIES:
+
+    def passes(quality: int) -> bool:
         buffer = io.BytesIO()
         image.save(buffer, "WEBP", quality=quality, method=STILL_METHOD)
         with Image.open(buffer) as decoded:
             error = float(cv2.absdiff(np.asarray(decoded.convert("RGB")), crop).mean())
         # The crop's estimate is good to about 0.03 levels; at quality 100, the codec's floor, a face that
         # only just passes is better served by the lossless fallback than by a coin toss.
-        if error <= STILL_MAX_ERROR - (0.03 if quality == 100 else 0.0):
-            return quality
-    return None
+        return error <= STILL_MAX_ERROR - (0.03 if quality == 100 else 0.0)
+
+    # The error falls as quality rises, so a bisection finds the lowest passing quality in 3-4 encodes.
+    low, high = 0, len(STILL_QUALITIES)  # STILL_QUALITIES[high] passes; high == len: none known to
+    while low < high:
+        middle = (low + high) // 2
+        if passes(STILL_QUALITIES[middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return STILL_QUALITIES[high] if high < len(STILL_QUALITIES) else None
+
+
+def _psnr(shown: np.ndarray, rgb: np.ndarray) -> float:
+    mse = float(cv2.norm(shown, rgb, cv2.NORM_L2SQR)) / shown.size
+    return 99.0 if mse == 0 else 10.0 * float(np.log10(255.0**2 / mse))
 
 
 def _changed_box(a: np.ndarray, b: np.ndarray, within: Box) -> Box | None:
@@ -95,30 +111,6 @@ def _changed_box(a: np.ndarray, b: np.ndarray, within: Box) -> Box | None:
     if local is None:
         return None
     return _even(Box(within.x0 + local.x0, within.y0 + local.y0, within.x0 + local.x1, within.y0 + local.y1))
-
-
-def _canvas_frames(
-    rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame]
-) -> Iterator[tuple[np.ndarray, Box | None, int]]:
-    """Yield (full RGBA-or-RGB frame, box that may differ from the previous frame, duration)."""
-    still = rgb if alpha is None else np.dstack([rgb, alpha])
-    canvas = still.copy()
-    previous_box: Box | None = None
-    for frame in frames:
-        if previous_box is not None:  # undo the previous patch
-            canvas[previous_box.y0 : previous_box.y1, previous_box.x0 : previous_box.x1] = still[
-                previous_box.y0 : previous_box.y1, previous_box.x0 : previous_box.x1
-            ]
-        box = None
-        if frame.patch is not None:
-            box = frame.patch.box
-            pixels = frame.patch.rgb
-            if alpha is not None:
-                assert frame.patch.alpha is not None, "a patch of an image with alpha carries its alpha"
-                pixels = np.dstack([frame.patch.rgb, frame.patch.alpha])
-            canvas[box.y0 : box.y1, box.x0 : box.x1] = pixels
-        yield canvas, Box.union(previous_box, box), frame.duration_ms
-        previous_box = box
 
 
 def _mask_box(mask: np.ndarray) -> Box | None:
@@ -159,7 +151,14 @@ def encode_webp(
 
     def still_frame() -> tuple[int | None, bytes]:
         quality = _still_quality(rgb, focus)
-        return quality, webp.frame_chunks(_image(rgb, alpha), quality, STILL_METHOD)
+        image = _image(rgb, alpha)
+        chunks = webp.frame_chunks(image, quality, STILL_METHOD)
+        # (An image with alpha skips the whole-picture check: decode_frame reads opaque frames only.)
+        while quality is not None and alpha is None and _psnr(webp.decode_frame(chunks), rgb) < STILL_MIN_PSNR:
+            better = [q for q in STILL_QUALITIES if q > quality]  # the face passed; the rest of the picture did not
+            quality = better[0] if better else None
+            chunks = webp.frame_chunks(image, quality, STILL_METHOD)
+        return quality, chunks
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         still = pool.submit(still_frame)  # the masks below are made while it is chosen and encoded
@@ -201,7 +200,7 @@ def _blended_deltas(
     intended = rgb.copy()  # what the canvas shows, up to coding error
     touched = np.zeros((height, width), np.uint8)
     kernel = np.ones((3, 3), np.uint8)
-    for canvas, may_differ, duration in _tail(_canvas_frames(rgb, None, frames)):
+    for canvas, may_differ, duration in _tail(canvas_frames(rgb, None, frames)):
         if may_differ is None:
             planned[-1].duration_ms += duration
             continue
@@ -255,7 +254,7 @@ def _plain_rectangles(
 ) -> None:
     """Frames as opaque-replacing rectangles: needed when the image has transparency of its own."""
     previous = np.dstack([rgb, alpha])
-    for canvas, may_differ, duration in _tail(_canvas_frames(rgb, alpha, frames)):
+    for canvas, may_differ, duration in _tail(canvas_frames(rgb, alpha, frames)):
         box = _changed_box(canvas, previous, may_differ) if may_differ else None
         if box is None:
             planned[-1].duration_ms += duration
@@ -264,86 +263,6 @@ def _plain_rectangles(
         encoding = pool.submit(webp.frame_chunks, Image.fromarray(crop.copy(), "RGBA"), MOTION_QUALITY, MOTION_METHOD)
         planned.append(_Planned(box, encoding, duration, blend=False))
         previous[box.y0 : box.y1, box.x0 : box.x1] = crop  # elsewhere the canvas already equals it
-
-
-def _full_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame]) -> tuple[list[Image.Image], list[int]]:
-    images, durations = [], []
-    for canvas, _, duration in _canvas_frames(rgb, alpha, frames):
-        images.append(Image.fromarray(canvas.copy(), "RGB" if alpha is None else "RGBA"))
-        durations.append(duration)
-    return images, durations
-
-
-def encode_apng(
-    rgb: np.ndarray,
-    alpha: np.ndarray | None,
-    frames: list[Frame],
-    icc_profile: bytes | None = None,
-    focus: Box | None = None,
-) -> bytes:
-    from PIL import PngImagePlugin
-
-    images, durations = _full_frames(rgb, alpha, frames)
-    info = PngImagePlugin.PngInfo()
-    info.add_itxt("XML:com.adobe.xmp", xmp_packet().decode())
-    info.add_text("Description", DESCRIPTION)
-    info.add_text("Software", SOFTWARE)
-    buffer = io.BytesIO()
-    images[0].save(
-        buffer,
-        "PNG",
-        save_all=True,
-        append_images=images[1:],
-        duration=durations,
-        loop=0,
-        pnginfo=info,
-        icc_profile=icc_profile,
-        compress_level=3,
-        exif=b"Exif\x00\x00" + exif_block(),
-    )
-    return buffer.getvalue()
-
-
-def encode_gif(
-    rgb: np.ndarray,
-    alpha: np.ndarray | None,
-    frames: list[Frame],
-    icc_profile: bytes | None = None,
-    focus: Box | None = None,
-) -> bytes:
-    """GIF with one palette for every frame (made from the still), so colours do not flicker.
-
-    GIF has 1-bit transparency: where the image has alpha, pixels under half opacity take the palette's
-    last index, kept free for them. Such frames dispose to the background, so a pixel that turns
-    transparent does not keep showing the frame before it.
-    """
-    images, durations = _full_frames(rgb, alpha, frames)
-    opaque = [image.convert("RGB") for image in images]
-    palette_image = opaque[0].quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
-    paletted = [image.quantize(palette=palette_image, dither=Image.Dither.NONE) for image in opaque]
-    options: dict = {"disposal": 1}
-    if alpha is not None:
-        palette = palette_image.getpalette() or []
-        palette = (palette + [0] * 768)[:768]
-        for index, (image, frame) in enumerate(zip(images, paletted, strict=True)):
-            clear = np.asarray(image.getchannel("A")) < 128
-            indices = np.where(clear, GIF_TRANSPARENT, np.asarray(frame)).astype(np.uint8)
-            paletted[index] = Image.fromarray(indices, "P")
-            paletted[index].putpalette(palette)
-        options = {"disposal": 2, "transparency": GIF_TRANSPARENT}
-    buffer = io.BytesIO()
-    paletted[0].save(
-        buffer,
-        "GIF",
-        save_all=True,
-        append_images=paletted[1:],
-        duration=durations,
-        loop=0,
-        optimize=False,
-        comment=DESCRIPTION.encode(),
-        **options,
-    )
-    return buffer.getvalue()
 
 
 ENCODERS = {"webp": encode_webp, "apng": encode_apng, "gif": encode_gif}

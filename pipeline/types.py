@@ -7,7 +7,7 @@ Nothing here imports a model or a codec, so the proxy add-on can use it without 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -115,3 +115,12 @@ class Frame:
 
     patch: Patch | None
     duration_ms: int
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """What signs the C2PA Content Credentials: a PEM certificate chain (end entity first) and its PEM
+    private key. The key is left out of repr, so no log line or traceback ever shows it."""
+
+    chain_pem: bytes
+    key_pem: bytes = field(repr=False)

@@ -25,11 +25,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PoolSettings:
-    """What the processes are started with: how many, and the (target, preset) they load."""
+    """What the processes are started with: how many, the (target, preset) they load, and the confdir
+    whose key signs their animations ("" for the pipeline's default)."""
 
     size: int
     target: str
     preset: str
+    confdir: str = ""
 
 
 class WorkerPool:
@@ -37,7 +39,7 @@ class WorkerPool:
 
     def __init__(self, report: Callable[[WorkResult], None]) -> None:
         self.report = report  # told of a warm-up that failed (a bad preset, a broken model)
-        self.settings = PoolSettings(1, "zeman", "wink")
+        self.settings = PoolSettings(1, "zeman", "wink", "")
         self.restarts = 0
         self._executor: ProcessPoolExecutor | None = None
         self._roster: Roster | None = None
@@ -52,7 +54,7 @@ class WorkerPool:
         old, self.settings = self.settings, settings
         if self._executor is None or old == settings:
             return
-        if old.size != settings.size:
+        if old.size != settings.size or old.confdir != settings.confdir:  # both are fixed at process start
             self.stop()
         else:
             self._warm(self._executor)
@@ -66,7 +68,7 @@ class WorkerPool:
                 max_workers=self.settings.size,
                 mp_context=spawn,
                 initializer=worker.init,
-                initargs=(self.settings.target, self.settings.preset, self._roster),
+                initargs=(self.settings.target, self.settings.preset, self.settings.confdir, self._roster),
             )
             self._warm(self._executor)
         return self._executor

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.quiet import silence_native_logs
@@ -19,14 +20,19 @@ if TYPE_CHECKING:  # the models load in the worker, on first use, never in the p
     from pipeline.api import Animator
 
 NOTHING = WorkResult(Kind.NOTHING)
+#: The proxy's confdir, whose key signs this process's animations (set once, by init).
+_confdir = ""
 
 
-def init(target: str, preset: str, roster: Roster) -> None:
+def init(target: str, preset: str, confdir: str, roster: Roster) -> None:
     """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, warm up.
 
     The process signs in on the pool's roster, and marks itself ready once its models are loaded: the
-    proxy cannot tell from finished jobs which process ran them.
+    proxy cannot tell from finished jobs which process ran them. The animations are signed with the
+    key kept beside the proxy's CA in `confdir` (made there by the first worker that needs it).
     """
+    global _confdir
+    _confdir = str(Path(confdir).expanduser()) if confdir else ""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     silence_native_logs("WINK_WORKER_STDERR")  # MediaPipe's C++ notices would fill the proxy's console
     with contextlib.suppress(OSError):
@@ -40,7 +46,7 @@ def _animator(target: str, preset: str) -> Animator:
     """This process's Animator for the pair, loaded once (pipeline.api keeps the cache)."""
     from pipeline.api import animator
 
-    return animator(target, preset)
+    return animator(target, preset, _confdir or None)
 
 
 def warm(target: str, preset: str) -> WorkResult:

@@ -29,8 +29,9 @@ class Workers:
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
-        if updated & {"wink_workers", "wink_target", "wink_preset"}:
-            self.pool.configure(PoolSettings(opts.wink_workers, opts.wink_target, opts.wink_preset))
+        if updated & {"wink_workers", "wink_target", "wink_preset", "confdir"}:
+            settings = PoolSettings(opts.wink_workers, opts.wink_target, opts.wink_preset, opts.confdir)
+            self.pool.configure(settings)
         if "wink_enabled" in updated and opts.wink_enabled and self._running:
             self.pool.start()  # switched on (e.g. from the extension): warm before the first image
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
 JUDGE = FIXTURES.parent / "tools" / "judge.py"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Animations made by the tests (in this process and in the CLI and workers it starts) are signed
+    with a throw-away key, not the one in the developer's certs/confdir."""
+    if "WINK_CONFDIR" not in os.environ:
+        os.environ["WINK_CONFDIR"] = tempfile.mkdtemp(prefix="wink-test-confdir-")
 
 
 def _missing(what: Path) -> None:

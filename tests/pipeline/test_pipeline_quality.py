@@ -25,7 +25,7 @@ def test_smile_identity_locality_and_loop_reach_the_bars(judged):
     assert face["max_lift_gain"] >= 0.06
     assert face["max_id_dist"] <= 0.35
     assert face["changed_outside"] <= 0.002
-    assert face["first_vs_orig"] <= 1.0
+    assert face["first_vs_orig"] <= 1.5  # the fidelity rule of issue 15 (with PSNR >= 40 dB, test_pipeline_size)
     assert face["last_vs_first"] <= 1.5
     assert face["max_step"] <= 4
     assert 1500 <= report["duration_ms"] <= 3000

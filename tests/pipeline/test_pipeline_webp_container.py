@@ -48,7 +48,8 @@ def check_container(data: bytes, *, icc: bool) -> bool:
     expected = [b"VP8X", *([b"ICCP"] if icc else []), b"ANIM"]
     assert order[: len(expected)] == expected
     assert frames_at == list(range(len(expected), len(expected) + len(frames_at))), "frames are not consecutive"
-    assert order[frames_at[-1] + 1 :] == [b"EXIF", b"XMP "]
+    # The spec lets unknown chunks follow; C2PA's WebP binding puts its manifest in a last "C2PA" chunk.
+    assert order[frames_at[-1] + 1 :] == [b"EXIF", b"XMP ", b"C2PA"]
 
     vp8x = top[0][1]
     flags = vp8x[0]

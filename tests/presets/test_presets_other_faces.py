@@ -25,5 +25,5 @@ def test_preset_starts_on_the_still_closes_its_loop_and_never_jumps(judge_script
     result = Animator("any", preset).animate(photo.read_bytes())
     assert result.animated and result.faces_animated == 1
     record = judge(judge_script, photo, result.data, tmp_path)["faces"][0]
-    assert record["first_vs_orig"] <= 1.0
+    assert record["first_vs_orig"] <= 1.5  # the fidelity rule of issue 15 (with PSNR >= 40 dB, test_pipeline_size)
     common_bars(record)

@@ -1,0 +1,136 @@
+"""APNG and GIF: the formats for clients that take no WebP, made of whole frames by Pillow.
+
+Both are lossless over the palette or pixels they carry, so what keeps them small is what each frame
+leaves out: Pillow crops every frame to the rectangle that changed, and the GIF's frames mark every
+pixel equal to the frame before as transparent, which LZW codes in a few bits.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import numpy as np
+from PIL import Image
+
+from pipeline.marking import DESCRIPTION, SOFTWARE, exif_block, xmp_packet
+from pipeline.types import Box, Frame
+
+__all__ = ["canvas_frames", "encode_apng", "encode_gif"]
+
+#: GIF: colours taken from the still, and the palette index left free for transparent pixels.
+GIF_COLOURS = 255
+GIF_TRANSPARENT = 255
+
+
+def canvas_frames(
+    rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame]
+) -> Iterator[tuple[np.ndarray, Box | None, int]]:
+    """Yield (full RGBA-or-RGB frame, box that may differ from the previous frame, duration)."""
+    still = rgb if alpha is None else np.dstack([rgb, alpha])
+    canvas = still.copy()
+    previous_box: Box | None = None
+    for frame in frames:
+        if previous_box is not None:  # undo the previous patch
+            canvas[previous_box.y0 : previous_box.y1, previous_box.x0 : previous_box.x1] = still[
+                previous_box.y0 : previous_box.y1, previous_box.x0 : previous_box.x1
+            ]
+        box = None
+        if frame.patch is not None:
+            box = frame.patch.box
+            pixels = frame.patch.rgb
+            if alpha is not None:
+                assert frame.patch.alpha is not None, "a patch of an image with alpha carries its alpha"
+                pixels = np.dstack([frame.patch.rgb, frame.patch.alpha])
+            canvas[box.y0 : box.y1, box.x0 : box.x1] = pixels
+        yield canvas, Box.union(previous_box, box), frame.duration_ms
+        previous_box = box
+
+
+def _full_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame]) -> tuple[list[Image.Image], list[int]]:
+    images, durations = [], []
+    for canvas, _, duration in canvas_frames(rgb, alpha, frames):
+        images.append(Image.fromarray(canvas.copy(), "RGB" if alpha is None else "RGBA"))
+        durations.append(duration)
+    return images, durations
+
+
+def encode_apng(
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    frames: list[Frame],
+    icc_profile: bytes | None = None,
+    focus: Box | None = None,
+) -> bytes:
+    from PIL import PngImagePlugin
+
+    images, durations = _full_frames(rgb, alpha, frames)
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp_packet().decode())
+    info.add_text("Description", DESCRIPTION)
+    info.add_text("Software", SOFTWARE)
+    buffer = io.BytesIO()
+    images[0].save(
+        buffer,
+        "PNG",
+        save_all=True,
+        append_images=images[1:],
+        duration=durations,
+        loop=0,
+        pnginfo=info,
+        icc_profile=icc_profile,
+        compress_level=3,
+        exif=b"Exif\x00\x00" + exif_block(),
+    )
+    return buffer.getvalue()
+
+
+def encode_gif(
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    frames: list[Frame],
+    icc_profile: bytes | None = None,
+    focus: Box | None = None,
+) -> bytes:
+    """GIF with one palette for every frame (made from the still), so colours do not flicker.
+
+    GIF has 1-bit transparency. In an opaque photo's animation every frame after the first leaves the
+    frame before in place (disposal 1) and is transparent wherever it would repeat it: the same
+    pixels, in about half the bytes. Where the image has alpha of its own, pixels under half opacity
+    take the palette's last index instead, and such frames dispose to the background, so a pixel that
+    turns transparent does not keep showing the frame before it.
+    """
+    images, durations = _full_frames(rgb, alpha, frames)
+    opaque = [image.convert("RGB") for image in images]
+    palette_image = opaque[0].quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
+    paletted = [image.quantize(palette=palette_image, dither=Image.Dither.NONE) for image in opaque]
+    palette = palette_image.getpalette() or []
+    palette = (palette + [0] * 768)[:768]
+    options: dict = {"disposal": 1, "transparency": GIF_TRANSPARENT}
+    if alpha is None:
+        previous = np.asarray(paletted[0])
+        for index in range(1, len(paletted)):
+            current = np.asarray(paletted[index])
+            paletted[index] = Image.fromarray(np.where(current == previous, GIF_TRANSPARENT, current).astype(np.uint8))
+            paletted[index].putpalette(palette)
+            previous = current
+    else:
+        for index, (image, frame) in enumerate(zip(images, paletted, strict=True)):
+            clear = np.asarray(image.getchannel("A")) < 128
+            indices = np.where(clear, GIF_TRANSPARENT, np.asarray(frame)).astype(np.uint8)
+            paletted[index] = Image.fromarray(indices, "P")
+            paletted[index].putpalette(palette)
+        options["disposal"] = 2
+    buffer = io.BytesIO()
+    paletted[0].save(
+        buffer,
+        "GIF",
+        save_all=True,
+        append_images=paletted[1:],
+        duration=durations,
+        loop=0,
+        optimize=False,
+        comment=DESCRIPTION.encode(),
+        **options,
+    )
+    return buffer.getvalue()

@@ -1,0 +1,40 @@
+"""Through the real proxy: every animation it serves is signed by the key in the proxy's own confdir."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+
+import c2pa
+from cryptography import x509
+
+from certs.signer import SIGNER_NAME, ensure
+from pipeline import provenance
+from tests.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, temp_workdir
+
+ACCEPTS = {"webp": WEBP_ACCEPT, "apng": "image/apng,image/*;q=0.8", "gif": "*/*"}
+
+
+def test_proxy_signs_every_format_with_its_confdir_key(fixtures):
+    photo = (fixtures / "faces" / "zeman" / "zeman_1.jpg").read_bytes()
+    origin = Origin({"/zeman_1.jpg": Route(photo, "image/jpeg")})
+    proxy = Mitmdump(temp_workdir(), wink_timeout=60, wink_workers=1)
+    try:
+        proxy.wait_ready()
+        served = {fmt: proxy.client.get(origin.url("/zeman_1.jpg"), accept=accept) for fmt, accept in ACCEPTS.items()}
+    finally:
+        proxy.stop()
+        origin.close()
+    key_file = proxy.confdir / SIGNER_NAME
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    signer = x509.load_pem_x509_certificates(ensure(proxy.confdir)[0])[0]
+    for fmt, reply in served.items():
+        assert reply.headers["content-type"] == provenance.C2PA_MIME[fmt].replace("png", "apng"), fmt
+        verdict = provenance.inspect(reply.body)
+        assert verdict is not None and verdict.synthetic and verdict.intact, fmt
+        with c2pa.Reader(provenance.C2PA_MIME[fmt], io.BytesIO(reply.body)) as reader:
+            store = json.loads(reader.json())
+        info = store["manifests"][store["active_manifest"]]["signature_info"]
+        assert int(info["cert_serial_number"]) == signer.serial_number, fmt  # this proxy's key, no other
+    assert "PRIVATE KEY" not in proxy.log()

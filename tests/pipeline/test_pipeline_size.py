@@ -1,0 +1,77 @@
+"""The fidelity rule and the size bars on photos re-encoded the way sites serve them.
+
+Fidelity: the first frame within PSNR >= 40 dB of the served photo over the whole picture and at most
+1.5 levels mean over the face. Sizes: the bars benchmarks/size_bench.py reports as met (the others,
+and the full table, are in that benchmark).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import fixture_path
+
+
+def served(relative: str, kind: str, quality: int) -> bytes:
+    with Image.open(fixture_path(relative)) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, kind, quality=quality)
+    return buffer.getvalue()
+
+
+def first_frame_fidelity(original: bytes, animated: bytes, face) -> tuple[float, float]:
+    with Image.open(io.BytesIO(original)) as image:
+        reference = np.asarray(image.convert("RGB")).astype(np.float64)
+    with Image.open(io.BytesIO(animated)) as image:
+        image.seek(0)
+        shown = np.asarray(image.convert("RGB")).astype(np.float64)
+    psnr = 10 * np.log10(255.0**2 / max(float(((shown - reference) ** 2).mean()), 1e-9))
+    region = (slice(face.y0, face.y1), slice(face.x0, face.x1))
+    return psnr, float(np.abs(shown[region] - reference[region]).mean())
+
+
+@pytest.mark.parametrize(
+    ("relative", "kind", "quality", "bar"),
+    [
+        ("faces/zeman/zeman_1.jpg", "JPEG", 85, 2.5),
+        ("faces/zeman/zeman_1.jpg", "JPEG", 92, 2.5),
+        ("faces/zeman/zeman_2.jpg", "JPEG", 92, 2.5),
+        ("faces/zeman/zeman_1.jpg", "JPEG", 75, None),
+        ("faces/zeman/zeman_2.jpg", "WEBP", 80, None),
+    ],
+)
+def test_webp_first_frame_keeps_the_fidelity_rule_and_size_bar(animators, relative, kind, quality, bar):
+    data = served(relative, kind, quality)
+    animator = animators()
+    face = animator.stages(data).meshes[0].box.shrunk(0.08)
+    result = animator.animate(data, "webp")
+    assert result.data is not None
+    psnr, face_error = first_frame_fidelity(data, result.data, face)
+    assert psnr >= 40.0 and face_error <= 1.5, (psnr, face_error)
+    if bar is not None:
+        assert len(result.data) <= bar * len(data)
+
+
+def test_gif_of_a_photo_is_at_most_eight_times_the_jpeg(animators):
+    photo = fixture_path("faces/zeman/zeman_1.jpg").read_bytes()
+    result = animators().animate(photo, "gif")
+    assert result.data is not None and len(result.data) <= 8 * len(photo)
+
+
+def test_gif_frames_repeat_nothing_but_show_the_same_pictures(animators):
+    """Each GIF frame is transparent where it repeats the frame before: decoded, every frame is whole."""
+    photo = fixture_path("faces/zeman/zeman_2.jpg").read_bytes()
+    gif = animators().animate(photo, "gif").data
+    assert gif is not None
+    with Image.open(io.BytesIO(gif)) as image:
+        assert image.n_frames >= 3
+        first = np.asarray(image.convert("RGB")).astype(int)
+        for index in range(1, image.n_frames):
+            image.seek(index)
+            frame = np.asarray(image.convert("RGB")).astype(int)
+            # Away from the face nothing moves, so a frame showing holes would differ there.
+            assert np.abs(frame[:60] - first[:60]).max() == 0, index
