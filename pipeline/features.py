@@ -1,8 +1,7 @@
 """Stage 6b, eyes and mouth: what a warp alone cannot show.
 
-A warp only moves pixels that exist. A closing eye gets a lid painted in the light of the skin around
-it and a lash line where the lids meet, so it reads as a shut lid rather than as lashes smeared over a
-squeezed eye. Lips parting over a closed mouth
+A warp only moves pixels that exist. A closing eye gets its lid painted over it (lids.py), so it reads
+as a shut lid rather than as lashes smeared over a squeezed eye. Lips parting over a closed mouth
 uncover a mouth interior and upper teeth the photo never had, so they are drawn here, shaded and
 tinted to the face's own light.
 """
@@ -12,323 +11,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline import lids
 from pipeline import topology as t
-from pipeline.easing import smoothstep
+from pipeline.easing import polyline_y
 from pipeline.motion import FaceMotion
 from pipeline.types import Patch, Still
-
-#: Closure by which the lid is fully painted over the part of the eye it covers (it fades in before).
-LID_FROM = 0.3
-#: How far above the open eye's upper lid a shut lid is painted (IOD units): over a hooded eye's fold.
-LID_TOP = 0.04
-#: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
-RIM_DEPTH = 0.035
-#: How far past the eye corners the lid is painted, fading out (IOD units): the lashes converge there.
-CORNER_REACH = 0.08
-#: How light a shut lid's surroundings must be, relative to the upper lid and brow skin, before the fill
-#: carries them in: darker pixels (a deep-set eye's socket in shadow) are raised to this.
-LID_LIGHT = 0.9
-#: How much a shut lid's crease, where the open eye's fold was, darkens the lid.
-CREASE_DARKNESS = 0.12
-#: Scale of the skin detail a shut lid takes from the lid and brow skin above it (IOD units).
-DETAIL_SCALE = 0.025
-#: Largest level a shut lid's skin detail may add or take (a glint or a stray lash is not skin detail).
-DETAIL_MAX = 10.0
-#: Length of the lashes of a shut lid, over its middle, and their spacing along the lash line (IOD units).
-LASH_LENGTH = 0.04
-LASH_SPACING = 0.012
-#: Thickness of the line where the shut lids meet (IOD units, plus 0.8 px).
-LASH_LINE = 0.012
-#: How soon the lash line reaches full darkness from the eye corners (a gain on sin(pi * across)).
-LASH_FADE = 1.6
-#: How dark a lash is at its root (it thins out towards its tip).
-LASH_DARKNESS = 0.45
-
-
-def _curve(points: np.ndarray, samples: int = 32) -> np.ndarray:
-    """A smooth curve through polyline points (Catmull-Rom), for lids that should not look faceted."""
-    padded = np.vstack([points[:1], points, points[-1:]])
-    p0, p1, p2, p3 = padded[:-3], padded[1:-2], padded[2:-1], padded[3:]  # one row per segment
-    u = np.linspace(0, 1, max(2, samples // (len(points) - 1)), endpoint=False)[None, :, None]
-    p0, p1, p2, p3 = (p[:, None, :] for p in (p0, p1, p2, p3))
-    out = 0.5 * (2 * p1 + (-p0 + p2) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * u**3)
-    return np.vstack([out.reshape(-1, points.shape[1]), points[-1:]])
-
-
-def _soft_polyline(shape: tuple[int, int], curve: np.ndarray, thickness: float) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    pts = np.round(curve * 16).astype(np.int32)
-    cv2.polylines(mask, [pts], False, (255,), max(1, round(thickness)), cv2.LINE_AA, 4)
-    return cv2.GaussianBlur(mask, (0, 0), max(0.6, thickness * 0.35)).astype(np.float32) / 255.0
-
-
-def _lash_colour(still_rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Colour of the line where shut lids meet: the darker pixels along the open eye's upper lid margin,
-    darkened further, since the lashes of both lids and the shadow between them gather there."""
-    height, width = still_rgb.shape[:2]
-    xs = np.clip(np.round(points[:, 0]).astype(int), 0, width - 1)
-    samples = [still_rgb[np.clip(np.round(points[:, 1]).astype(int) + dy, 0, height - 1), xs] for dy in (-2, -1, 0)]
-    pixels = np.vstack(samples).astype(np.float32)
-    darkest = pixels[np.argsort(pixels.sum(axis=1))[: max(1, len(pixels) // 4)]]
-    return np.minimum(darkest.mean(axis=0) * 0.55, 60.0)
-
-
-def _push_pull(values: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """A smooth field through the known pixels (known 1) across the rest, coarse levels filling the gaps.
-
-    Where even the coarsest level knows nothing (skin known only at one end of a wide window), the mean
-    of the known pixels stands in (at least one pixel must be known).
-    """
-    levels = []
-    weighted, weight = values * known[..., None], known
-    while min(weight.shape) > 2:
-        levels.append((weighted, weight))
-        weighted, weight = cv2.pyrDown(weighted), cv2.pyrDown(weight)
-    mean = values[known > 0.5].mean(axis=0)
-    field = np.where((weight > 1e-6)[..., None], weighted / np.maximum(weight, 1e-6)[..., None], mean)
-    for weighted, weight in reversed(levels):
-        coarse = cv2.pyrUp(field, dstsize=(weight.shape[1], weight.shape[0]))
-        share = np.clip(weight, 0, 1)[..., None]
-        field = weighted / np.maximum(weight, 1e-6)[..., None] * share + coarse * (1 - share)
-    return field
-
-
-_NEIGHBOURS = np.array([[0, 0.25, 0], [0.25, 0, 0.25], [0, 0.25, 0]], np.float32)
-
-
-def _membrane(values: np.ndarray, known: np.ndarray, sweeps: int = 40) -> np.ndarray:
-    """Fill the pixels where `known` (a boolean mask) is False so they meet the known ones without a seam.
-
-    Push-pull gives the coarse field; Jacobi sweeps then smooth it where it meets the known pixels (the
-    few pixels next to them; deeper inside, the field stays push-pull's).
-    """
-    field = _push_pull(values, known.astype(np.float32))
-    fixed = known.astype(np.uint8)
-    for _ in range(sweeps):
-        field = cv2.filter2D(field, -1, _NEIGHBOURS, borderType=cv2.BORDER_REPLICATE)
-        field = cv2.copyTo(values, fixed, field)
-    return field
-
-
-def _close_eye(
-    rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, eye: int, origin: np.ndarray
-) -> None:
-    """Cover a closing eye with its upper lid: the person's own lid skin, shaded, with a crease and lashes.
-
-    The warp slides the lid margin down, but the lid skin a photo shows is a thin strip (none at all on
-    a hooded eye), and stretching it over the eye smears the lashes and liner into dark streaks. So the
-    part of the eye the lid now covers is drawn, in layers:
-    - light: the frame's own skin around the lid carried inwards (a membrane fill, so the lid has no
-      edge); in the lid's middle, the same fill from surroundings first lifted to the tone of the upper
-      lid and brow skin, so a deep-set eye's shadowed socket does not fill the lid with a dark disc;
-    - shape: shaded as a convex lid over the eyeball, lit above its middle and darker towards the lashes,
-      with a soft crease where the fold was;
-    - texture: the detail (skin grain, fine lines) of the still's own lid and brow skin above the eye,
-      mirrored down over the lid (then the skin under the eye), so it is the person's skin and stays put
-      from frame to frame;
-    - a lash line along the lid margin, with lashes that point down and out.
-    """
-    closure = float(motion.eye_closure[frame, eye])
-    strength = float(smoothstep(closure / LID_FROM))  # of the lid and of its lashes, dark from the start
-    if strength < 0.01:  # a lower lid rising in a smile, not a closing eye: nothing to draw
-        return
-    _, upper, lower, corners, brow, _ = t.EYES[eye]
-    iod = motion.pose.scale
-    line = _curve(motion.frames[frame][[corners[0], *upper, corners[1]]] - origin).astype(np.float32)
-    fold = _curve(motion.still[[corners[0], *upper, corners[1]]] - origin).astype(np.float32)
-    rim = _curve(motion.still[[corners[0], *lower, corners[1]]] - origin).astype(np.float32)
-    brow_edge = (motion.still[list(brow[5:])] - origin).astype(np.float32)
-    # A window with room for the skin around the lid that the fill starts from, and for the lashes.
-    pad_x, pad_y = int((CORNER_REACH + 0.04) * iod) + 3, int(max(0.06, LASH_LENGTH) * iod) + 3
-    x0 = max(0, int(line[:, 0].min()) - pad_x)
-    x1 = min(rgb.shape[1], int(line[:, 0].max()) + pad_x + 1)
-    y0 = max(0, int(min(fold[:, 1].min() - LID_TOP * iod, line[:, 1].min())) - pad_y)
-    y1 = min(rgb.shape[0], int(max(line[:, 1].max(), rim[:, 1].max()) + RIM_DEPTH * iod) + pad_y + 1)
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return
-    window = rgb[y0:y1, x0:x1].astype(np.float32)
-    height, width = window.shape[:2]
-    xs = np.arange(width, dtype=np.float32)
-    ys = np.arange(height, dtype=np.float32)[:, None]
-    line_y = _line_y(line - [x0, y0], xs).astype(np.float32)
-    rim_line = _line_y(rim - [x0, y0], xs).astype(np.float32)
-    # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
-    fold_y = _line_y(fold - [x0, y0], xs)
-    brow_y = _line_y(brow_edge - [x0, y0], xs)
-    top_y = np.maximum(fold_y - LID_TOP * iod, brow_y + 0.03 * iod)
-    top_y = np.minimum(top_y, line_y - 1.0).astype(np.float32)
-    # Where: between the fold and just under the rim, over the eye corners and a little past them,
-    # where the stretched lashes of both lids converge.
-    soft = max(1.0, 0.02 * iod)
-    fade_in = np.clip((ys - top_y[None, :]) / (2 * soft), 0, 1)  # wider at the top: no outline there
-    # Below the lash line only the rim, once the lids meet (pressed together): the eyeball stays visible
-    # under a lid that is still on its way.
-    meeting = np.clip(1 - (rim_line - line_y) / (0.02 * iod), 0, 1)
-    bottom = line_y + RIM_DEPTH * iod * meeting
-    fade_out = np.clip((bottom[None, :] - ys) / soft, 0, 1)
-    left, right = line[:, 0].min() - x0, line[:, 0].max() - x0
-    across = np.clip((xs - left) / max(right - left, 1e-3), 0, 1)[None, :]
-    reach = CORNER_REACH * iod
-    ends = np.clip(np.minimum(xs - (left - reach), (right + reach) - xs) / reach, 0, 1)[None, :]
-    region = fade_in * fade_out * ends
-    # The skin the fill starts from: above the lid, beyond the corners and, once the lids meet, under
-    # the rim (before that, what lies under the lid margin is eyeball).
-    known = (ys < top_y[None, :]) | (ends <= 0) | ((ys > bottom[None, :] + soft) & (meeting[None, :] > 0.5))
-    if not known.any():  # an eye cut by the edges of the picture (or of the patch): no skin around it
-        return
-    box = (x0, y0, x1, y1)
-    tone = _lid_tone(still_rgb, origin, box, fold_y, brow_y, rim_line, iod)
-    depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
-    middle = np.sin(np.pi * across)
-    # The lift fades out towards the lid's edges, where the lid turns into the socket's shadow: a lit,
-    # convex lid rather than a light patch outlined by the dark round it.
-    # The fill is linear, so the lifted fill is the plain one plus the fill of how much light each pixel
-    # misses: one fill of four channels.
-    missing, towards = _lift(window, tone)
-    both = _membrane(np.concatenate([window, missing[..., None]], axis=2), known)
-    skin = both[..., :3]
-    lifted = skin + both[..., 3:] * towards
-    span = np.clip((ys - top_y[None, :]) / np.maximum(bottom - top_y, 1.0)[None, :], 0, 1)
-    bulge = np.sqrt(np.clip(np.sin(np.pi * span) * middle, 0, 1))
-    skin = skin + (lifted - skin) * bulge[..., None]
-    # Convex: lit a little above its middle, turning away from the light towards the lashes and corners.
-    shading = 1.0 + 0.05 * middle * np.exp(-(((depth - 0.35) / 0.3) ** 2)) - 0.12 * depth**3 - 0.03 * (1 - middle)
-    crease_line = np.stack([xs, fold_y - 0.6 * LID_TOP * iod], axis=1).astype(np.float32)
-    crease = _soft_polyline((height, width), crease_line, 0.01 * iod + 1)
-    shading = shading * (1 - CREASE_DARKNESS * crease * np.clip(middle * 1.5, 0, 1))
-    detail = _lid_detail(still_rgb, origin, box, top_y, bottom, brow_y, rim_line, iod)
-    lid = skin * shading[..., None] + detail
-    cover = (region * strength)[..., None]
-    out = window * (1 - cover) + lid * cover
-    # The lash line where the lids meet, darkest in the middle and fading to the corners, and the lashes.
-    lash_mask = _soft_polyline((height, width), line - [x0, y0], LASH_LINE * iod + 0.8)
-    fade = np.clip(middle * LASH_FADE, 0, 1)
-    lashes = _lashes((height, width), line - [x0, y0], motion.pose.rotation[:2, 1], eye, iod)
-    darkness = (np.maximum(lash_mask * fade * 0.9, lashes * LASH_DARKNESS) * strength)[..., None]
-    lash = _lash_colour(still_rgb, motion.still[list(upper)])
-    out = out * (1 - darkness) + lash * darkness
-    rgb[y0:y1, x0:x1] = np.clip(out, 0, 255).astype(np.uint8)
-
-
-def _luminance(pixels: np.ndarray) -> np.ndarray:
-    return pixels @ np.array([0.299, 0.587, 0.114], np.float32)
-
-
-def _still_window(origin: np.ndarray, box: tuple[int, int, int, int]) -> tuple[int, int]:
-    """Where a patch window's first pixel is in the still (x, y)."""
-    return box[0] + int(origin[0]), box[1] + int(origin[1])
-
-
-def _lid_tone(
-    still_rgb: np.ndarray,
-    origin: np.ndarray,
-    box: tuple[int, int, int, int],
-    fold_y: np.ndarray,
-    brow_y: np.ndarray,
-    rim_y: np.ndarray,
-    iod: float,
-) -> np.ndarray:
-    """The colour a shut lid takes: the lighter half of the still's skin between the fold and the brow.
-
-    That skin is what the shut lid is; the socket's shadow round an open eye (its crease, lashes, the
-    dark of a deep-set eye) is not. A hooded eye shows none between fold and brow: the skin under the
-    eye stands in. NaN when neither is in the picture.
-    """
-    left, top = _still_window(origin, box)
-    width = box[2] - box[0]
-    columns = np.arange(width)[width // 5 : width - width // 5]
-    rows = np.arange(int(fold_y[columns].max()) + 1)[:, None]
-    upper = (rows > brow_y[columns][None, :] + 0.02 * iod + 1) & (rows < fold_y[columns][None, :])
-    if upper.sum() >= 0.03 * iod * len(columns):
-        where_rows, where_cols = np.nonzero(upper)
-    else:  # a hooded eye: no lid skin shows above the fold; the skin under the eye stands in
-        rows = np.arange(int(rim_y[columns].max() + 0.16 * iod) + 1)[:, None]
-        under = (rows >= rim_y[columns][None, :] + 0.08 * iod) & (rows < rim_y[columns][None, :] + 0.16 * iod)
-        where_rows, where_cols = np.nonzero(under)
-    ys, xs = where_rows + top, columns[where_cols] + left
-    inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
-    if not inside.any():
-        return np.full(3, np.nan, np.float32)
-    values = still_rgb[ys[inside], xs[inside]].astype(np.float32)
-    light = _luminance(values)
-    lighter = values[(light >= np.percentile(light, 50)) & (light <= np.percentile(light, 90))]
-    return lighter.mean(axis=0) if len(lighter) else values.mean(axis=0)
-
-
-def _lift(window: np.ndarray, tone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """How much light each pixel lacks to be LID_LIGHT of the lid's tone, and the colour (per unit of
-    light) that makes it up: the tone's. No lift when the tone is unknown (NaN)."""
-    if np.isnan(tone).any():
-        return np.zeros(window.shape[:2], np.float32), np.zeros(3, np.float32)
-    tone_light = max(float(_luminance(tone)), 1.0)
-    missing = np.clip(LID_LIGHT * tone_light - _luminance(window), 0, None)
-    return missing.astype(np.float32), (tone / tone_light).astype(np.float32)
-
-
-def _lid_detail(
-    still_rgb: np.ndarray,
-    origin: np.ndarray,
-    box: tuple[int, int, int, int],
-    top_y: np.ndarray,
-    bottom_y: np.ndarray,
-    brow_y: np.ndarray,
-    rim_y: np.ndarray,
-    iod: float,
-) -> np.ndarray:
-    """The fine detail (grain, fine lines) of the still's own lid and brow skin, warped over the shut lid.
-
-    Each column's skin between the lid's top and the brow is mirrored at the lid's top and stretched
-    down to the lash line, so the detail runs on without a seam from the skin above into the lid, its
-    fine lines following the lid. A hooded eye shows too little skin above its fold to stretch that far:
-    the skin under the eye is moved up over the lid instead. Only the detail is taken (its local mean
-    off, glints and stray lashes clipped): the light is the membrane fill's.
-    """
-    left, top = _still_window(origin, box)
-    height, width = box[3] - box[1], box[2] - box[0]
-    ys = np.arange(height, dtype=np.float32)[:, None]
-    band = np.maximum(top_y - (brow_y + 0.02 * iod), 0.0)
-    into = ys - top_y[None, :]  # rows into the lid
-    # Mirrored at the lid's top as far as that skin reaches, then the skin under the eye, moved up.
-    rows = np.where(into < band[None, :], top_y[None, :] - 1 - into, ys + (rim_y - top_y)[None, :] + 0.06 * iod)
-    rows = np.where(into >= 0, rows, ys)
-    # The still's detail round the eye (its local mean off before it is moved, so the two sources leave
-    # no line where they meet), from the top of the window to below the moved-up skin under the eye.
-    reach_down = int(np.ceil(float((rim_y - top_y).max()) + 0.06 * iod + 2))
-    sx0, sy0 = max(0, left), max(0, top)
-    sx1, sy1 = min(still_rgb.shape[1], left + width), min(still_rgb.shape[0], top + height + reach_down)
-    if sx1 - sx0 < 2 or sy1 - sy0 < 2:
-        return np.zeros((height, width, 3), np.float32)
-    crop = still_rgb[sy0:sy1, sx0:sx1].astype(np.float32)
-    detail = crop - cv2.GaussianBlur(crop, (0, 0), max(1.0, DETAIL_SCALE * iod))
-    map_x = np.broadcast_to(np.arange(width, dtype=np.float32)[None, :] + (left - sx0), (height, width))
-    map_y = (rows + (top - sy0)).astype(np.float32)
-    placed = cv2.remap(detail, np.ascontiguousarray(map_x), map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return np.clip(placed, -DETAIL_MAX, DETAIL_MAX)  # grain and fine lines, not a glint or a lash
-
-
-def _lashes(shape: tuple[int, int], line: np.ndarray, down: np.ndarray, eye: int, iod: float) -> np.ndarray:
-    """Coverage of the lashes of a shut upper lid: short strokes from the lash line, down and outwards.
-
-    They lean further out towards the outer corner and are longest over the middle of the lid. Their
-    spacing and lengths are fixed per eye, so they stay put from frame to frame.
-    """
-    down = down / max(float(np.linalg.norm(down)), 1e-6)
-    outer, inner = line[0], line[-1]  # lid curves run from the outer to the inner corner
-    outwards = (outer - inner) / max(float(np.linalg.norm(outer - inner)), 1e-6)
-    lengths = np.cumsum(np.r_[0, np.linalg.norm(np.diff(line, axis=0), axis=1)])
-    count = max(4, int(lengths[-1] / (LASH_SPACING * iod)))
-    rng = np.random.default_rng(eye)
-    along = np.clip(np.linspace(0.04, 0.9, count) + rng.normal(0, 0.01, count), 0, 1)  # 0 outer, 1 inner
-    bases = np.stack([np.interp(along * lengths[-1], lengths, line[:, k]) for k in (0, 1)], axis=1)
-    lean = 0.15 + 0.75 * (1 - along)
-    directions = down[None, :] + lean[:, None] * outwards[None, :]
-    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-    reach = LASH_LENGTH * iod * (0.55 + 0.45 * np.sin(np.pi * along)) * rng.uniform(0.75, 1.1, count)
-    tips = bases + directions * reach[:, None]
-    mask = np.zeros(shape, np.uint8)
-    strokes = np.round(np.stack([bases, tips], axis=1) * 16).astype(np.int32)  # (count, 2, 2)
-    cv2.polylines(mask, list(strokes), False, (255,), 1, cv2.LINE_AA, 4)
-    return cv2.GaussianBlur(mask, (0, 0), 0.5).astype(np.float32) / 255.0
 
 
 def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> Patch:
@@ -337,7 +24,7 @@ def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> 
     origin = np.array([patch.box.x0, patch.box.y0], np.float64)
     for motion in motions:
         for eye in range(len(t.EYES)):
-            _close_eye(rgb, still.rgb, motion, frame, eye, origin)
+            lids.close_eye(rgb, still.rgb, motion, frame, eye, origin)
         _open_mouth(rgb, still.rgb, motion, frame, origin)
     return Patch(patch.box, rgb, patch.alpha)
 
@@ -346,11 +33,6 @@ def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> 
 OPEN_MOUTH = 0.06
 #: Widths of the upper teeth from the middle outwards (central incisor first), in IOD units.
 TOOTH_WIDTHS = (0.085, 0.068, 0.062, 0.058, 0.056)
-
-
-def _line_y(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    order = np.argsort(points[:, 0])
-    return np.interp(xs, points[order, 0], points[order, 1])
 
 
 def _open_mouth(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, frame: int, origin: np.ndarray) -> None:
@@ -388,7 +70,7 @@ def _open_mouth(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, fram
     light = float(np.clip(skin.mean() / 150.0, 0.35, 1.25))
     xs = np.arange(width, dtype=np.float32)
     ys = np.arange(height, dtype=np.float32)[:, None]
-    top, bottom = _line_y(upper, xs)[None, :], _line_y(lower, xs)[None, :]
+    top, bottom = polyline_y(upper, xs)[None, :], polyline_y(lower, xs)[None, :]
     left, right = upper[:, 0].min(), upper[:, 0].max()
     # The teeth's midline is under the middle of the upper lip, not halfway between the corners: on a
     # turned face the far half of the mouth is foreshortened, and so are its teeth.

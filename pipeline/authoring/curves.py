@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.easing import polyline_y
+
 
 def interp_line(reference: np.ndarray, indices: tuple[int, ...], x: np.ndarray) -> np.ndarray:
     """y of a landmark polyline (sorted by x) at positions x, held flat beyond its ends."""
-    xs, ys = reference[list(indices), 0], reference[list(indices), 1]
-    order = np.argsort(xs)
-    return np.interp(x, xs[order], ys[order])
+    return polyline_y(reference[list(indices)], x)
 
 
 def bump(reference: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:

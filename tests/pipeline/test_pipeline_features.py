@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline import features, topology, warp
+from pipeline import features, lids, topology, warp
 
 
 def _painted(still, face_motion, face_warp, index: int) -> np.ndarray:
@@ -100,7 +100,7 @@ def test_a_shut_lid_has_no_edge_where_it_meets_the_skin_above(prepared, photo):
     columns = np.arange(int(left + 0.2 * (right - left)), int(right - 0.2 * (right - left)))
     fold = np.interp(columns, *_by_x(face_motion.still[list(upper_lid)]))
     brow = np.interp(columns, *_by_x(face_motion.still[list(topology.EYES[1][4][5:])]))
-    top = np.maximum(fold - features.LID_TOP * iod, brow + 0.03 * iod)
+    top = np.maximum(fold - lids.LID_TOP * iod, brow + 0.03 * iod)
     room = top - brow > 0.06 * iod  # where the skin above the lid is skin, not the brow's hair
     assert room.sum() >= 5
     columns, top = columns[room], top[room]
