@@ -93,6 +93,8 @@ class Gate:
         )
         if touchable:
             flow.metadata[CANDIDATE] = True
+        elif response.status_code < 200 or response.status_code in (204, 304):
+            return  # no body to stream (101 hands the connection over to WebSocket)
         elif flow.metadata.get(ASKED_HEAD):
             request.method = "HEAD"
             response.stream = drop_body
@@ -105,7 +107,7 @@ class Gate:
             return
         flow.request.method = "HEAD"
         response = flow.response
-        if response.stream:
+        if response.stream or response.status_code < 200 or response.status_code in (204, 304):
             return
         length = len(response.raw_content or b"")
         response.raw_content = b""

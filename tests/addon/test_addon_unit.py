@@ -554,3 +554,15 @@ def test_addon_preflight_only_for_extensions():
     assert "X-Wink-Secret" in ext.headers["Access-Control-Allow-Headers"]
     assert "Content-Type" in ext.headers["Access-Control-Allow-Headers"]
     assert control.handle("GET", "/nothing", {}, b"", api).status == 404
+
+
+def test_addon_gate_streams_what_it_may_not_touch(addon):
+    """Untouchable responses stream through unread; ones without a body (101, 304) are left alone."""
+    download = image_flow(image_bytes(), "application/octet-stream", **{"content-disposition": "attachment"})
+    addon.master.addons.invoke_addon_sync(addon, HttpResponseHeadersHook(download))
+    assert download.response.stream is True
+    for status in (101, 304):
+        flow = image_flow(b"", accept="*/*")
+        flow.response.status_code = status
+        addon.master.addons.invoke_addon_sync(addon, HttpResponseHeadersHook(flow))
+        assert not flow.response.stream, status
