@@ -197,6 +197,7 @@ def under_attack(origin: Origin, base: Mitmdump, workdir: Path, rounds: int) -> 
                 if reply.body != origin.routes[path].body:
                     results["bomb_changed"] = True
                 index += 1
+                time.sleep(0.2)  # a hostile page reloading its bombs, not a flood (that is a DoS of any proxy)
             client.close()
 
         def sample() -> None:
@@ -214,14 +215,12 @@ def under_attack(origin: Origin, base: Mitmdump, workdir: Path, rounds: int) -> 
         os.kill(frozen[0], signal.SIGSTOP)
         frozen_at = time.monotonic()
         replaced_s = animating_s = None
-        probe = 0
         while time.monotonic() - frozen_at < 60 and animating_s is None:
             workers = wink.status()["workers"]
             if replaced_s is None and workers["hung"] >= 1 and workers["ready"] == workers["count"]:
                 replaced_s = time.monotonic() - frozen_at
-            if replaced_s is not None:
-                reply = cw.get(url(f"/target_{2 * rounds + 4 + probe}.jpg"), accept=WEBP_ACCEPT)
-                probe += 1
+            if replaced_s is not None:  # the same photo until it winks: its job runs on past a deadline
+                reply = cw.get(url(f"/target_{2 * rounds + 4}.jpg"), accept=WEBP_ACCEPT)
                 if reply.headers.get("x-wink"):
                     animating_s = time.monotonic() - frozen_at
             time.sleep(0.2)

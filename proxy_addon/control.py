@@ -200,6 +200,7 @@ def _page(status: dict[str, Any]) -> Reply:
             _row("failed (original sent)", counts["failed"]),
             _row("from cache", counts["cached"]),
             _row("queue full / timed out", f"{counts['queue_full']} / {counts['timeouts']}"),
+            _row("sent while workers warmed up", counts["warming"]),
             _row("added latency p50 / p95", f"{_ms(latency['p50'])} / {_ms(latency['p95'])}"),
             _row("cache", f"{cache['entries']} entries, {cache['bytes'] / 1e6:.1f} MB"),
             _row("workers ready", f"{status['workers']['ready']} of {status['workers']['count']}"),

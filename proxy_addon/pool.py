@@ -52,7 +52,7 @@ class PoolSettings:
     @property
     def stall_limit(self) -> float:
         """Seconds a worker may be stopped, or without a heartbeat, before it is replaced."""
-        return max(1.0, self.deadline)
+        return max(1.0, self.deadline / 2)
 
     @property
     def job_limit(self) -> float:
@@ -163,9 +163,9 @@ class WorkerPool:
         roster = self._roster
         if roster is None:
             return 0
-        now, limit = time.monotonic(), self.settings.stall_limit
+        now, silent = time.monotonic(), 2 * self.settings.stall_limit + 2
         return sum(
-            member.ready and now - member.beat < limit and not stopped(member.pid) for _, member in roster.living()
+            member.ready and now - member.beat < silent and not stopped(member.pid) for _, member in roster.living()
         )
 
     def _autopsy(self) -> None:
@@ -213,7 +213,7 @@ class WorkerPool:
             else:
                 self._stopped_since.pop(member.pid, None)
             frozen = now - self._stopped_since.get(member.pid, now) >= settings.stall_limit or (
-                member.beat and now - member.beat > 2 * settings.stall_limit + 2
+                member.beat and now - member.beat >= 2 * settings.stall_limit + 2
             )
             runaway = member.job and now - member.since > settings.job_limit
             if not frozen and not runaway:

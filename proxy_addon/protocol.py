@@ -35,6 +35,7 @@ class Outcome(Enum):
     FAILED = "failed"  # something went wrong, the original was sent
     QUEUE_FULL = "queue_full"  # too much work waiting, the original was sent
     TIMED_OUT = "timeouts"  # past the deadline, the original was sent (the work goes on into the cache)
+    WARMING = "warming"  # no worker ready (the pool starting or being replaced): the original at once
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,10 @@ class Scheduler:
                 return Decision(Outcome.QUEUE_FULL)
             job = asyncio.create_task(self._job(found, fmt, target, preset))
             self._jobs[found.key] = job
+        if not job.done() and self.pool.running and self.pool.ready() == 0:
+            # Every worker is loading its models (start-up, or a frozen pool being replaced): holding
+            # the response could only end at the deadline. It goes now; the job waits for the pool.
+            return Decision(Outcome.WARMING)
         try:
             return await asyncio.wait_for(asyncio.shield(job), max(0.0, deadline - time.perf_counter()))
         except TimeoutError:

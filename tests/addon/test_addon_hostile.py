@@ -250,6 +250,10 @@ def test_hostile_frozen_and_fatal_workers(origins, fixtures):
         proxy.wait_ready()
         frozen = proxy.worker_pids()
         assert len(frozen) == 2
+        for pid in frozen:  # each worker's address space is capped (wink_worker_memory, 4096 MB)
+            limits = Path(f"/proc/{pid}/limits").read_text()
+            (line,) = [row for row in limits.splitlines() if row.startswith("Max address space")]
+            assert line.split()[3] == str(4096 * 1024 * 1024), line
         for pid in frozen:
             os.kill(pid, signal.SIGSTOP)
         assert proxy.status()["workers"]["ready"] == 0  # the status page tells the truth at once

@@ -70,6 +70,13 @@ def test_addon_work_results_cross_processes_as_typed_values():
     result = WorkResult(Kind.BAD_IMAGE, reason="The image is truncated.")
     copy = pickle.loads(pickle.dumps(result))
     assert copy == result and copy.kind is Kind.BAD_IMAGE
-    assert {outcome.value for outcome in Outcome} == {"animated", "passed", "failed", "queue_full", "timeouts"}
+    assert {outcome.value for outcome in Outcome} == {
+        "animated",
+        "passed",
+        "failed",
+        "queue_full",
+        "timeouts",
+        "warming",
+    }
     with pytest.raises(AttributeError):
         Decision(Outcome.PASSED).outcome = Outcome.FAILED  # type: ignore[misc]

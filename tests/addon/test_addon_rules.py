@@ -137,4 +137,4 @@ def test_pool_sees_a_stopped_process():
 
 def test_pool_limits_scale_with_the_deadline():
     settings = pool.PoolSettings(1, "zeman", "wink", deadline=3.0)
-    assert settings.stall_limit == 3.0 and settings.job_limit == 15.0
+    assert settings.stall_limit == 1.5 and settings.job_limit == 15.0

@@ -322,6 +322,7 @@ async def test_addon_animates_and_caches(addon):
         "cached": 1,
         "queue_full": 0,
         "timeouts": 0,
+        "warming": 0,
     }
     gif_flow = image_flow(jpeg, accept="image/*")  # another format is another cache entry
     await addon.send_response(gif_flow)
@@ -455,7 +456,7 @@ def test_addon_control_host_is_answered_locally(addon):
     assert (
         set(status["counts"])
         == set(addon.counts)
-        == {"seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"}
+        == {"seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts", "warming"}
     )
     assert "access-control-allow-origin" not in flow.response.headers
 
