@@ -220,7 +220,7 @@ def under_attack(origin: Origin, base: Mitmdump, workdir: Path, rounds: int) -> 
             if replaced_s is None and workers["hung"] >= 1 and workers["ready"] == workers["count"]:
                 replaced_s = time.monotonic() - frozen_at
             if replaced_s is not None:  # the same photo until it winks: its job runs on past a deadline
-                reply = cw.get(url(f"/target_{2 * rounds + 4}.jpg"), accept=WEBP_ACCEPT)
+                reply = cw.get(url(f"/target_{2 * rounds + 3}.jpg"), accept=WEBP_ACCEPT)
                 if reply.headers.get("x-wink"):
                     animating_s = time.monotonic() - frozen_at
             time.sleep(0.2)
