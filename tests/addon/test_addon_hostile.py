@@ -282,8 +282,12 @@ def test_hostile_frozen_and_fatal_workers(origins, fixtures):
     proxy = Mitmdump(temp_workdir(), wink_timeout=0.2, wink_workers=1)
     try:
         proxy.wait_ready()
-        for _ in range(2):  # a warm header check, so the job itself starts before the deadline
+        # a warm header check, so the job itself starts before the deadline; and an idle worker (the
+        # plain photo's job done and cached), so the job it runs when killed is ours
+        deadline = time.monotonic() + 60
+        while proxy.status()["counts"]["cached"] < 1 and time.monotonic() < deadline:
             get(proxy, origin.url("/plain.jpg"))
+            time.sleep(0.2)
         path = "/variant_7.jpg"
         original = origin.routes[path].body
         assert get(proxy, origin.url(path)).body == original  # past the deadline; the job runs on
