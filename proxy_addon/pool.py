@@ -131,6 +131,7 @@ class WorkerPool:
         try:
             return await asyncio.wrap_future(future)
         except BrokenProcessPool as error:
+            await self._settle()
             self._autopsy()
             self._replace(executor)
             if job in self._blamed:
@@ -167,6 +168,17 @@ class WorkerPool:
         return sum(
             member.ready and now - member.beat < silent and not stopped(member.pid) for _, member in roster.living()
         )
+
+    async def _settle(self, limit: float = 0.5) -> None:
+        """Give the processes that were running jobs a moment to have exit codes: the pool breaks as soon
+        as a dead worker's pipe closes, a little before the kernel can say how it died."""
+        roster = self._roster
+        if roster is None:
+            return
+        busy = [self._seen[member.pid] for member in roster.members() if member.job and member.pid in self._seen]
+        deadline = time.monotonic() + limit
+        while any(process.exitcode is None for process in busy) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
 
     def _autopsy(self) -> None:
         """Blame the job of every worker that died by itself (not terminated by the pool, not killed by
