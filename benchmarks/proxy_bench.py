@@ -14,21 +14,34 @@ Starts, on 127.0.0.1 only: a local origin server, `mitmdump` (baseline) and `mit
   non-image response while image work runs in parallel <=  2 ms
   load: a few hundred mixed requests, 20 in flight      0 failures, 0 corrupted bodies; memory peak
 
+and, under attack (issue 12: two 200 MB compression bombs fetched in a loop and one worker frozen
+with SIGSTOP, against a fresh proxy):
+
+  responses changed that must not be / damaged bodies  0 / 0
+  proxy RSS growth under the bombs                      <= 100 MB
+  an ordinary image's added latency during the attack  <= 2 x idle + 150 ms
+  frozen worker replaced, a target photo animating      <= 3 x the deadline (replacement)
+  the load test during the attack                       0 failures
+
 Machine noise (other processes on a 2-core box) shows up directly in these numbers: rerun when idle.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gzip
 import io
 import json
 import os
+import signal
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
 
+import brotli
 import numpy as np
 from PIL import Image
 
@@ -61,11 +74,24 @@ def target_variants(count: int) -> list[bytes]:
     return [jpeg(source, quality=95 - (i % 30)) if i < 30 else jpeg(source.rotate(0.01 * i), 90) for i in range(count)]
 
 
+#: Responses a hostile page would have us change; every one must come back byte-identical.
+MUST_NOT_CHANGE = ("/download", "/download.jpg", "/nosniff.txt", "/no-transform.jpg")
+
+
 def build_routes(rounds: int) -> dict[str, Route]:
+    target = target_variants(1)[0]
     routes = {
         "/page.html": Route(b"<!doctype html><title>bench</title>" + b"<p>lorem</p>" * 800, "text/html"),
-        "/cached.jpg": Route(target_variants(1)[0], "image/jpeg"),
+        "/cached.jpg": Route(target, "image/jpeg"),
+        "/download": Route(target, "application/octet-stream", headers={"Content-Disposition": "attachment"}),
+        "/download.jpg": Route(target, "image/jpeg", headers={"Content-Disposition": 'attachment; filename="a.jpg"'}),
+        "/nosniff.txt": Route(target, "text/plain", headers={"X-Content-Type-Options": "nosniff"}),
+        "/no-transform.jpg": Route(target, "image/jpeg", headers={"Cache-Control": "no-transform"}),
     }
+    header = jpeg(Image.new("RGB", (800, 600), (120, 90, 80)))
+    bomb = header + bytes(200_000_000)
+    routes["/bomb-br.jpg"] = Route(brotli.compress(bomb, quality=5), "image/jpeg", headers={"Content-Encoding": "br"})
+    routes["/bomb-gzip.jpg"] = Route(gzip.compress(bomb, 6), "image/jpeg", headers={"Content-Encoding": "gzip"})
     for i in range(rounds * 2 + 10):
         routes[f"/noface_{i}.jpg"] = Route(no_face_photo(i), "image/jpeg")
     for i, data in enumerate(target_variants(rounds * 2 + 4)):
@@ -105,14 +131,19 @@ def busy(proxy_port: int, ca: Path, urls: list[str], stop: threading.Event) -> N
     client.close()
 
 
-def load_test(proxy: Mitmdump, origin: Origin, requests: int = 300) -> dict[str, object]:
-    paths = [p for p in origin.routes if p.startswith(("/noface_", "/target_"))][:24]
-    paths += ["/page.html", "/cached.jpg"]
+def load_test(proxy: Mitmdump, origin: Origin, requests: int = 300, offset: int = 0) -> dict[str, object]:
+    paths = [p for p in origin.routes if p.startswith(("/noface_", "/target_"))][offset : offset + 24]
+    paths += ["/page.html", "/cached.jpg", *MUST_NOT_CHANGE]
     jobs = [paths[(i * 7) % len(paths)] for i in range(requests)]
     started = time.monotonic()
     replies = fetch_all(proxy.port, proxy.ca, [origin.url(path) for path in jobs])
     failures = sum(1 for reply in replies if reply is None or reply.status != 200)
     corrupted = animated = 0
+    changed = sum(
+        1
+        for path, reply in zip(jobs, replies, strict=True)
+        if path in MUST_NOT_CHANGE and reply is not None and reply.body != origin.routes[path].body
+    )
     for path, reply in zip(jobs, replies, strict=True):
         if reply is None or reply.status != 200 or reply.body == origin.routes[path].body:
             continue
@@ -130,10 +161,103 @@ def load_test(proxy: Mitmdump, origin: Origin, requests: int = 300) -> dict[str,
         "in_flight": 20,
         "seconds": round(time.monotonic() - started, 1),
         "failures": failures,
+        "changed_must_not": changed,
         "corrupted": corrupted,
         "animated": animated,
         "memory_peak_kb": proxy.memory_peak_kb(),
     }
+
+
+def under_attack(origin: Origin, base: Mitmdump, workdir: Path, rounds: int) -> dict[str, object]:
+    """A fresh proxy: idle latency, then two bombs in a loop and one frozen worker."""
+    wink = Mitmdump(workdir / "attacked")
+    url = origin.url
+    results: dict[str, object] = {}
+    frozen: list[int] = []
+    try:
+        wink.wait_ready()
+        cb, cw = Client(base.port, base.ca), Client(wink.port, wink.ca)
+        for client in (cb, cw):
+            for _ in range(5):
+                timed(client, url("/page.html"))
+        n = len([p for p in origin.routes if p.startswith("/noface_")])
+        idle = paired(
+            cb, cw, [url(f"/noface_{i}.jpg") for i in range(10)], [url(f"/noface_{n - 1 - i}.jpg") for i in range(10)]
+        )
+        rss_idle = wink.rss_kb()
+        peak = [rss_idle]
+        stop = threading.Event()
+
+        def bombs() -> None:
+            client, paths = Client(wink.port, wink.ca), ["/bomb-br.jpg", "/bomb-gzip.jpg"]
+            index = 0
+            while not stop.is_set():
+                path = paths[index % 2]
+                reply = client.get(url(path), accept=WEBP_ACCEPT)
+                if reply.body != origin.routes[path].body:
+                    results["bomb_changed"] = True
+                index += 1
+                time.sleep(0.2)  # a hostile page reloading its bombs, not a flood (that is a DoS of any proxy)
+            client.close()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak.append(wink.rss_kb())
+                time.sleep(0.1)
+
+        threads = [threading.Thread(target=bombs, daemon=True) for _ in range(2)]
+        threads.append(threading.Thread(target=sample, daemon=True))
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        # freeze one worker; time until it is replaced and a target photo animates again
+        frozen = wink.worker_pids()[:1]
+        os.kill(frozen[0], signal.SIGSTOP)
+        frozen_at = time.monotonic()
+        replaced_s = animating_s = None
+        while time.monotonic() - frozen_at < 60 and animating_s is None:
+            workers = wink.status()["workers"]
+            if replaced_s is None and workers["hung"] >= 1 and workers["ready"] == workers["count"]:
+                replaced_s = time.monotonic() - frozen_at
+            if replaced_s is not None:  # the same photo until it winks: its job runs on past a deadline
+                reply = cw.get(url(f"/target_{2 * rounds + 3}.jpg"), accept=WEBP_ACCEPT)
+                if reply.headers.get("x-wink"):
+                    animating_s = time.monotonic() - frozen_at
+            time.sleep(0.2)
+        # and freeze one of the new ones for the rest of the attack
+        frozen.append(wink.worker_pids()[0])
+        os.kill(frozen[-1], signal.SIGSTOP)
+        attack = paired(
+            cb,
+            cw,
+            [url(f"/noface_{10 + i}.jpg") for i in range(10)],
+            [url(f"/noface_{n - 11 - i}.jpg") for i in range(10)],
+        )
+        load = load_test(wink, origin, offset=24)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=120)
+        results.update(
+            {
+                "deadline_s": 3.0,
+                "idle_added_ms": idle["added_ms"],
+                "attack_added_ms": attack["added_ms"],
+                "latency_bar_ms": round(2 * max(idle["added_ms"], 0) + 150, 1),
+                "rss_idle_kb": rss_idle,
+                "rss_peak_kb": max(peak),
+                "rss_growth_mb": round((max(peak) - rss_idle) / 1000, 1),
+                "frozen_replaced_s": None if replaced_s is None else round(replaced_s, 2),
+                "target_animating_again_s": None if animating_s is None else round(animating_s, 2),
+                "load": load,
+                "status": wink.status(),
+            }
+        )
+    finally:
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        wink.stop()
+    return results
 
 
 def pipeline_alone(origin: Origin, count: int = 5) -> float:
@@ -206,6 +330,9 @@ def main() -> int:
             thread.join()
         results["load"] = load_test(wink, origin)
         results["status"] = wink.status()
+        wink.stop()
+        print("under attack ...", flush=True)
+        results["attack"] = under_attack(origin, base, workdir, rounds)
     finally:
         base.stop()
         wink.stop()
@@ -224,6 +351,15 @@ def main() -> int:
         f"{load['failures']} failures, {load['corrupted']} corrupted, {load['animated']} animated"
     )
     print(f"memory peak (VmHWM, kB): {load['memory_peak_kb']}")
+    attack = results["attack"]
+    print(
+        f"\nunder attack: RSS +{attack['rss_growth_mb']} MB (bar 100); ordinary image added "
+        f"{attack['attack_added_ms']} ms vs idle {attack['idle_added_ms']} ms (bar {attack['latency_bar_ms']}); "
+        f"frozen worker replaced in {attack['frozen_replaced_s']} s, a target animating again after "
+        f"{attack['target_animating_again_s']} s (bar 9 s); load: {attack['load']['failures']} failures, "
+        f"{attack['load']['changed_must_not']} changed that must not be, {attack['load']['corrupted']} damaged; "
+        f"bombs changed: {attack.get('bomb_changed', False)}"
+    )
     print(json.dumps(results, indent=1))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")

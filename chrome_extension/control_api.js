@@ -1,28 +1,60 @@
 // The wink add-on's control API. It lives at the reserved host wink.proxy, which only exists
 // inside the proxy: these calls work only while the browser is routed through it. The add-on
-// sends CORS headers to extension origins, so no host permission is needed.
+// sends CORS headers to this extension's origin only (its ID is pinned by the manifest's "key"),
+// so no host permission is needed and no other extension can read the answers.
+//
+// Changes carry the proxy's per-install secret. The proxy hands it out once, to this extension
+// (POST /api/pair); it is kept in chrome.storage.local and sent back as X-Wink-Secret.
 
 const CONTROL_ORIGIN = "http://wink.proxy";
 const TIMEOUT_MS = 4000;
+const SECRET_KEY = "controlSecret";
 
 // Nothing answered: the proxy is not running at the configured address (or we are not routed yet).
 export class ProxyNotAnswering extends Error {}
 // Something answered, but not the wink add-on (for example mitmdump started without -s proxy_addon/wink.py).
 export class NotTheWinkProxy extends Error {}
-// The add-on answered and refused, saying why.
-export class RefusedByProxy extends Error {}
+// The add-on answered and refused, saying why (status: the HTTP status of the refusal).
+export class RefusedByProxy extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
 
 export const getStatus = () => call("/api/status");
 export const getPresets = () => call("/api/presets");
 export const choosePreset = (name) => post("/api/preset", { preset: name });
 export const setWinking = (enabled) => post("/api/enabled", { enabled });
 
-function post(path, body) {
-  return call(path, {
+async function post(path, body) {
+  const send = (secret) =>
+    call(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Wink-Secret": secret },
+      body: JSON.stringify(body),
+    });
+  try {
+    return await send(await secret());
+  } catch (error) {
+    // The proxy made a new secret (its file was deleted to pair again): pair once more.
+    if (!(error instanceof RefusedByProxy) || error.status !== 401) throw error;
+    await chrome.storage.local.remove(SECRET_KEY);
+    return send(await secret());
+  }
+}
+
+// The secret this extension got when it paired with the proxy; pairs now if it has none.
+async function secret() {
+  const stored = (await chrome.storage.local.get(SECRET_KEY))[SECRET_KEY];
+  if (stored) return stored;
+  const { secret: given } = await call("/api/pair", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
+    body: "{}",
   });
+  await chrome.storage.local.set({ [SECRET_KEY]: given });
+  return given;
 }
 
 async function call(path, init = {}) {
@@ -42,7 +74,7 @@ async function call(path, init = {}) {
     throw new NotTheWinkProxy(`HTTP ${response.status} without JSON`);
   }
   if (!response.ok) {
-    if (body && typeof body.error === "string") throw new RefusedByProxy(body.error);
+    if (body && typeof body.error === "string") throw new RefusedByProxy(body.error, response.status);
     throw new NotTheWinkProxy(`HTTP ${response.status}`);
   }
   return body;

@@ -35,7 +35,7 @@ export async function switchOn() {
     return level;
   }
   const settings = await loadSettings();
-  await chrome.proxy.settings.set({ value: proxyConfig(settings), scope: "regular" });
+  await chrome.proxy.settings.set({ value: proxyConfig(settings), scope: "regular_only" });
   await showBadge("on");
   return "controlled_by_this_extension";
 }
@@ -44,7 +44,7 @@ export async function switchOn() {
 export async function switchOff() {
   await saveSettings({ enabled: false });
   if ((await proxyLevelOfControl()) === "controlled_by_this_extension") {
-    await chrome.proxy.settings.clear({ scope: "regular" });
+    await chrome.proxy.settings.clear({ scope: "regular_only" });
   }
   await showBadge("off");
 }

@@ -10,22 +10,44 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from mitmproxy import ctx, http
 
 from pipeline.types import MIME_TYPES
-from proxy_addon import control
 from proxy_addon.bodies import Untouched, examine, is_complete, may_be_image
 from proxy_addon.cache import Cache
+from proxy_addon.gate import CANDIDATE
 from proxy_addon.options import WinkOptions
 from proxy_addon.pool import WorkerPool
+from proxy_addon.privacy import page_site
 from proxy_addon.protocol import PASS, Decision, Outcome
 from proxy_addon.rewrite import apply_animation
 from proxy_addon.scheduler import Scheduler
 from proxy_addon.stats import OnceLog, Stats
 
 logger = logging.getLogger(__name__)
+
+#: Bodies refused once (by hash of the bytes as they came) are not examined again.
+REMEMBERED_REFUSALS = 4096
+
+
+class Refused:
+    """The hashes of bodies refused lately, a bounded set kept in memory only."""
+
+    def __init__(self, size: int = REMEMBERED_REFUSALS) -> None:
+        self.size = size
+        self._keys: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self.size:
+            self._keys.popitem(last=False)
 
 
 class Animate:
@@ -35,17 +57,17 @@ class Animate:
         self.options, self.cache, self.stats, self.log = options, cache, stats, log
         self.threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wink")
         self.scheduler = Scheduler(pool, cache, self.threads, stats, log)
+        self.refused = Refused()
 
     async def response(self, flow: http.HTTPFlow) -> None:
+        """Only what the Gate marked (a GET for an image, answered 200 with an image type) is looked at."""
         response = flow.response
         if (
             response is None
+            or not flow.metadata.get(CANDIDATE)
             or not ctx.options.wink_enabled
-            or response.status_code != 200
-            or flow.request.method.upper() == "HEAD"
             or response.stream
             or not response.raw_content
-            or control.is_control_host(flow.request.pretty_host)
         ):
             return
         raw = response.raw_content
@@ -62,12 +84,26 @@ class Animate:
         deadline = started + self.options.timeout
         choice = self.options.choose(flow.request.headers.get("accept", ""))
         target, preset = opts.wink_target, opts.wink_preset
-        suffix = f":{choice.tag}"  # the cache key: the image's bytes and what its animation is made with
+        # The cache key: the image's bytes, what its animation is made with, and the site of the page
+        # that asks (a page must not learn by timing what this browser saw on other sites).
+        suffix = f":{choice.tag}:{page_site(flow.request.headers)}"
         loop = asyncio.get_running_loop()
-        try:
-            found = await loop.run_in_executor(
-                self.threads, examine, raw, encoding, opts.wink_min_size, suffix, self.cache.store.get
-            )
+        examining = loop.run_in_executor(
+            self.threads,
+            examine,
+            raw,
+            encoding,
+            opts.wink_min_size,
+            choice.fmt,
+            suffix,
+            self.cache.store.get,
+            self.refused,
+        )
+        try:  # the header check is bounded, but it too must not hold the response past its deadline
+            found = await asyncio.wait_for(examining, max(0.0, deadline - time.perf_counter()))
+        except TimeoutError:
+            self.stats.count(Outcome.TIMED_OUT)
+            return
         except Exception as error:  # never lose a response to our own bug
             self.log("examine", logging.WARNING, f"wink: cannot examine an image ({error!r}); sent as is.")
             return
@@ -77,6 +113,8 @@ class Animate:
         try:
             if isinstance(found, Untouched):
                 logger.debug("wink: passed untouched: %s", found.reason)
+                if found.raw_key:
+                    self.refused.add(found.raw_key)
                 decision: Decision = PASS
             else:
                 decision = await self.scheduler.decide(found, choice.fmt, target, preset, deadline, opts.wink_workers)

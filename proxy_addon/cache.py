@@ -2,11 +2,16 @@
 
 Values are the animation bytes, or b"" for "nothing to do here" (no target face, or an image the
 pipeline cannot read), so a page's ordinary images cost one lookup the second time they are seen.
+Each value is stored behind a digest of itself and checked on every read: an entry damaged on disk
+is deleted and reads as a miss (recomputed), never served. A full disk loses that one entry; a cache
+folder deleted under the running proxy is made again. The folder is 0700, its files 0600.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -22,22 +27,57 @@ def default_cache_dir() -> str:
     return str(Path(base) / "wink" / "proxy")
 
 
+DIGEST_SIZE = 16
+
+
+def seal(value: bytes) -> bytes:
+    """A value as stored: its digest first."""
+    return hashlib.blake2b(value, digest_size=DIGEST_SIZE).digest() + value
+
+
+def unseal(stored: bytes) -> bytes | None:
+    """The value, or None when the stored bytes do not match their digest."""
+    digest, value = stored[:DIGEST_SIZE], stored[DIGEST_SIZE:]
+    if len(digest) != DIGEST_SIZE or hashlib.blake2b(value, digest_size=DIGEST_SIZE).digest() != digest:
+        return None
+    return value
+
+
+def make_private(directory: Path) -> None:
+    """The folder 0700 and what is in it 0600 (a cache made by an older version was world-readable)."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    for root, folders, files in os.walk(directory):
+        for name in folders:
+            (Path(root) / name).chmod(0o700)
+        for name in files:
+            (Path(root) / name).chmod(0o600)
+
+
 class ResultCache:
-    """Size-bounded, evicting, survives restarts; any disk trouble turns it off with one warning."""
+    """Size-bounded, evicting, survives restarts; a cache that cannot be opened is turned off with one
+    warning, one that fails a write loses that entry only."""
 
     def __init__(self, directory: str, size_mb: int) -> None:
         self.directory = str(Path(directory).expanduser()) if directory else ""
+        self.size_mb = size_mb
+        self.damaged = 0  # entries whose digest did not match, deleted
         self._cache = None
+        self._warned: set[int] = set()
         if not self.directory or size_mb <= 0:
             return
+        self._open()
+
+    def _open(self) -> None:
         try:
             import diskcache
 
-            Path(self.directory).mkdir(parents=True, exist_ok=True)
-            self._cache = diskcache.Cache(
-                self.directory, size_limit=size_mb * 1_000_000, eviction_policy="least-recently-stored"
+            make_private(Path(self.directory))
+            cache = diskcache.Cache(
+                self.directory, size_limit=self.size_mb * 1_000_000, eviction_policy="least-recently-stored"
             )
-            self._cache.get("wink:probe")  # a corrupt database fails here, not on the first image
+            self._cache = cache
+            cache.get("wink:probe")  # a corrupt database fails here, not on the first image
         except Exception as error:
             self._disable(error)
 
@@ -56,23 +96,52 @@ class ResultCache:
                 cache.close()
 
     def get(self, key: str) -> bytes | None:
-        """The stored result (b"" = nothing to do), or None on a miss."""
+        """The stored result (b"" = nothing to do), or None on a miss or a damaged entry (then deleted)."""
         if self._cache is None:
             return None
         try:
-            value = self._cache.get(key)
+            stored = self._cache.get(key)
+        except OSError as error:
+            self._failed(error)
+            return None
         except Exception as error:
             self._disable(error)
             return None
-        return value if isinstance(value, bytes) else None
+        if not isinstance(stored, bytes):
+            return None
+        value = unseal(stored)
+        if value is None:
+            self.damaged += 1
+            self._once(0, "wink: a damaged cache entry was deleted; its image is worked out again.")
+            with contextlib.suppress(Exception):
+                self._cache.delete(key)
+        return value
 
     def put(self, key: str, value: bytes) -> None:
         if self._cache is None:
             return
+        if not os.path.isdir(self.directory):  # deleted under us: a fresh, empty cache
+            with contextlib.suppress(Exception):
+                self._cache.close()
+            self._cache = None
+            self._open()
+            if self._cache is None:
+                return
         try:
-            self._cache.set(key, value)
+            self._cache.set(key, seal(value))
+        except OSError as error:  # a full disk (or a quota): this entry is lost, the cache goes on
+            self._failed(error)
         except Exception as error:
             self._disable(error)
+
+    def _failed(self, error: OSError) -> None:
+        reason = errno.errorcode.get(error.errno or 0, type(error).__name__)
+        self._once(error.errno or -1, f"wink: the cache could not read or write an entry ({reason}); going on.")
+
+    def _once(self, cause: int, message: str) -> None:
+        if cause not in self._warned:
+            self._warned.add(cause)
+            logger.warning(message)
 
     def stats(self) -> tuple[int, int]:
         """(bytes on disk, entries); (0, 0) without a cache."""

@@ -1,8 +1,13 @@
 """The control host `wink.proxy`: a status page and a small JSON API, answered inside the proxy.
 
 Pure request -> response logic, kept apart from the add-on so it is easy to read and to test. The
-security rules live here too: state changes only by POST with a JSON body; CORS headers only for a
-browser extension's origin, so an ordinary web page can neither read the proxy's state nor change it.
+security rules live here too:
+- CORS headers only for our own extension's origin (its ID is pinned by the manifest's `key`), so
+  neither a web page nor another extension can read the proxy's state;
+- state changes only by POST with a JSON body, from no origin or ours, carrying the per-install
+  secret (`X-Wink-Secret`, proxy_addon.pairing): other local processes and other extensions are out;
+- the secret is handed out once, to our extension's origin (`POST /api/pair`);
+- nothing revealed names a file or a process.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 CONTROL_HOST = "wink.proxy"
-EXTENSION_SCHEME = "chrome-extension://"
+#: The ID Chromium derives from chrome_extension/manifest.json's `key` (any other origin is a stranger).
+EXTENSION_ID = "ehmbnbkmnkeaigdhbipiglolfmiekfke"
+SECRET_HEADER = "x-wink-secret"
 
 
 @dataclass
@@ -40,19 +47,32 @@ class Handlers:
     presets: Callable[[], dict[str, Any]]
     set_preset: Callable[[str], None]
     set_enabled: Callable[[bool], None]
+    secret_ok: Callable[[str | None], bool]
+    pair: Callable[[], str]  # raises LookupError once the secret was handed out
+    extension_id: str = EXTENSION_ID
 
 
 def is_control_host(host: str) -> bool:
     return host.lower().rstrip(".") == CONTROL_HOST
 
 
-def _from_extension(origin: str | None) -> TypeGuard[str]:
-    return origin is not None and origin.startswith(EXTENSION_SCHEME)
+def host_agrees(host_header: str | None) -> bool:
+    """A request whose target is the control host must not say it is for another host."""
+    if host_header is None:
+        return True
+    name = host_header.strip().lower()
+    if name.startswith("["):
+        return False
+    return is_control_host(name.rsplit(":", 1)[0] if ":" in name else name)
 
 
-def _cors(origin: str | None) -> dict[str, str]:
-    """Echo the origin only for a browser extension; web pages get nothing, so they cannot read replies."""
-    if _from_extension(origin):
+def _ours(origin: str | None, api: Handlers) -> TypeGuard[str]:
+    return origin == f"chrome-extension://{api.extension_id}"
+
+
+def _cors(origin: str | None, api: Handlers) -> dict[str, str]:
+    """Echo the origin only for our extension; anyone else gets nothing, so cannot read replies."""
+    if _ours(origin, api):
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
     return {"Vary": "Origin"}
 
@@ -72,14 +92,14 @@ def handle(method: str, path: str, headers: Mapping[str, str], body: bytes, api:
         reply = _route(method.upper(), path.split("?", 1)[0], headers, body, api)
     except ControlError as error:
         reply = _json(error.status, {"error": str(error)})
-    reply.headers.update(_cors(origin))
+    reply.headers.update(_cors(origin, api))
     reply.headers.setdefault("X-Content-Type-Options", "nosniff")
     return reply
 
 
 def _route(method: str, path: str, headers: Mapping[str, str], body: bytes, api: Handlers) -> Reply:
     if method == "OPTIONS":
-        return _preflight(headers.get("origin"))
+        return _preflight(headers.get("origin"), api)
     if path in ("/", "/index.html"):
         _only(method, "GET", "HEAD")
         return _page(api.status())
@@ -89,15 +109,27 @@ def _route(method: str, path: str, headers: Mapping[str, str], body: bytes, api:
     if path == "/api/presets":
         _only(method, "GET", "HEAD")
         return _json(200, api.presets())
+    if path == "/api/pair":
+        _only(method, "POST")
+        if not _ours(headers.get("origin"), api):
+            raise ControlError(403, "Only the wink browser extension may pair with the proxy.")
+        try:
+            return _json(200, {"secret": api.pair()})
+        except LookupError as error:
+            raise ControlError(
+                409,
+                "The proxy is already paired with a wink extension. To pair again, delete "
+                "wink-control.json in the proxy's confdir and restart the proxy.",
+            ) from error
     if path == "/api/preset":
-        value = _state_change(method, headers, body, "preset", str)
+        value = _state_change(method, headers, body, "preset", str, api)
         try:
             api.set_preset(value)
         except ValueError as error:
             raise ControlError(400, str(error)) from error
         return _json(200, api.status())
     if path == "/api/enabled":
-        api.set_enabled(_state_change(method, headers, body, "enabled", bool))
+        api.set_enabled(_state_change(method, headers, body, "enabled", bool, api))
         return _json(200, api.status())
     raise ControlError(404, f"Nothing at {path}; try / or /api/status.")
 
@@ -107,26 +139,33 @@ def _only(method: str, *allowed: str) -> None:
         raise ControlError(405, f"Use {' or '.join(allowed)} here.")
 
 
-def _preflight(origin: str | None) -> Reply:
-    """Allow the extension's JSON POSTs; anyone else gets a bare 204 the browser treats as a refusal."""
+def _preflight(origin: str | None, api: Handlers) -> Reply:
+    """Allow our extension's JSON POSTs; anyone else gets a bare 204 the browser treats as a refusal."""
     reply = Reply(204, b"")
-    if _from_extension(origin):
+    if _ours(origin, api):
         reply.headers.update(
             {
                 "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Allow-Headers": "Content-Type, X-Wink-Secret",
                 "Access-Control-Max-Age": "600",
             }
         )
     return reply
 
 
-def _state_change(method: str, headers: Mapping[str, str], body: bytes, key: str, kind: type) -> Any:
-    """The one value a state-changing request carries, after every check that keeps web pages out."""
+def _state_change(method: str, headers: Mapping[str, str], body: bytes, key: str, kind: type, api: Handlers) -> Any:
+    """The one value a state-changing request carries, after every check that keeps web pages, other
+    extensions and other local processes out."""
     _only(method, "POST")
     origin = headers.get("origin")
-    if origin is not None and not _from_extension(origin):
+    if origin is not None and not _ours(origin, api):
         raise ControlError(403, "Only the wink browser extension may change the proxy's state.")
+    if not api.secret_ok(headers.get(SECRET_HEADER)):
+        raise ControlError(
+            401,
+            "Send the proxy's secret in X-Wink-Secret (the extension pairs for it; a local script reads "
+            "wink-control.json in the proxy's confdir).",
+        )
     content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json":
         raise ControlError(415, "Send the change as a JSON body (Content-Type: application/json).")
@@ -161,8 +200,11 @@ def _page(status: dict[str, Any]) -> Reply:
             _row("failed (original sent)", counts["failed"]),
             _row("from cache", counts["cached"]),
             _row("queue full / timed out", f"{counts['queue_full']} / {counts['timeouts']}"),
+            _row("sent while workers warmed up", counts["warming"]),
             _row("added latency p50 / p95", f"{_ms(latency['p50'])} / {_ms(latency['p95'])}"),
-            _row("cache", f"{cache['entries']} entries, {cache['bytes'] / 1e6:.1f} MB, {cache['dir'] or 'off'}"),
+            _row("cache", f"{cache['entries']} entries, {cache['bytes'] / 1e6:.1f} MB"),
+            _row("workers ready", f"{status['workers']['ready']} of {status['workers']['count']}"),
+            _row("workers replaced", status["workers"]["restarts"]),
             _row("pipeline version", status["version"]),
         ]
     )
@@ -178,7 +220,8 @@ code{{background:#f3f3f3;padding:.1em .3em}}</style></head>
 <p>Every animation is synthetic and marked so in its metadata.
 Change settings with the browser extension, or
 <code>curl -x 127.0.0.1:8080 -H 'Content-Type: application/json'
--d '{{"enabled": false}}' http://wink.proxy/api/enabled</code>.</p>
+-H "X-Wink-Secret: $SECRET" -d '{{"enabled": false}}' http://wink.proxy/api/enabled</code>,
+with the secret from <code>wink-control.json</code> in the proxy's confdir.</p>
 </body></html>
 """
     return Reply(

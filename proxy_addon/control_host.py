@@ -1,19 +1,24 @@
 """The add-on serving http(s)://wink.proxy/ inside the proxy: status page and JSON API (control.py).
 
 Nothing about the control host ever goes upstream: its CONNECT is accepted here, its TLS is made with
-the proxy's CA like for any site, and its requests are answered by control.handle.
+the proxy's CA like for any site, and its requests are answered by control.handle. A request is for
+the control host when its target (the absolute URL, the CONNECT, the SNI) says so, never because of
+its Host header alone; and a Host header that names another host is refused.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from mitmproxy import ctx, exceptions, http, tls
+from mitmproxy.addonmanager import Loader
 
 from pipeline.types import PIPELINE_VERSION
 from proxy_addon import control
 from proxy_addon.cache import Cache
+from proxy_addon.pairing import FILE_NAME, AlreadyPaired, Pairing
 from proxy_addon.pool import WorkerPool
 from proxy_addon.stats import Stats
 
@@ -21,6 +26,19 @@ from proxy_addon.stats import Stats
 class ControlHost:
     def __init__(self, stats: Stats, cache: Cache, pool: WorkerPool) -> None:
         self.stats, self.cache, self.pool = stats, cache, pool
+        self.pairing = Pairing()
+
+    def load(self, loader: Loader) -> None:
+        loader.add_option(
+            "wink_extension_id",
+            str,
+            control.EXTENSION_ID,
+            "The only browser extension the control API answers (the ID of chrome_extension/).",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "confdir" in updated:
+            self.pairing = Pairing(Path(ctx.options.confdir).expanduser() / FILE_NAME)
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         """https://wink.proxy/: accept the tunnel ourselves, so no upstream connection (or DNS lookup) is
@@ -43,10 +61,23 @@ class ControlHost:
             data.establish_server_tls_first = False
 
     def request(self, flow: http.HTTPFlow) -> None:
-        if not control.is_control_host(flow.request.pretty_host):
-            return
-        api = control.Handlers(self.status, self.presets, self.set_preset, self.set_enabled)
         request = flow.request
+        if not control.is_control_host(request.host):
+            return
+        if not control.host_agrees(request.host_header):
+            flow.response = http.Response.make(
+                421, b"This request is not for wink.proxy.\n", {"Content-Type": "text/plain"}
+            )
+            return
+        api = control.Handlers(
+            self.status,
+            self.presets,
+            self.set_preset,
+            self.set_enabled,
+            self.pairing.check,
+            self._pair,
+            ctx.options.wink_extension_id,
+        )
         reply = control.handle(request.method, request.path, request.headers, request.raw_content or b"", api)
         flow.response = http.Response.make(reply.status, b"" if request.method == "HEAD" else reply.body, reply.headers)
 
@@ -61,14 +92,20 @@ class ControlHost:
             "version": PIPELINE_VERSION,
             "counts": dict(self.stats.counts),
             "latency_ms": self.stats.latency(),
-            "cache": {"bytes": size, "entries": entries, "dir": self.cache.store.directory},
+            "cache": {"bytes": size, "entries": entries, "on": self.cache.store.enabled},
             "workers": {
                 "count": opts.wink_workers,
                 "ready": self.pool.ready(),
-                "pids": self.pool.pids(),
                 "restarts": self.pool.restarts,
+                "hung": self.pool.hung,
             },
         }
+
+    def _pair(self) -> str:
+        try:
+            return self.pairing.pair()
+        except AlreadyPaired as error:
+            raise LookupError("already paired") from error
 
     def presets(self) -> dict[str, Any]:
         from pipeline.presets import list_presets

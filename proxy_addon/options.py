@@ -51,6 +51,16 @@ def check_cache_size(megabytes: int) -> None:
         raise ValueError("wink_cache_size must not be negative (0 turns the cache off).")
 
 
+def check_max_body(megabytes: int) -> None:
+    if not 1 <= megabytes <= 1024:
+        raise ValueError("wink_max_body must be between 1 and 1024 MB.")
+
+
+def check_worker_memory(megabytes: int) -> None:
+    if megabytes != 0 and megabytes < 1024:
+        raise ValueError("wink_worker_memory must be 0 (no limit) or at least 1024 MB (the models need it).")
+
+
 def check_format(name: str) -> None:
     if name not in FORMAT_CHOICES:
         raise ValueError(f"wink_format must be one of {', '.join(FORMAT_CHOICES)}.")
@@ -120,6 +130,18 @@ class WinkOptions:
             "goes out and the animation is finished into the cache for next time.",
         )
         loader.add_option("wink_workers", int, os.cpu_count() or 1, "Worker processes doing image work.")
+        loader.add_option(
+            "wink_max_body",
+            int,
+            16,
+            "MB: a larger image body streams through unread (the proxy never holds it).",
+        )
+        loader.add_option(
+            "wink_worker_memory",
+            int,
+            4096,
+            "MB of address space each worker process may use (RLIMIT_AS); 0: no limit.",
+        )
         loader.add_option("wink_min_size", int, 64, "Images smaller than this many pixels on a side pass untouched.")
         loader.add_option(
             "wink_format",
@@ -140,6 +162,10 @@ class WinkOptions:
                 check_min_size(opts.wink_min_size)
             if "wink_format" in updated:
                 check_format(opts.wink_format)
+            if "wink_max_body" in updated:
+                check_max_body(opts.wink_max_body)
+            if "wink_worker_memory" in updated:
+                check_worker_memory(opts.wink_worker_memory)
             if "wink_cache_size" in updated:
                 check_cache_size(opts.wink_cache_size)
             if "wink_preset" in updated:

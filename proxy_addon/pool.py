@@ -1,37 +1,73 @@
-"""The worker processes: started warm, replaced when one dies, stopped without waiting for them.
+"""The worker processes: started warm, watched, replaced when one dies or hangs, stopped without waiting.
 
 `WorkerPool` wraps a ProcessPoolExecutor (spawned processes: no forked copies of the proxy's event
-loop) through its public API only; the processes sign in on a `Roster`, which is how the status page
-knows their pids and whether they have loaded their models.
+loop) through its public API only; the processes sign in on a `Roster` (proxy_addon.roster), which is
+how the status page knows whether they have loaded their models, and how the watchdog sees them.
+
+The watchdog kills a worker that is stopped (SIGSTOP) or whose heartbeat stopped, and one whose job
+runs far past the deadline; the pool is then replaced at once. A job whose worker died under it (a
+crash, the kernel's out-of-memory killer, or the watchdog for running away) is named by
+`JobKilledWorker`, so the scheduler remembers its image instead of crashing the next pool with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import multiprocessing
+import os
+import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any
+from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from proxy_addon import worker
-from proxy_addon.protocol import Kind, Roster, WorkResult
+from proxy_addon.protocol import Kind, WorkResult
+from proxy_addon.roster import Roster
 
 logger = logging.getLogger(__name__)
 
 
+class JobKilledWorker(BrokenProcessPool):
+    """The worker running this job died under it: the job is to blame, not the pool."""
+
+
 @dataclass(frozen=True)
 class PoolSettings:
-    """What the processes are started with: how many, the (target, preset) they load, and the confdir
-    whose key signs their animations ("" for the pipeline's default)."""
+    """What the processes are started with: how many, the (target, preset) they load, the confdir whose
+    key signs their animations ("" for the pipeline's default), the address space each may use (MB, 0:
+    unlimited), and the response deadline the watchdog's limits scale with."""
 
     size: int
     target: str
     preset: str
     confdir: str = ""
+    memory_mb: int = 0
+    deadline: float = 3.0
+
+    @property
+    def stall_limit(self) -> float:
+        """Seconds a worker may be stopped, or without a heartbeat, before it is replaced."""
+        return max(1.0, self.deadline / 2)
+
+    @property
+    def job_limit(self) -> float:
+        """Seconds a job may run (its response left at the deadline) before its worker is killed."""
+        return max(15.0, 5 * self.deadline)
+
+
+def stopped(pid: int) -> bool:
+    """The process is stopped (SIGSTOP, a debugger): Linux's /proc says T or t."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
 
 
 class WorkerPool:
@@ -41,80 +77,172 @@ class WorkerPool:
         self.report = report  # told of a warm-up that failed (a bad preset, a broken model)
         self.settings = PoolSettings(1, "zeman", "wink", "")
         self.restarts = 0
+        self.hung = 0  # workers the watchdog replaced
         self._executor: ProcessPoolExecutor | None = None
         self._roster: Roster | None = None
         self._warming: set[asyncio.Future[WorkResult]] = set()
+        self._jobs = itertools.count(1)
+        self._seen: dict[int, BaseProcess] = {}  # this pool's processes, kept to read their exit codes
+        self._innocent: set[int] = set()  # pids the watchdog killed for being frozen, not for their job
+        self._blamed: set[int] = set()  # jobs whose worker died under them
+        self._stopped_since: dict[int, float] = {}
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def running(self) -> bool:
         return self._executor is not None
 
     def configure(self, settings: PoolSettings) -> None:
-        """New settings: another size restarts the processes (lazily), another pair warms them up."""
+        """New settings: another size or memory restarts the processes (lazily), another pair warms them."""
         old, self.settings = self.settings, settings
         if self._executor is None or old == settings:
             return
-        if old.size != settings.size or old.confdir != settings.confdir:  # both are fixed at process start
+        if (old.size, old.memory_mb, old.confdir) != (settings.size, settings.memory_mb, settings.confdir):
             self.stop()
-        else:
+        elif (old.target, old.preset) != (settings.target, settings.preset):
             self._warm(self._executor)
 
     def start(self) -> ProcessPoolExecutor:
         """The running executor, started (and warmed) if there is none."""
         if self._executor is None:
             spawn = multiprocessing.get_context("spawn")
-            self._roster = Roster(spawn, self.settings.size)
+            settings = self.settings
+            self._roster = Roster(spawn, settings.size)
+            self._seen, self._stopped_since, self._innocent = {}, {}, set()
             self._executor = ProcessPoolExecutor(
-                max_workers=self.settings.size,
+                max_workers=settings.size,
                 mp_context=spawn,
                 initializer=worker.init,
-                initargs=(self.settings.target, self.settings.preset, self.settings.confdir, self._roster),
+                initargs=(settings.target, settings.preset, settings.confdir, self._roster, settings.memory_mb),
             )
             self._warm(self._executor)
+            self._watch()
         return self._executor
 
-    async def run(self, fn: Callable[..., WorkResult], *args: Any) -> WorkResult:
-        """fn(*args) in a worker. Raises BrokenProcessPool when a worker died under it (the pool is then
-        replaced, once, by whoever notices first)."""
+    async def run(self, data: bytes, target: str, preset: str, fmt: str) -> WorkResult:
+        """worker.run_job(job, data, target, preset, fmt) in a worker. Raises JobKilledWorker when the worker died under
+        this very job, BrokenProcessPool when another one broke the pool (which is then replaced,
+        once, by whoever notices first)."""
+        job = next(self._jobs)
         executor = self.start()
         try:
-            future = executor.submit(fn, *args)
+            future = executor.submit(worker.run_job, job, data, target, preset, fmt)
         except (BrokenProcessPool, RuntimeError):
             executor = self._replace(executor)
-            future = executor.submit(fn, *args)
+            future = executor.submit(worker.run_job, job, data, target, preset, fmt)
         try:
             return await asyncio.wrap_future(future)
-        except BrokenProcessPool:
+        except BrokenProcessPool as error:
+            await self._settle()
+            self._autopsy()
             self._replace(executor)
+            if job in self._blamed:
+                self._blamed.discard(job)
+                raise JobKilledWorker(str(error)) from error
             raise
 
     def stop(self) -> None:
         """Cancel waiting work and end the processes now; a new start() makes new ones."""
         executor, roster, self._executor, self._roster = self._executor, self._roster, None, None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         if executor is None:
             return
         processes = [process for process, _ in roster.living()] if roster is not None else []
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             with contextlib.suppress(Exception):
+                os.kill(process.pid or 0, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
                 process.terminate()
 
     def pids(self) -> list[int]:
-        """The living worker processes of the current pool."""
+        """The living worker processes of the current pool (for tests and logs, not for the API)."""
         roster = self._roster
         return sorted(process.pid for process, _ in roster.living() if process.pid) if roster else []
 
     def ready(self) -> int:
-        """Living workers of the current pool that have loaded their models."""
+        """Living workers of the current pool that have loaded their models and are not frozen."""
         roster = self._roster
-        return sum(ready for _, ready in roster.living()) if roster else 0
+        if roster is None:
+            return 0
+        now, silent = time.monotonic(), 2 * self.settings.stall_limit + 2
+        return sum(
+            member.ready and now - member.beat < silent and not stopped(member.pid) for _, member in roster.living()
+        )
+
+    async def _settle(self, limit: float = 0.5) -> None:
+        """Give the processes that were running jobs a moment to have exit codes: the pool breaks as soon
+        as a dead worker's pipe closes, a little before the kernel can say how it died."""
+        roster = self._roster
+        if roster is None:
+            return
+        busy = [self._seen[member.pid] for member in roster.members() if member.job and member.pid in self._seen]
+        deadline = time.monotonic() + limit
+        while any(process.exitcode is None for process in busy) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
+    def _autopsy(self) -> None:
+        """Blame the job of every worker that died by itself (not terminated by the pool, not killed by
+        the watchdog for being frozen)."""
+        roster = self._roster
+        if roster is None:
+            return
+        for member in roster.members():
+            process = self._seen.get(member.pid)
+            code = process.exitcode if process is not None else None
+            if member.job and code is not None and code != -signal.SIGTERM and member.pid not in self._innocent:
+                self._blamed.add(member.job)
 
     def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
         if self._executor is broken:
+            self._autopsy()
             self.stop()
             self.restarts += 1
             logger.warning("wink: a worker process died; starting a new worker pool.")
         return self.start()
+
+    def _watch(self) -> None:
+        with contextlib.suppress(RuntimeError):  # no event loop (start-up checks): nothing to watch
+            self._watchdog = asyncio.get_running_loop().create_task(self._patrol())
+
+    async def _patrol(self) -> None:
+        period = min(0.5, self.settings.stall_limit / 4)
+        while True:
+            await asyncio.sleep(period)
+            executor = self._executor
+            if executor is not None and self.inspect():
+                self._replace(executor)
+
+    def inspect(self) -> bool:
+        """One look at every worker; kills the frozen and the runaway. True when one was killed."""
+        roster, settings, now = self._roster, self.settings, time.monotonic()
+        if roster is None:
+            return False
+        killed = False
+        for process, member in roster.living():
+            self._seen[member.pid] = process
+            if stopped(member.pid):
+                self._stopped_since.setdefault(member.pid, now)
+            else:
+                self._stopped_since.pop(member.pid, None)
+            frozen = now - self._stopped_since.get(member.pid, now) >= settings.stall_limit or (
+                member.beat and now - member.beat >= 2 * settings.stall_limit + 2
+            )
+            runaway = member.job and now - member.since > settings.job_limit
+            if not frozen and not runaway:
+                continue
+            if frozen:
+                self._innocent.add(member.pid)
+            logger.warning(
+                "wink: a worker was %s; replacing the worker pool.", "frozen" if frozen else "stuck on one image"
+            )
+            with contextlib.suppress(OSError):
+                os.kill(member.pid, signal.SIGKILL)
+            process.join(timeout=0.2)
+            self.hung += 1
+            killed = True
+        return killed
 
     def _warm(self, executor: ProcessPoolExecutor) -> None:
         """Start every worker now (each loads the models as it starts), so no page waits for that; a job

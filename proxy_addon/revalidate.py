@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from mitmproxy import ctx, http
 
-from proxy_addon.etags import ETAG_MARK, our_tags, untag_if_none_match
+from proxy_addon.etags import ETAG_MARK, our_tags, tagged_etag, untag_if_none_match
 from proxy_addon.options import WinkOptions
+from proxy_addon.rewrite import FRESHNESS
+
+#: flow.metadata key: the settings tag of the animation a revalidation kept (its 304 is re-tagged).
+KEPT_TAG = "wink_kept_tag"
 
 
 class Revalidation:
@@ -34,7 +38,21 @@ class Revalidation:
                 del headers["if-none-match"]
             else:
                 headers["if-none-match"] = value
+            if tag is not None and tag in our_tags(inm):
+                flow.metadata[KEPT_TAG] = tag
             if any(ours != tag for ours in our_tags(inm)):
                 # The browser holds an animation these settings would not make (or the proxy is off):
                 # a date check would let the origin answer 304 and keep it, so the image comes in full.
                 headers.pop("if-modified-since", None)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """A 304 for an animation the browser keeps: it updates the stored headers, so it carries our
+        ETag and our freshness again, never the origin's max-age."""
+        tag, response = flow.metadata.get(KEPT_TAG), flow.response
+        if tag is None or response is None or response.status_code != 304:
+            return
+        headers = response.headers
+        headers["etag"] = tagged_etag(headers.get("etag", ""), tag)
+        headers["cache-control"] = FRESHNESS
+        headers.pop("expires", None)
+        headers.pop("age", None)

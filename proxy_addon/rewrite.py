@@ -16,7 +16,12 @@ STALE_HEADERS = (
     "content-digest",
     "repr-digest",
     "accept-ranges",
+    "expires",
+    "age",
 )
+#: Every later use of an animation asks again (revalidating through our tagged ETag), so nothing fake
+#: outlives the proxy in the browser's cache; and no shared cache keeps what one person sees.
+FRESHNESS = "private, no-cache"
 
 
 def accepted_types(accept: str) -> set[str]:
@@ -66,4 +71,5 @@ def apply_animation(response: http.Response, data: bytes, mime: str, tag: str) -
     vary = headers.get("vary", "")
     if vary.strip() != "*" and "accept" not in {v.strip().lower() for v in vary.split(",")}:
         headers["vary"] = f"{vary}, Accept" if vary.strip() else "Accept"
+    headers["cache-control"] = FRESHNESS
     headers["x-wink"] = "animated; synthetic"

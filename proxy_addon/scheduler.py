@@ -14,10 +14,9 @@ from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from proxy_addon import worker
 from proxy_addon.bodies import Candidate
 from proxy_addon.cache import Cache
-from proxy_addon.pool import WorkerPool
+from proxy_addon.pool import JobKilledWorker, WorkerPool
 from proxy_addon.protocol import FAIL, PASS, Decision, Kind, Outcome, WorkResult
 from proxy_addon.rewrite import valid_animation
 from proxy_addon.stats import OnceLog, Stats
@@ -36,6 +35,7 @@ class Scheduler:
         self.pool, self.cache, self.threads, self.stats, self.log = pool, cache, threads, stats, log
         self._jobs: dict[str, asyncio.Task[Decision]] = {}
         self._writing: set[asyncio.Future[Any]] = set()
+        self.fatal: set[str] = set()  # keys whose job killed its worker (also stored as "nothing to do")
 
     async def decide(
         self, found: Candidate, fmt: str, target: str, preset: str, deadline: float, workers: int
@@ -43,6 +43,8 @@ class Scheduler:
         if found.cached is not None:
             self.stats.counts["cached"] += 1
             return Decision(Outcome.ANIMATED, found.cached) if found.cached else PASS
+        if found.key in self.fatal:
+            return PASS
         job = self._jobs.get(found.key)
         if job is not None and job.done():
             self.stats.counts["cached"] += 1  # finished, its cache entry being written
@@ -56,6 +58,10 @@ class Scheduler:
                 return Decision(Outcome.QUEUE_FULL)
             job = asyncio.create_task(self._job(found, fmt, target, preset))
             self._jobs[found.key] = job
+        if not job.done() and self.pool.running and self.pool.ready() == 0:
+            # Every worker is loading its models (start-up, or a frozen pool being replaced): holding
+            # the response could only end at the deadline. It goes now; the job waits for the pool.
+            return Decision(Outcome.WARMING)
         try:
             return await asyncio.wait_for(asyncio.shield(job), max(0.0, deadline - time.perf_counter()))
         except TimeoutError:
@@ -65,11 +71,20 @@ class Scheduler:
         """One image through a worker, its result into the cache; runs on even after the response left."""
         storing = False
         try:
-            result = await self.pool.run(worker.animate, found.body, target, preset, fmt)
+            result = await self.pool.run(found.body, target, preset, fmt)
             decision = self._interpret(result, fmt)
             if decision.outcome is Outcome.ANIMATED or result.kind in NOTHING_TO_DO:
                 storing = self._store(found.key, decision.data or b"")
             return decision
+        except JobKilledWorker:
+            self.log(
+                "fatal",
+                logging.WARNING,
+                "wink: an image made its worker die; it is remembered and sent as is from now on.",
+            )
+            self.fatal.add(found.key)
+            storing = self._store(found.key, b"")
+            return FAIL
         except BrokenProcessPool:
             self.log(
                 "crash",

@@ -23,7 +23,9 @@ class Stats:
     """Counters (the status page's names) and the last 2000 added latencies, in ms."""
 
     def __init__(self) -> None:
-        self.counts = dict.fromkeys(("seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"), 0)
+        self.counts = dict.fromkeys(
+            ("seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts", "warming"), 0
+        )
         self.latencies: deque[float] = deque(maxlen=2000)
 
     def count(self, outcome: Outcome) -> None:

@@ -13,6 +13,8 @@ goes wrong sends the original bytes. `http://wink.proxy/` (through the proxy) sh
     ControlHost   http(s)://wink.proxy/: status page and JSON API (control_host.py, control.py)
     Revalidation  our ETags never reach the origin (revalidate.py, etags.py)
     Animate       sniff -> schedule -> apply (animate.py, bodies.py, scheduler.py, rewrite.py)
+    Gate          only GETs for images, answered 200 with an image type; the rest streams (gate.py)
+    Privacy       no URLs on the console, private files, the cache partitioned by site (privacy.py)
 
 Importing this module loads no model and no OpenCV: mitmproxy runs it with a sys.path that spawned
 workers inherit, and the pipeline only loads inside the workers.
@@ -23,23 +25,28 @@ from __future__ import annotations
 from proxy_addon.animate import Animate
 from proxy_addon.cache import Cache
 from proxy_addon.control_host import ControlHost
+from proxy_addon.gate import Gate
 from proxy_addon.options import WinkOptions
+from proxy_addon.privacy import Privacy
 from proxy_addon.revalidate import Revalidation
 from proxy_addon.stats import OnceLog, Stats
 from proxy_addon.workers import Workers
 
 
 def make_addons() -> list[object]:
-    """A fresh set of the add-ons, in the order mitmproxy calls their hooks (options first)."""
+    """A fresh set of the add-ons, in the order mitmproxy calls their hooks (options first; the Gate
+    last, so its response hook sees the final answer)."""
     options, cache, stats, log = WinkOptions(), Cache(), Stats(), OnceLog()
-    workers = Workers(log)
+    workers = Workers(log, options)
     return [
         options,
+        Privacy(),
         cache,
         workers,
         ControlHost(stats, cache, workers.pool),
         Revalidation(options),
         Animate(options, cache, workers.pool, stats, log),
+        Gate(),
     ]
 
 

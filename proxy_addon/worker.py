@@ -9,37 +9,71 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.quiet import silence_native_logs
-from proxy_addon.protocol import Kind, Roster, WorkResult
+from proxy_addon.protocol import Kind, WorkResult
+from proxy_addon.roster import Roster
 
 if TYPE_CHECKING:  # the models load in the worker, on first use, never in the proxy
     from pipeline.api import Animator
 
 NOTHING = WorkResult(Kind.NOTHING)
+#: Seconds between heartbeats; the parent's watchdog calls a worker frozen when they stop.
+HEARTBEAT = 0.25
+
+_roster: Roster | None = None
+_slot: int | None = None
 #: The proxy's confdir, whose key signs this process's animations (set once, by init).
 _confdir = ""
 
 
-def init(target: str, preset: str, confdir: str, roster: Roster) -> None:
-    """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, warm up.
+def init(target: str, preset: str, confdir: str, roster: Roster, memory_mb: int = 0) -> None:
+    """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, cap our
+    address space (a job that wants more fails with MemoryError instead of taking the machine), warm up.
 
-    The process signs in on the pool's roster, and marks itself ready once its models are loaded: the
-    proxy cannot tell from finished jobs which process ran them. The animations are signed with the
-    key kept beside the proxy's CA in `confdir` (made there by the first worker that needs it).
+    The process signs in on the pool's roster, beats a heartbeat, and marks itself ready once its
+    models are loaded: the proxy cannot tell from finished jobs which process ran them. The animations
+    are signed with the key kept beside the proxy's CA in `confdir` (made there by the first worker
+    that needs it).
     """
-    global _confdir
+    global _roster, _slot, _confdir
     _confdir = str(Path(confdir).expanduser()) if confdir else ""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     silence_native_logs("WINK_WORKER_STDERR")  # MediaPipe's C++ notices would fill the proxy's console
     with contextlib.suppress(OSError):
         os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
-    slot = roster.sign_in(os.getpid())
+    if memory_mb > 0:
+        with contextlib.suppress(ValueError, OSError):
+            limit = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _roster, _slot = roster, roster.sign_in(os.getpid())
+    threading.Thread(target=_heartbeat, args=(roster, _slot), name="wink-heartbeat", daemon=True).start()
     if warm(target, preset) == NOTHING:
-        roster.mark_ready(slot)
+        roster.mark_ready(_slot)
+
+
+def _heartbeat(roster: Roster, slot: int | None) -> None:
+    while True:
+        roster.beat(slot)
+        time.sleep(HEARTBEAT)
+
+
+def run_job(job: int, data: bytes, target: str, preset: str, fmt: str) -> WorkResult:
+    """animate(), with the job named on the roster while it runs: if this process dies under it, the
+    parent knows which image did it."""
+    if _roster is not None:
+        _roster.running(_slot, job)
+    try:
+        return animate(data, target, preset, fmt)
+    finally:
+        if _roster is not None:
+            _roster.running(_slot, 0)
 
 
 def _animator(target: str, preset: str) -> Animator:
@@ -72,6 +106,8 @@ def animate(data: bytes, target: str, preset: str, fmt: str) -> WorkResult:
 def _failure(error: Exception) -> WorkResult:
     from pipeline.errors import ImageError, UsageError
 
+    if isinstance(error, MemoryError):  # over the worker's RLIMIT_AS: remembered like a bad image
+        return WorkResult(Kind.BAD_IMAGE, reason="the image needs more memory than a worker may use")
     if isinstance(error, ImageError):
         return WorkResult(Kind.BAD_IMAGE, reason=str(error))
     if isinstance(error, UsageError):

@@ -7,6 +7,7 @@ import logging
 
 from mitmproxy import ctx
 
+from proxy_addon.options import WinkOptions
 from proxy_addon.pool import PoolSettings, WorkerPool
 from proxy_addon.protocol import Kind, WorkResult
 from proxy_addon.stats import OnceLog
@@ -23,15 +24,24 @@ def report(log: OnceLog, result: WorkResult) -> None:
 
 
 class Workers:
-    def __init__(self, log: OnceLog) -> None:
+    def __init__(self, log: OnceLog, options: WinkOptions) -> None:
         self.pool = WorkerPool(lambda result: report(log, result))
+        self.options = options
         self._running = False  # no processes for start-up checks, only once the proxy runs
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
-        if updated & {"wink_workers", "wink_target", "wink_preset", "confdir"}:
-            settings = PoolSettings(opts.wink_workers, opts.wink_target, opts.wink_preset, opts.confdir)
-            self.pool.configure(settings)
+        if updated & {"wink_workers", "wink_target", "wink_preset", "wink_worker_memory", "wink_timeout", "confdir"}:
+            self.pool.configure(
+                PoolSettings(
+                    opts.wink_workers,
+                    opts.wink_target,
+                    opts.wink_preset,
+                    opts.confdir,
+                    opts.wink_worker_memory,
+                    self.options.timeout,
+                )
+            )
         if "wink_enabled" in updated and opts.wink_enabled and self._running:
             self.pool.start()  # switched on (e.g. from the extension): warm before the first image
 

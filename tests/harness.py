@@ -7,6 +7,7 @@ Everything listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import http.client
 import ipaddress
@@ -95,6 +96,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:  # noqa: N802
         self._reply(body=False)
 
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self._reply(body=True)
+
     def _reply(self, body: bool) -> None:
         self.server.hits.append(self.path)
         route = self.server.routes.get(self.path.split("?", 1)[0])
@@ -171,7 +176,16 @@ class Origin:
 class Mitmdump:
     """`mitmdump [-s proxy_addon/wink.py]` on a free loopback port, with its own confdir and cache."""
 
-    def __init__(self, workdir: Path, addon: bool = True, **options: Any) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        addon: bool = True,
+        flow_detail: str | None = "0",
+        file_size_limit: int | None = None,
+        **options: Any,
+    ) -> None:
+        """flow_detail=None leaves mitmdump's (and the add-on's) own default, as the README's command.
+        file_size_limit (bytes, RLIMIT_FSIZE) makes larger writes fail, as a full disk would."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.confdir = workdir / "confdir"
@@ -180,9 +194,10 @@ class Mitmdump:
         settings = {
             "confdir": str(self.confdir),
             "ssl_insecure": "true",
-            "flow_detail": "0",
             "termlog_verbosity": "info",
         }
+        if flow_detail is not None:
+            settings["flow_detail"] = flow_detail
         if addon:
             settings |= {"wink_cache_dir": str(workdir / "cache"), **{k: str(v) for k, v in options.items()}}
         command = [
@@ -198,8 +213,20 @@ class Mitmdump:
             command += ["--set", f"{name}={value}"]
         self.addon = addon
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (lives as long as the process)
+
+        def limit_files() -> None:
+            if file_size_limit is not None:
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
         self.process = subprocess.Popen(
-            command, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=limit_files if file_size_limit is not None else None,
         )
         self.client = Client(self.port, self.ca)
 
@@ -233,11 +260,28 @@ class Mitmdump:
     def status(self) -> dict[str, Any]:
         return json.loads(self.client.get("http://wink.proxy/api/status").body)
 
+    def secret(self) -> str:
+        """The control API's per-install secret, read from the confdir as a local script would."""
+        return json.loads((self.confdir / "wink-control.json").read_text())["secret"]
+
+    def control(self, path: str, value: dict[str, Any]) -> Reply:
+        """POST a change to the control API as a local script that read the secret."""
+        headers = {"content-type": "application/json", "x-wink-secret": self.secret()}
+        return self.client.request("POST", f"http://wink.proxy{path}", json.dumps(value).encode(), headers)
+
+    def worker_pids(self) -> list[int]:
+        """The proxy's worker processes (the API does not name them): its spawned children."""
+        return sorted(pid for pid in _children(self.process.pid) if "spawn_main" in _cmdline(pid))
+
+    def rss_kb(self) -> int:
+        """The proxy's resident memory now, in kB."""
+        return _status_kb(self.process.pid, "VmRSS")
+
     def memory_peak_kb(self) -> dict[str, int]:
         """Peak resident memory (VmHWM) of the proxy and of each worker process, in kB."""
         peaks = {"proxy": _vm_hwm(self.process.pid)}
         if self.addon:
-            for pid in self.status()["workers"]["pids"]:
+            for pid in self.worker_pids():
                 peaks[f"worker {pid}"] = _vm_hwm(pid)
         return peaks
 
@@ -253,14 +297,33 @@ class Mitmdump:
         self._log.close()
 
 
-def _vm_hwm(pid: int) -> int:
+def _status_kb(pid: int, field: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _vm_hwm(pid: int) -> int:
+    return _status_kb(pid, "VmHWM")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 class Client:

@@ -25,7 +25,7 @@ def test_addon_script_loads_no_model_and_no_opencv():
     probe = (
         "import sys; from mitmproxy.addons.script import load_script; "
         f"module = load_script({str(PACKAGE / 'wink.py')!r}); "
-        "assert module is not None and len(module.addons) == 6; "
+        "assert module is not None and len(module.addons) == 8; "
         "print(sorted(m for m in ('cv2', 'mediapipe', 'face_recognition', 'pipeline.api') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
@@ -70,6 +70,13 @@ def test_addon_work_results_cross_processes_as_typed_values():
     result = WorkResult(Kind.BAD_IMAGE, reason="The image is truncated.")
     copy = pickle.loads(pickle.dumps(result))
     assert copy == result and copy.kind is Kind.BAD_IMAGE
-    assert {outcome.value for outcome in Outcome} == {"animated", "passed", "failed", "queue_full", "timeouts"}
+    assert {outcome.value for outcome in Outcome} == {
+        "animated",
+        "passed",
+        "failed",
+        "queue_full",
+        "timeouts",
+        "warming",
+    }
     with pytest.raises(AttributeError):
         Decision(Outcome.PASSED).outcome = Outcome.FAILED  # type: ignore[misc]

@@ -14,7 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 import pytest
 from mitmproxy import exceptions, hooks, http
 from mitmproxy.net import encoding
-from mitmproxy.proxy.layers.http import HttpConnectHook, HttpRequestHook, HttpResponseHook
+from mitmproxy.proxy.layers.http import HttpConnectHook, HttpRequestHook, HttpResponseHeadersHook, HttpResponseHook
 from mitmproxy.test import taddons, tflow
 from PIL import Image
 
@@ -26,6 +26,9 @@ from proxy_addon.protocol import Kind, WorkResult
 from proxy_addon.scheduler import QUEUE_PER_WORKER
 from proxy_addon.workers import Workers
 from tests.harness import WEBP_ACCEPT
+
+OURS = f"chrome-extension://{control.EXTENSION_ID}"
+STRANGER = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 
 
 def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (200, 150), mode: str = "RGB") -> bytes:
@@ -79,7 +82,10 @@ class Script:
         self.master.addons.invoke_addon_sync(self, HttpRequestHook(flow))
 
     async def send_response(self, flow: http.HTTPFlow) -> None:
-        await self.master.addons.invoke_addon(self, HttpResponseHook(flow))
+        """As mitmproxy does: the response's headers first (the Gate decides there), then the body."""
+        self.master.addons.invoke_addon_sync(self, HttpResponseHeadersHook(flow))
+        if not flow.response.stream:
+            await self.master.addons.invoke_addon(self, HttpResponseHook(flow))
 
     def connect(self, flow: http.HTTPFlow) -> None:
         self.master.addons.invoke_addon_sync(self, HttpConnectHook(flow))
@@ -108,7 +114,7 @@ def fake_worker(addon: Script, result=None, delay: float = 0.0, error: Exception
     """Replace the process pool's work with an in-process coroutine; returns the list of calls made."""
     calls = []
 
-    async def run(fn, *args):
+    async def run(*args):
         calls.append(args)
         await asyncio.sleep(delay)
         if error is not None:
@@ -163,30 +169,56 @@ def test_addon_examine_decides_by_bytes():
     def lookup(key):
         return None
 
-    assert bodies.examine(b"<html>hello</html>", None, 64, ":k", lookup) is None
-    assert bodies.examine(b"", None, 64, ":k", lookup) is None
+    def examine(body: bytes, encoding_name: str | None = None, fmt: str = "webp"):
+        return bodies.examine(body, encoding_name, 64, fmt, ":k", lookup)
+
+    def reason(found) -> str:
+        assert isinstance(found, bodies.Untouched)
+        return found.reason
+
+    assert examine(b"<html>hello</html>") is None
+    assert examine(b"") is None
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"/>'
-    assert bodies.examine(svg, None, 64, ":k", lookup) == bodies.Untouched("svg is not animated")
-    assert bodies.examine(image_bytes(size=(40, 40)), None, 64, ":k", lookup) == bodies.Untouched("too small")
+    assert reason(examine(svg)) == "svg is not animated"
+    assert reason(examine(image_bytes(size=(40, 40)))) == "too small"
     gif = io.BytesIO()
     frames = [Image.new("RGB", (100, 100), (i * 200, 0, 0)) for i in range(2)]
     frames[0].save(gif, "GIF", save_all=True, append_images=frames[1:])
-    assert bodies.examine(gif.getvalue(), None, 64, ":k", lookup) == bodies.Untouched("already animated")
+    assert reason(examine(gif.getvalue())) == "already animated"
     jpeg = image_bytes()
-    for name in ("gzip", "deflate", "br"):
-        found = bodies.examine(encoding.encode(jpeg, name), name, 64, ":k", lookup)
+    for name in ("gzip", "deflate", "br", "zstd"):
+        found = examine(encoding.encode(jpeg, name), name)
         assert isinstance(found, bodies.Candidate) and found.body == jpeg and found.key.endswith(":k")
     raw_deflate = zlib.compressobj(wbits=-15)
-    assert bodies.examine(raw_deflate.compress(jpeg) + raw_deflate.flush(), "deflate", 64, ":k", lookup).body == jpeg
-    assert bodies.examine(encoding.encode(b"<html>" * 1000, "gzip"), "gzip", 64, ":k", lookup) is None
+    assert examine(raw_deflate.compress(jpeg) + raw_deflate.flush(), "deflate").body == jpeg
+    assert examine(encoding.encode(b"<html>" * 1000, "gzip"), "gzip") is None
+    # encodings no browser sends are not undone at all (Python's codecs would, without a limit)
+    for name in ("bz2", "zlib", "base64", "gzip, br"):
+        assert examine(jpeg, name) is None
+    big = image_bytes(size=(2400, 2000))
+    assert reason(examine(big, fmt="apng")) == "too large for apng"
+    assert isinstance(examine(big, fmt="webp"), bodies.Candidate)
 
 
-def test_addon_compressed_bomb_is_not_inflated_past_the_limit():
-    bomb = zlib.compressobj(wbits=31)  # gzip
-    head = image_bytes()[:2000]
-    data = bomb.compress(head) + bomb.compress(bytes(bodies.MAX_DECODED + 1_000_000)) + bomb.flush()
+@pytest.mark.parametrize("name", ["gzip", "deflate", "br", "zstd"])
+def test_addon_compressed_bomb_is_not_inflated_past_the_limit(name):
+    """A bomb behind a real image header is counted, never held, and refused past MAX_DECODED."""
+    data = encoding.encode(image_bytes() + bytes(bodies.MAX_DECODED + 1_000_000), name)
     assert len(data) < bodies.MAX_DECODED // 100
-    assert bodies.examine(data, "gzip", 64, ":k", lambda key: None) == bodies.Untouched("too large once decompressed")
+    found = bodies.examine(data, name, 64, "webp", ":k", lambda key: None)
+    assert isinstance(found, bodies.Untouched) and found.reason == "too large once decompressed"
+    # the streaming decoders hand out small pieces, whatever the ratio
+    pieces = bodies.decoder(name)(data)
+    assert max(len(next(pieces)) for _ in range(50)) <= 16 * 1024 * 1024
+
+
+def test_addon_zero_filled_jpeg_is_refused_from_its_prefix():
+    """FF D8 FF E0 and 20 MB of zeros: the header check reads a bounded prefix, and says no."""
+    body = b"\xff\xd8\xff\xe0" + bytes(20_000_000)
+    found = bodies.examine(body, None, 64, "webp", ":k", lambda key: None)
+    assert isinstance(found, bodies.Untouched) and found.raw_key
+    again = bodies.examine(body, None, 64, "webp", ":k", lambda key: None, refused={found.raw_key})
+    assert isinstance(again, bodies.Untouched) and again.reason == "refused before"
 
 
 def test_addon_apply_animation_headers():
@@ -208,7 +240,7 @@ def test_addon_apply_animation_headers():
     assert response.raw_content == data and headers["content-length"] == str(len(data))
     assert headers["content-type"] == "image/webp" and "content-encoding" not in headers
     assert headers["etag"] == '"e1~wink.t"' and "accept-ranges" not in headers
-    assert headers["cache-control"] == "max-age=60" and headers["vary"] == "Origin, Accept"
+    assert headers["cache-control"] == "private, no-cache" and headers["vary"] == "Origin, Accept"
 
 
 # --- options ---
@@ -239,7 +271,7 @@ def test_addon_unwritable_cache_degrades(tmp_path, caplog):
         addon = Script(tctx.master)
         tctx.configure(addon, wink_target="any", wink_cache_dir=str(blocker / "cache"))
         assert not addon.part(Cache).store.enabled
-        assert addon.status()["cache"] == {"bytes": 0, "entries": 0, "dir": ""}
+        assert addon.status()["cache"] == {"bytes": 0, "entries": 0, "on": False}
     assert "without a cache" in caplog.text
 
 
@@ -272,8 +304,9 @@ async def test_addon_animates_and_caches(addon):
     data = animated_webp()
     calls = fake_worker(addon, animated(data))
     jpeg = image_bytes()
-    flow = image_flow(jpeg, "application/octet-stream", etag='"v1"')
+    flow = image_flow(jpeg, etag='"v1"', **{"cache-control": "max-age=31536000, immutable"})
     await addon.send_response(flow)
+    assert flow.response.headers["cache-control"] == "private, no-cache"
     assert flow.response.raw_content == data
     assert flow.response.headers["content-type"] == "image/webp"
     assert flow.response.headers["etag"].startswith('"v1~wink.')
@@ -289,8 +322,9 @@ async def test_addon_animates_and_caches(addon):
         "cached": 1,
         "queue_full": 0,
         "timeouts": 0,
+        "warming": 0,
     }
-    gif_flow = image_flow(jpeg, accept="*/*")  # another format is another cache entry
+    gif_flow = image_flow(jpeg, accept="image/*")  # another format is another cache entry
     await addon.send_response(gif_flow)
     assert calls[-1][-1] == "gif"
 
@@ -422,7 +456,7 @@ def test_addon_control_host_is_answered_locally(addon):
     assert (
         set(status["counts"])
         == set(addon.counts)
-        == {"seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts"}
+        == {"seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts", "warming"}
     )
     assert "access-control-allow-origin" not in flow.response.headers
 
@@ -430,10 +464,15 @@ def test_addon_control_host_is_answered_locally(addon):
     addon.send_request(flow)
     assert b"wink proxy is <b>ON</b>" in flow.response.content
 
-    flow = control_flow("GET", "/api/presets", origin="chrome-extension://abc")
+    flow = control_flow("GET", "/api/presets", origin=OURS)
     addon.send_request(flow)
     assert json.loads(flow.response.content)["current"] == "wink"
-    assert flow.response.headers["access-control-allow-origin"] == "chrome-extension://abc"
+    assert flow.response.headers["access-control-allow-origin"] == OURS
+    other = control_flow("GET", "/api/status", origin=STRANGER)
+    addon.send_request(other)
+    assert "access-control-allow-origin" not in other.response.headers
+    assert "dir" not in json.loads(other.response.content)["cache"]
+    assert "pids" not in json.loads(other.response.content)["workers"]
 
     connect = tflow.tflow()
     connect.request.method, connect.request.host, connect.request.port = "CONNECT", "wink.proxy", 443
@@ -442,7 +481,8 @@ def test_addon_control_host_is_answered_locally(addon):
 
 
 def test_addon_control_state_changes(addon):
-    ext = {"origin": "chrome-extension://abc", "content-type": "application/json"}
+    secret = addon.part(ControlHost).pairing.secret
+    ext = {"origin": OURS, "content-type": "application/json", "x-wink-secret": secret}
     flow = control_flow("POST", "/api/enabled", b'{"enabled": false}', **ext)
     addon.send_request(flow)
     assert flow.response.status_code == 200 and json.loads(flow.response.content)["enabled"] is False
@@ -458,7 +498,10 @@ def test_addon_control_state_changes(addon):
             ),
             403,
         ),
-        (control_flow("POST", "/api/enabled", b'{"enabled": true}', **{"content-type": "text/plain"}), 415),
+        (control_flow("POST", "/api/enabled", b'{"enabled": true}', **{**ext, "origin": STRANGER}), 403),
+        (control_flow("POST", "/api/enabled", b'{"enabled": true}', **{**ext, "x-wink-secret": "guess"}), 401),
+        (control_flow("POST", "/api/enabled", b'{"enabled": true}', **{"content-type": "application/json"}), 401),
+        (control_flow("POST", "/api/enabled", b'{"enabled": true}', **{**ext, "content-type": "text/plain"}), 415),
         (control_flow("GET", "/api/enabled"), 405),
         (control_flow("POST", "/api/enabled", b'{"enabled": "yes"}', **ext), 400),
         (control_flow("POST", "/api/preset", b'{"preset": "nope"}', **ext), 400),
@@ -470,17 +513,57 @@ def test_addon_control_state_changes(addon):
         assert "error" in json.loads(flow.response.content)
     assert addon.status()["enabled"] is False
 
-    flow = control_flow("POST", "/api/preset", b'{"preset": "wink"}', **{"content-type": "application/json"})
+    local = {"content-type": "application/json", "x-wink-secret": secret}  # a script that read the file
+    flow = control_flow("POST", "/api/preset", b'{"preset": "wink"}', **local)
     addon.send_request(flow)
     assert flow.response.status_code == 200
 
 
+def test_addon_pairing_hands_the_secret_out_once(addon):
+    stranger = control_flow("POST", "/api/pair", b"{}", origin=STRANGER)
+    addon.send_request(stranger)
+    assert stranger.response.status_code == 403
+    first = control_flow("POST", "/api/pair", b"{}", origin=OURS)
+    addon.send_request(first)
+    assert json.loads(first.response.content)["secret"] == addon.part(ControlHost).pairing.secret
+    again = control_flow("POST", "/api/pair", b"{}", origin=OURS)
+    addon.send_request(again)
+    assert again.response.status_code == 409 and "secret" not in json.loads(again.response.content)
+
+
+def test_addon_control_host_is_the_target_not_the_host_header(addon):
+    """Only a request whose target is wink.proxy is answered, and its Host header must agree."""
+    disguised = control_flow("GET", "/api/status")
+    disguised.request.headers["host"] = "example.com"
+    addon.send_request(disguised)
+    assert disguised.response.status_code == 421
+    elsewhere = tflow.tflow()
+    elsewhere.request.headers["host"] = "wink.proxy"
+    addon.send_request(elsewhere)
+    assert elsewhere.response is None  # goes to its own target
+
+
 def test_addon_preflight_only_for_extensions():
-    api = control.Handlers(dict, dict, lambda name: None, lambda on: None)
+    api = control.Handlers(dict, dict, lambda name: None, lambda on: None, lambda offered: False, str)
     page = control.handle("OPTIONS", "/api/enabled", {"origin": "https://evil.example"}, b"", api)
     assert "Access-Control-Allow-Origin" not in page.headers
     assert "Access-Control-Allow-Methods" not in page.headers
-    ext = control.handle("OPTIONS", "/api/enabled", {"origin": "chrome-extension://abc"}, b"", api)
-    assert ext.headers["Access-Control-Allow-Origin"] == "chrome-extension://abc"
+    other = control.handle("OPTIONS", "/api/enabled", {"origin": STRANGER}, b"", api)
+    assert "Access-Control-Allow-Origin" not in other.headers
+    ext = control.handle("OPTIONS", "/api/enabled", {"origin": OURS}, b"", api)
+    assert ext.headers["Access-Control-Allow-Origin"] == OURS
+    assert "X-Wink-Secret" in ext.headers["Access-Control-Allow-Headers"]
     assert "Content-Type" in ext.headers["Access-Control-Allow-Headers"]
     assert control.handle("GET", "/nothing", {}, b"", api).status == 404
+
+
+def test_addon_gate_streams_what_it_may_not_touch(addon):
+    """Untouchable responses stream through unread; ones without a body (101, 304) are left alone."""
+    download = image_flow(image_bytes(), "application/octet-stream", **{"content-disposition": "attachment"})
+    addon.master.addons.invoke_addon_sync(addon, HttpResponseHeadersHook(download))
+    assert download.response.stream is True
+    for status in (101, 304):
+        flow = image_flow(b"", accept="*/*")
+        flow.response.status_code = status
+        addon.master.addons.invoke_addon_sync(addon, HttpResponseHeadersHook(flow))
+        assert not flow.response.stream, status

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import io
 import ipaddress
+import json
 import os
 import shutil
 import subprocess
@@ -27,6 +28,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from proxy_addon import control
 from tests.browser import paint
 from tests.conftest import REPO, _missing
 from tests.harness import Mitmdump, Origin, Route, free_port
@@ -189,10 +191,10 @@ def wink_proxy(tmp_path_factory, browser_tools) -> Iterator[Mitmdump]:
 
     The harness sets ssl_insecure: the local site's certificate is signed by a CA only the browser's
     NSS db knows. A cold worker loads its models first: give the first photo time rather than a still.
-    flow_detail=1 (mitmdump's own default, which the harness quiets) logs every flow, so the log shows
-    whether the proxy saw the page.
+    flow_detail=2 logs every flow (1, mitmdump's own default, the add-on lowers to 0: no URLs on the
+    console), so the log shows whether the proxy saw the page.
     """
-    proxy = Mitmdump(tmp_path_factory.mktemp("proxy"), wink_timeout=60, wink_workers=1, flow_detail=1)
+    proxy = Mitmdump(tmp_path_factory.mktemp("proxy"), wink_timeout=60, wink_workers=1, flow_detail="2")
     try:
         proxy.wait_ready(timeout=180)
     except BaseException:
@@ -378,6 +380,8 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
         with sync_playwright() as playwright:
             context, extension_id = launch_chromium(playwright, profile, home)
             try:
+                # The manifest's key pins the ID: the one origin the proxy's control API answers.
+                assert extension_id == control.EXTENSION_ID
                 # Options: this proxy's port, and loopback through the proxy (Chrome skips it otherwise).
                 set_options(context, extension_id, "127.0.0.1", wink_proxy.port, "<-loopback>")
 
@@ -424,6 +428,8 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                     10,
                     f"the add-on to switch to {second_preset}",
                 )
+                # The change went with the secret the popup got by pairing, once.
+                assert json.loads((wink_proxy.confdir / "wink-control.json").read_text())["paired"] is True
                 second = load_page(page, page_url, image_paths)
                 for way in WAYS:
                     target = second[image_path(way, "target")]

@@ -1,0 +1,67 @@
+"""The control API's per-install secret, and pairing: the wink extension gets it from the proxy once.
+
+The secret lives in the confdir (`wink-control.json`, 0600, in a 0700 folder), next to the CA's key:
+a process that can read it could read the CA key as well. State changes need it in `X-Wink-Secret`.
+The pinned extension may fetch it once (`POST /api/pair`); after that nobody can, until the file is
+deleted (a new secret is made at the next start). A local script reads the file itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+FILE_NAME = "wink-control.json"
+
+
+class AlreadyPaired(Exception):
+    """The secret was handed out before; it is never handed out twice."""
+
+
+class Pairing:
+    """The secret and whether it was handed out, kept in one private file."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.secret = secrets.token_urlsafe(32)
+        self.paired = False
+        if path is not None:
+            self._load_or_create(path)
+
+    def _load_or_create(self, path: Path) -> None:
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            data = json.loads(path.read_text())
+            if isinstance(data["secret"], str) and len(data["secret"]) >= 32:
+                self.secret, self.paired = data["secret"], bool(data["paired"])
+                return
+        self._save()
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as file:
+                json.dump({"secret": self.secret, "paired": self.paired}, file)
+            self.path.chmod(0o600)
+        except OSError as error:
+            logger.warning("wink: cannot keep the control API's secret in the confdir (%s).", error.strerror)
+
+    def check(self, offered: str | None) -> bool:
+        return offered is not None and hmac.compare_digest(offered.encode(), self.secret.encode())
+
+    def pair(self) -> str:
+        """The secret, the first time only."""
+        if self.paired:
+            raise AlreadyPaired
+        self.paired = True
+        self._save()
+        return self.secret
