@@ -40,6 +40,9 @@ JUMP_MOVE_IOD = 0.8
 MIN_GOOD_SHARE = 0.6
 #: Smoothing over time: Gaussian sigma in seconds.
 SMOOTH_S = 0.05
+#: The eyelids' smoothing: less, since a lid closes in a frame or two and smoothing would draw that out
+#: over 150 ms or more (their pace is set afterwards, limit_speed).
+LID_SMOOTH_S = 0.02
 #: Time to ease back to the still at the end, and the hold of the still at the start.
 EASE_OUT_S = 0.4
 HOLD_STILL_MS = 300
@@ -228,7 +231,9 @@ def track_video(path: Path, start: float | None = None, end: float | None = None
     stack = np.array([s if s is not None else filler for s in shapes[first:]])
     stack = np.array([_align(shape, stack[0]) for shape in stack])
     canonical = _bridge(stack, good_arr[first:])
+    lids = canonical[:, _LIDS]
     canonical = gaussian_filter1d(canonical, sigma=max(SMOOTH_S * fps, 0.5), axis=0, mode="nearest")
+    canonical[:, _LIDS] = gaussian_filter1d(lids, sigma=max(LID_SMOOTH_S * fps, 0.5), axis=0, mode="nearest")
     return Track(path.name, fps, canonical, good_arr[first:], float(np.median(sizes)))
 
 
