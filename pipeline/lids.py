@@ -30,6 +30,8 @@ CORNER_REACH = 0.15
 #: How light a shut lid's surroundings must be, relative to the upper lid and brow skin, before the fill
 #: carries them in: darker pixels (a deep-set eye's socket in shadow) are raised to this.
 LID_LIGHT = 0.9
+#: How light a shut lid is at least, relative to the skin under the eye (under a brow in shadow).
+UNDER_EYE_SHARE = 0.8
 #: How much a shut lid's crease, where the open eye's fold was, darkens the lid.
 CREASE_DARKNESS = 0.12
 #: How much darker a shut lid turns towards its lash line, away from the light.
@@ -234,13 +236,14 @@ def _lid_tone(
     rim_y: np.ndarray,
     iod: float,
 ) -> np.ndarray:
-    """The colour a shut lid takes: the lighter half of the still's skin between the fold and the brow, and
-    of the skin under the eye.
+    """The colour a shut lid takes: the lighter half of the still's skin between the fold and the brow,
+    made at least UNDER_EYE_SHARE as light as the skin under the eye.
 
     That skin is what the shut lid is; the socket's shadow round an open eye (its crease, lashes, the
-    dark of a deep-set eye) is not. A shut lid comes forward out of the socket into the light that the
-    cheek gets, so under a heavy brow, whose skin is in shadow too, the skin under the eye counts as
-    well; a hooded eye shows no lid skin above its fold at all. NaN when neither is in the picture.
+    dark of a deep-set eye) is not. A shut lid comes forward out of the socket into the light the cheek
+    gets, so under a heavy brow, whose skin is in shadow too, the skin under the eye sets how light it is
+    at least. A hooded eye shows no lid skin above its fold: the skin under the eye stands in. NaN when
+    neither is in the picture.
     """
     left, top = _still_window(origin, box)
     width = box[2] - box[0]
@@ -248,15 +251,25 @@ def _lid_tone(
     rows = np.arange(int(max(fold_y[columns].max(), rim_y[columns].max() + 0.16 * iod)) + 1)[:, None]
     upper = (rows > brow_y[columns][None, :] + 0.02 * iod + 1) & (rows < fold_y[columns][None, :])
     under = (rows >= rim_y[columns][None, :] + 0.08 * iod) & (rows < rim_y[columns][None, :] + 0.16 * iod)
-    where_rows, where_cols = np.nonzero(upper | under)
-    ys, xs = where_rows + top, columns[where_cols] + left
-    inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
-    if not inside.any():
-        return np.full(3, np.nan, np.float32)
-    values = still_rgb[ys[inside], xs[inside]].astype(np.float32)
-    light = _luminance(values)
-    lighter = values[(light >= np.percentile(light, 50)) & (light <= np.percentile(light, 90))]
-    return lighter.mean(axis=0) if len(lighter) else values.mean(axis=0)
+
+    def lighter_half(where: np.ndarray) -> np.ndarray | None:
+        where_rows, where_cols = np.nonzero(where)
+        ys, xs = where_rows + top, columns[where_cols] + left
+        inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
+        if not inside.any():
+            return None
+        values = still_rgb[ys[inside], xs[inside]].astype(np.float32)
+        light = _luminance(values)
+        lighter = values[(light >= np.percentile(light, 50)) & (light <= np.percentile(light, 90))]
+        return lighter.mean(axis=0) if len(lighter) else values.mean(axis=0)
+
+    below = lighter_half(under)
+    lid = lighter_half(upper) if upper.sum() >= 0.03 * iod * len(columns) else None
+    if lid is None:
+        return np.full(3, np.nan, np.float32) if below is None else below
+    if below is not None:
+        lid = lid * max(1.0, UNDER_EYE_SHARE * float(_luminance(below)) / max(float(_luminance(lid)), 1.0))
+    return lid
 
 
 def _lift(window: np.ndarray, tone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
