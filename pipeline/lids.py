@@ -18,20 +18,30 @@ from pipeline.motion import FaceMotion
 #: Closure by which the lid is fully painted over the part of the eye it covers (it fades in before).
 LID_FROM = 0.3
 #: How far above the open eye's upper lid a shut lid is painted (IOD units): over a hooded eye's fold.
+#: Higher covers more of a deep-set eye's shadowed fold (0.1 read obama_2 and alex_1 shut), but takes
+#: rose_1's identity distance over its bar (0.37 at 0.06 to 0.1, 0.34 at 0.04).
 LID_TOP = 0.04
+#: Over how much of that the lid fades in from the top (IOD units): the skin there is part lid, part fold.
+LID_TOP_FADE = 0.02
 #: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
-RIM_DEPTH = 0.035
+RIM_DEPTH = 0.06
 #: How far past the eye corners the lid is painted, fading out (IOD units): the lashes converge there.
-CORNER_REACH = 0.08
+CORNER_REACH = 0.15
 #: How light a shut lid's surroundings must be, relative to the upper lid and brow skin, before the fill
 #: carries them in: darker pixels (a deep-set eye's socket in shadow) are raised to this.
 LID_LIGHT = 0.9
+#: How light a shut lid is at least, relative to the skin under the eye (under a brow in shadow).
+UNDER_EYE_SHARE = 0.8
 #: How much a shut lid's crease, where the open eye's fold was, darkens the lid.
 CREASE_DARKNESS = 0.12
+#: How much darker a shut lid turns towards its lash line, away from the light.
+EDGE_SHADE = 0.12
 #: Scale of the skin detail a shut lid takes from the lid and brow skin above it (IOD units).
 DETAIL_SCALE = 0.025
 #: Largest level a shut lid's skin detail may add or take (a glint or a stray lash is not skin detail).
 DETAIL_MAX = 10.0
+#: How far under the shut lid's lowest point the skin patch its detail comes from starts (IOD units).
+DETAIL_GAP = 0.05
 #: Length of the lashes of a shut lid, over its middle, and their spacing along the lash line (IOD units).
 LASH_LENGTH = 0.04
 LASH_SPACING = 0.012
@@ -153,12 +163,14 @@ def close_eye(
     # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
     fold_y = polyline_y(fold - [x0, y0], xs)
     brow_y = polyline_y(brow_edge - [x0, y0], xs)
+    box = (x0, y0, x1, y1)
+    tone = _lid_tone(still_rgb, origin, box, fold_y, brow_y, rim_line, iod)
     top_y = np.maximum(fold_y - LID_TOP * iod, brow_y + 0.03 * iod)
     top_y = np.minimum(top_y, line_y - 1.0).astype(np.float32)
     # Where: between the fold and just under the rim, over the eye corners and a little past them,
     # where the stretched lashes of both lids converge.
     soft = max(1.0, 0.02 * iod)
-    fade_in = np.clip((ys - top_y[None, :]) / (2 * soft), 0, 1)  # wider at the top: no outline there
+    fade_in = np.clip((ys - top_y[None, :]) / (LID_TOP_FADE * iod + soft), 0, 1)  # wide at the top: no outline there
     # Below the lash line only the rim, once the lids meet (pressed together): the eyeball stays visible
     # under a lid that is still on its way.
     meeting = np.clip(1 - (rim_line - line_y) / (0.02 * iod), 0, 1)
@@ -174,8 +186,6 @@ def close_eye(
     known = (ys < top_y[None, :]) | (ends <= 0) | ((ys > bottom[None, :] + soft) & (meeting[None, :] > 0.5))
     if not known.any():  # an eye cut by the edges of the picture (or of the patch): no skin around it
         return
-    box = (x0, y0, x1, y1)
-    tone = _lid_tone(still_rgb, origin, box, fold_y, brow_y, rim_line, iod)
     depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
     middle = np.sin(np.pi * across)
     # The lift fades out towards the lid's edges, where the lid turns into the socket's shadow: a lit,
@@ -190,11 +200,11 @@ def close_eye(
     bulge = np.sqrt(np.clip(np.sin(np.pi * span) * middle, 0, 1))
     skin = skin + (lifted - skin) * bulge[..., None]
     # Convex: lit a little above its middle, turning away from the light towards the lashes and corners.
-    shading = 1.0 + 0.05 * middle * np.exp(-(((depth - 0.35) / 0.3) ** 2)) - 0.12 * depth**3 - 0.03 * (1 - middle)
+    shading = 1.0 + 0.05 * middle * np.exp(-(((depth - 0.35) / 0.3) ** 2)) - EDGE_SHADE * depth**3 - 0.03 * (1 - middle)
     crease_line = np.stack([xs, fold_y - 0.6 * LID_TOP * iod], axis=1).astype(np.float32)
     crease = _soft_polyline((height, width), crease_line, 0.01 * iod + 1)
     shading = shading * (1 - CREASE_DARKNESS * crease * np.clip(middle * 1.5, 0, 1))
-    detail = _lid_detail(still_rgb, origin, box, top_y, bottom, brow_y, rim_line, iod)
+    detail = _lid_detail(still_rgb, origin, box, top_y, bottom, motion.pose.rotation[:2, 1], iod)
     lid = skin * shading[..., None] + detail
     cover = (region * strength)[..., None]
     out = window * (1 - cover) + lid * cover
@@ -226,31 +236,40 @@ def _lid_tone(
     rim_y: np.ndarray,
     iod: float,
 ) -> np.ndarray:
-    """The colour a shut lid takes: the lighter half of the still's skin between the fold and the brow.
+    """The colour a shut lid takes: the lighter half of the still's skin between the fold and the brow,
+    made at least UNDER_EYE_SHARE as light as the skin under the eye.
 
     That skin is what the shut lid is; the socket's shadow round an open eye (its crease, lashes, the
-    dark of a deep-set eye) is not. A hooded eye shows none between fold and brow: the skin under the
-    eye stands in. NaN when neither is in the picture.
+    dark of a deep-set eye) is not. A shut lid comes forward out of the socket into the light the cheek
+    gets, so under a heavy brow, whose skin is in shadow too, the skin under the eye sets how light it is
+    at least. A hooded eye shows no lid skin above its fold: the skin under the eye stands in. NaN when
+    neither is in the picture.
     """
     left, top = _still_window(origin, box)
     width = box[2] - box[0]
     columns = np.arange(width)[width // 5 : width - width // 5]
-    rows = np.arange(int(fold_y[columns].max()) + 1)[:, None]
+    rows = np.arange(int(max(fold_y[columns].max(), rim_y[columns].max() + 0.16 * iod)) + 1)[:, None]
     upper = (rows > brow_y[columns][None, :] + 0.02 * iod + 1) & (rows < fold_y[columns][None, :])
-    if upper.sum() >= 0.03 * iod * len(columns):
-        where_rows, where_cols = np.nonzero(upper)
-    else:  # a hooded eye: no lid skin shows above the fold; the skin under the eye stands in
-        rows = np.arange(int(rim_y[columns].max() + 0.16 * iod) + 1)[:, None]
-        under = (rows >= rim_y[columns][None, :] + 0.08 * iod) & (rows < rim_y[columns][None, :] + 0.16 * iod)
-        where_rows, where_cols = np.nonzero(under)
-    ys, xs = where_rows + top, columns[where_cols] + left
-    inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
-    if not inside.any():
-        return np.full(3, np.nan, np.float32)
-    values = still_rgb[ys[inside], xs[inside]].astype(np.float32)
-    light = _luminance(values)
-    lighter = values[(light >= np.percentile(light, 50)) & (light <= np.percentile(light, 90))]
-    return lighter.mean(axis=0) if len(lighter) else values.mean(axis=0)
+    under = (rows >= rim_y[columns][None, :] + 0.08 * iod) & (rows < rim_y[columns][None, :] + 0.16 * iod)
+
+    def lighter_half(where: np.ndarray) -> np.ndarray | None:
+        where_rows, where_cols = np.nonzero(where)
+        ys, xs = where_rows + top, columns[where_cols] + left
+        inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
+        if not inside.any():
+            return None
+        values = still_rgb[ys[inside], xs[inside]].astype(np.float32)
+        light = _luminance(values)
+        lighter = values[(light >= np.percentile(light, 50)) & (light <= np.percentile(light, 90))]
+        return lighter.mean(axis=0) if len(lighter) else values.mean(axis=0)
+
+    below = lighter_half(under)
+    lid = lighter_half(upper) if upper.sum() >= 0.03 * iod * len(columns) else None
+    if lid is None:
+        return np.full(3, np.nan, np.float32) if below is None else below
+    if below is not None:
+        lid = lid * max(1.0, UNDER_EYE_SHARE * float(_luminance(below)) / max(float(_luminance(lid)), 1.0))
+    return lid
 
 
 def _lift(window: np.ndarray, tone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -269,39 +288,34 @@ def _lid_detail(
     box: tuple[int, int, int, int],
     top_y: np.ndarray,
     bottom_y: np.ndarray,
-    brow_y: np.ndarray,
-    rim_y: np.ndarray,
+    down: np.ndarray,
     iod: float,
 ) -> np.ndarray:
-    """The fine detail (grain, fine lines) of the still's own lid and brow skin, warped over the shut lid.
+    """The fine detail (grain, pores, fine lines) of a patch of the still's own skin, moved over the lid.
 
-    Each column's skin between the lid's top and the brow is mirrored at the lid's top and stretched
-    down to the lash line, so the detail runs on without a seam from the skin above into the lid, its
-    fine lines following the lid. A hooded eye shows too little skin above its fold to stretch that far:
-    the skin under the eye is moved up over the lid instead. Only the detail is taken (its local mean
-    off, glints and stray lashes clipped): the light is the membrane fill's.
+    The patch is the skin just under the eye, moved up by one shift for the whole window along the face's
+    own "up", so the lid gets real skin that keeps its structure: no mirrored lines bending into arcs, no
+    streaks from columns moved by different amounts. Only the detail is taken (its local mean off, glints
+    and lashes clipped), a transfer in the gradient domain: the light is the membrane fill's.
     """
     left, top = _still_window(origin, box)
     height, width = box[3] - box[1], box[2] - box[0]
-    ys = np.arange(height, dtype=np.float32)[:, None]
-    band = np.maximum(top_y - (brow_y + 0.02 * iod), 0.0)
-    into = ys - top_y[None, :]  # rows into the lid
-    # Mirrored at the lid's top as far as that skin reaches, then the skin under the eye, moved up.
-    rows = np.where(into < band[None, :], top_y[None, :] - 1 - into, ys + (rim_y - top_y)[None, :] + 0.06 * iod)
-    rows = np.where(into >= 0, rows, ys)
-    # The still's detail round the eye (its local mean off before it is moved, so the two sources leave
-    # no line where they meet), from the top of the window to below the moved-up skin under the eye.
-    reach_down = int(np.ceil(float((rim_y - top_y).max()) + 0.06 * iod + 2))
-    sx0, sy0 = max(0, left), max(0, top)
-    sx1, sy1 = min(still_rgb.shape[1], left + width), min(still_rgb.shape[0], top + height + reach_down)
+    down = down / max(float(np.linalg.norm(down)), 1e-6)
+    shift = float((bottom_y - top_y).max()) + DETAIL_GAP * iod  # past the lower lid, onto the cheek
+    reach = int(np.ceil(shift * abs(down[1]))) + 2
+    side = int(np.ceil(shift * abs(down[0]))) + 2
+    sx0, sy0 = max(0, left - side), max(0, top)
+    sx1, sy1 = min(still_rgb.shape[1], left + width + side), min(still_rgb.shape[0], top + height + reach)
     if sx1 - sx0 < 2 or sy1 - sy0 < 2:
         return np.zeros((height, width, 3), np.float32)
     crop = still_rgb[sy0:sy1, sx0:sx1].astype(np.float32)
     detail = crop - cv2.GaussianBlur(crop, (0, 0), max(1.0, DETAIL_SCALE * iod))
-    map_x = np.broadcast_to(np.arange(width, dtype=np.float32)[None, :] + (left - sx0), (height, width))
-    map_y = (rows + (top - sy0)).astype(np.float32)
-    placed = cv2.remap(detail, np.ascontiguousarray(map_x), map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return np.clip(placed, -DETAIL_MAX, DETAIL_MAX)  # grain and fine lines, not a glint or a lash
+    # Window pixel (x, y) takes the detail at (x, y) + shift * down, in the crop's coordinates.
+    move = np.array([[1, 0, left - sx0 + shift * down[0]], [0, 1, top - sy0 + shift * down[1]]], np.float32)
+    placed = cv2.warpAffine(
+        detail, move, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+    )
+    return np.clip(placed, -DETAIL_MAX, DETAIL_MAX)  # grain and fine lines, not a mole or a lash
 
 
 def _lashes(shape: tuple[int, int], line: np.ndarray, down: np.ndarray, eye: int, iod: float) -> np.ndarray:

@@ -56,6 +56,8 @@ def _eye(side: str):
     return next(eye for eye in t.EYES if eye[0] == side)
 
 
+#: How far under the open lower lid's margin the shut lids meet, over the eye's middle (IOD units).
+LID_PRESS = 0.05
 #: How far the skin between lid and brow follows a closing lid, at the lid (none at the brow): little,
 #: since the lid unrolls from under the fold, which stays; features paints the lid it uncovers.
 SKIN_DRAG = 0.35
@@ -80,7 +82,7 @@ def eyelid(reference: np.ndarray, side: str, closure: float) -> Offsets:
     # from both sides (the cheek pushes up in a wink), so no bright rim shows under the lash line. Less
     # so towards the corners, which stay where they are: the shut lash line is one smooth arc, no hooks.
     along = np.clip((reference[list(lower), 0] - x_lo) / span, 0, 1)
-    rim = 0.05 * np.sin(np.pi * along) ** 0.5
+    rim = LID_PRESS * np.sin(np.pi * along) ** 0.5
     out[list(upper), 1] = closure * (gaps + rim)
     out[list(lower), 1] = closure * rim
     lid_y = _interp_line(reference, (corners[0], *upper, corners[1]), x)

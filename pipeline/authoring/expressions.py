@@ -132,8 +132,9 @@ def _wink(side: str):
 
 def blink_preset(reference: np.ndarray) -> Preset:
     controls = {"blink": lambda a: eyelid(reference, "left", a) + eyelid(reference, "right", a)}
-    segments = [Segment(LID_CLOSE_FRAMES, {"blink": (0, 1)}, hold_ms=100), Segment(4, {"blink": (1, 0)})]
-    return _preset("blink", "Blinks with both eyes.", reference, controls, segments, hold_still_ms=1000, end_ms=700)
+    # Shut 150 ms (the shortest hold), then open over 200 ms, twice as long as the lids took to close.
+    segments = [Segment(LID_CLOSE_FRAMES, {"blink": (0, 1)}, hold_ms=150), Segment(4, {"blink": (1, 0)})]
+    return _preset("blink", "Blinks with both eyes.", reference, controls, segments, hold_still_ms=1000, end_ms=650)
 
 
 def smile_preset(reference: np.ndarray) -> Preset:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from pipeline import topology as t
 from pipeline.easing import smoothstep
 from pipeline.errors import WinkError
 from pipeline.presets import Preset, validate
@@ -39,11 +40,23 @@ JUMP_MOVE_IOD = 0.8
 MIN_GOOD_SHARE = 0.6
 #: Smoothing over time: Gaussian sigma in seconds.
 SMOOTH_S = 0.05
+#: The eyelids' smoothing: less, since a lid closes in a frame or two and smoothing would draw that out
+#: over 150 ms or more (their pace is set afterwards, limit_speed).
+LID_SMOOTH_S = 0.02
 #: Time to ease back to the still at the end, and the hold of the still at the start.
 EASE_OUT_S = 0.4
 HOLD_STILL_MS = 300
 #: Fastest landmark motion between two frames (IOD units); faster stretches are slowed (limit_speed).
+#: The eyelids are paced on their own (LID_CLOSE_STEP, LID_OPEN_STEP): the painted lid hides their speed.
 MAX_STEP_IOD = 0.025
+#: Largest share of the eye a lid may close, and open, from one frame to the next: a real lid closes in
+#: about 100 ms (two frames at 20 fps) and opens more slowly (four frames or more).
+LID_CLOSE_STEP = 0.5
+LID_OPEN_STEP = 0.25
+#: How shut Face Mesh reads a really shut eye (share of the open gap the upper lid has come down): its
+#: lid contour keeps a residual gap (wink.mp4's shut eye reads 0.84). Lids are scaled by its inverse, so
+#: an eye shut in the video is shut in the preset, not left a slit of eyeball under the painted lid.
+SHUT_READS_AS = 0.8
 #: A face smaller than this (IOD in pixels) gives Face Mesh points too noisy for motion.
 MIN_IOD_PX = 20.0
 #: Faces turned further than this hide half their landmarks: those frames are bridged.
@@ -218,7 +231,9 @@ def track_video(path: Path, start: float | None = None, end: float | None = None
     stack = np.array([s if s is not None else filler for s in shapes[first:]])
     stack = np.array([_align(shape, stack[0]) for shape in stack])
     canonical = _bridge(stack, good_arr[first:])
+    lids = canonical[:, _LIDS]
     canonical = gaussian_filter1d(canonical, sigma=max(SMOOTH_S * fps, 0.5), axis=0, mode="nearest")
+    canonical[:, _LIDS] = gaussian_filter1d(lids, sigma=max(LID_SMOOTH_S * fps, 0.5), axis=0, mode="nearest")
     return Track(path.name, fps, canonical, good_arr[first:], float(np.median(sizes)))
 
 
@@ -245,16 +260,60 @@ def combine(motions: list[tuple[np.ndarray, float]], fps: float) -> np.ndarray:
     return out
 
 
-def limit_speed(offsets: np.ndarray, max_step: float = MAX_STEP_IOD) -> np.ndarray:
+_LIDS = [index for _, upper, lower, *_ in t.EYES for index in (*upper, *lower)]
+
+
+def lid_closure(offsets: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(F, 2) how far each eye's upper lid has come down towards its lower lid, as a share of the gap."""
+    out = np.zeros((len(offsets), len(t.EYES)))
+    for e, (_, upper, lower, *_) in enumerate(t.EYES):
+        gap = np.maximum(reference[list(lower), 1] - reference[list(upper), 1], 1e-4)
+        out[:, e] = ((offsets[:, list(upper), 1] - offsets[:, list(lower), 1]) / gap).mean(axis=1)
+    return out
+
+
+def shut_lids(offsets: np.ndarray, reference: np.ndarray, reads_as: float = SHUT_READS_AS) -> np.ndarray:
+    """The motion with each upper lid's descent scaled by 1 / `reads_as`, up to the lower lid.
+
+    Face Mesh reads a shut eye as a slit (SHUT_READS_AS); scaled, the lids meet where the video's met.
+    """
+    out = offsets.copy()
+    for _, upper, lower, *_ in t.EYES:
+        up, low = list(upper), list(lower)
+        gap = np.maximum(reference[low, 1] - reference[up, 1], 1e-4)
+        shut = (offsets[:, up, 1] - offsets[:, low, 1]) / gap
+        scaled = np.where(shut > 1, shut, np.where(shut > 0, np.minimum(shut / reads_as, 1.0), shut))
+        out[:, up, 1] = offsets[:, low, 1] + scaled * gap
+    return out
+
+
+def limit_speed(
+    offsets: np.ndarray,
+    max_step: float = MAX_STEP_IOD,
+    reference: np.ndarray | None = None,
+    close_step: float = LID_CLOSE_STEP,
+    open_step: float = LID_OPEN_STEP,
+) -> np.ndarray:
     """Retime the motion so no landmark moves more than `max_step` IOD between frames.
 
     Real winks and blinks take two or three video frames; shown at that pace a warped photo flickers,
-    so fast stretches get in-between frames (linear) and the slow ones keep their timing.
+    so fast stretches get in-between frames (linear) and the slow ones keep their timing. Given the
+    `reference` face, the eyelids are paced by closure instead: a lid closes by at most `close_step` of
+    the eye and opens by at most `open_step` per frame, so it closes fast and opens slowly, as real lids do.
     """
-    moves = np.linalg.norm(np.diff(offsets[..., :2], axis=0), axis=2).max(axis=1)
+    planar = offsets[..., :2]
+    if reference is not None:
+        planar = np.delete(planar, _LIDS, axis=1)
+    moves = np.linalg.norm(np.diff(planar, axis=0), axis=2).max(axis=1)
+    lid_parts = np.ones(len(moves))
+    if reference is not None:
+        change = np.diff(lid_closure(offsets, reference), axis=0)
+        closing = np.clip(change, 0, None).max(axis=1) / close_step
+        opening = np.clip(-change, 0, None).max(axis=1) / open_step
+        lid_parts = np.ceil(np.maximum(closing, opening) - 1e-9)
     out = [offsets[0]]
     for i, move in enumerate(moves):
-        parts = max(1, int(np.ceil(move / max_step)))
+        parts = max(1, int(np.ceil(move / max_step)), int(lid_parts[i]))
         for k in range(1, parts + 1):
             out.append(offsets[i] + (offsets[i + 1] - offsets[i]) * (k / parts))
     return np.asarray(out)
@@ -278,7 +337,8 @@ def extract(
         raise ExtractError("--end must come after --start.")
     tracks = [track_video(Path(path), start, end, progress) for path, _ in videos]
     offsets = combine([(_resample(tr, fps), w) for tr, (_, w) in zip(tracks, videos, strict=True)], fps)
-    offsets = limit_speed(offsets)
+    reference = tracks[0].canonical[0]
+    offsets = limit_speed(shut_lids(offsets, reference), reference=reference)
     figure = jitter(offsets)
     if figure > JITTER_MAX:
         small = min(tracks, key=lambda tr: tr.iod_px)
@@ -290,7 +350,6 @@ def extract(
     frame_ms = round(1000 / fps)
     durations = np.full(len(offsets), frame_ms, dtype=np.int32)
     durations[0] = HOLD_STILL_MS
-    reference = tracks[0].canonical[0]
     source = "extracted: " + ", ".join(f"{Path(p).name}×{w:g}" for p, w in videos)
     preset = Preset(
         name,

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.authoring.extract import JITTER_MAX, ExtractError, extract, jitter, limit_speed
+from pipeline import topology as t
+from pipeline.authoring.extract import JITTER_MAX, ExtractError, extract, jitter, lid_closure, limit_speed, shut_lids
 from pipeline.presets import list_presets, load_preset
 from tests.conftest import fixture_path
 from tests.pipeline.helpers import judge
@@ -30,6 +31,38 @@ def test_limit_speed_only_slows_fast_stretches():
     assert np.linalg.norm(np.diff(out[..., :2], axis=0), axis=2).max() <= 0.025 + 1e-9
     assert len(out) == 1 + 1 + 4 + 4  # the two fast steps split into four each
     assert np.allclose(out[0], 0) and np.allclose(out[-1], 0)
+
+
+def _eyes_face() -> np.ndarray:
+    """A reference face whose eyes are 0.1 IOD open (only the lids matter here)."""
+    face = np.zeros((478, 3))
+    for _, _upper, lower, *_ in t.EYES:
+        face[list(lower), 1] = 0.1
+    return face
+
+
+def test_limit_speed_closes_lids_fast_and_opens_them_slowly():
+    """Given the face, a lid shut in one frame closes over two (100 ms at 20 fps) and opens over four."""
+    face = _eyes_face()
+    offsets = np.zeros((3, 478, 3))
+    _, upper, *_ = t.EYES[1]
+    offsets[1, list(upper), 1] = 0.1  # the left eye shuts in one frame and opens in the next
+    out = limit_speed(offsets, reference=face)
+    closure = lid_closure(out, face)[:, 1]
+    peak = int(np.argmax(closure))
+    assert closure[peak] == pytest.approx(1.0)
+    assert peak == 2 and len(out) - 1 - peak == 4
+    assert np.allclose(lid_closure(out, face)[:, 0], 0)  # the other eye stays as it was
+
+
+def test_shut_lids_shuts_an_eye_face_mesh_reads_as_a_slit():
+    face = _eyes_face()
+    offsets = np.zeros((2, 478, 3))
+    _, upper, *_ = t.EYES[0]
+    offsets[1, list(upper), 1] = 0.084  # wink.mp4's shut eye, as Face Mesh reads it: 0.84 of the gap
+    assert lid_closure(shut_lids(offsets, face), face)[1, 0] == pytest.approx(1.0)
+    offsets[1, list(upper), 1] = 0.04  # half way: still on its way, scaled (0.4 / 0.8)
+    assert lid_closure(shut_lids(offsets, face), face)[1, 0] == pytest.approx(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +96,23 @@ def test_extracted_preset_loads_and_is_listed(wink_smile):
     assert jitter(preset.offsets) <= JITTER_MAX
     assert 1500 <= preset.loop_ms <= 3500
     assert [info.name for info in list_presets(wink_smile.parent)] == ["wink-smile"]
+
+
+def test_extracted_wink_closes_fast_holds_and_opens_slowly(wink_smile):
+    """The issue's timing on the lid of the extracted wink: shut from 10% to 90% within 150 ms, held at 90%
+    or more for at least 150 ms, and slower to open again (90% to 10%) than it was to close."""
+    preset = load_preset(str(wink_smile))
+    closure = lid_closure(preset.offsets.astype(np.float64), preset.reference.astype(np.float64))[:, 1]
+    starts = np.concatenate([[0], np.cumsum(preset.durations_ms)])
+    peak = int(np.argmax(closure))
+    closing_from = int(np.nonzero(closure[:peak] < 0.1)[0][-1])
+    closed_at = int(np.nonzero(closure >= 0.9)[0][0])
+    open_at = peak + int(np.nonzero(closure[peak:] < 0.9)[0][0])
+    opened_at = peak + int(np.nonzero(closure[peak:] < 0.1)[0][0])
+    closing_ms = starts[closed_at] - starts[closing_from + 1]
+    assert closing_ms <= 150
+    assert starts[open_at] - starts[closed_at] >= 150
+    assert starts[opened_at] - starts[open_at] > closing_ms
 
 
 def test_extracted_wink_smile_winks_and_smiles_on_zeman(wink_smile, judge_script, tmp_path):

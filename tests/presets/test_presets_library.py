@@ -70,13 +70,14 @@ def test_wink_left_shuts_the_named_eye_and_holds_it(zeman, judge_script, tmp_pat
 
 
 def test_wink_right_closes_the_named_eye(zeman, judge_script, tmp_path):
-    """The person's own right eye closes, the left stays open. Not the issue's hold: MediaPipe reads this
-    photo's shut right lid at 0.31-0.34 in one frame only (50 ms), its held frame at 0.36-0.44."""
+    """The person's own right eye closes and holds, the left stays open. Not yet the issue's 0.30: MediaPipe
+    reads this photo's shut right lid at 0.29 (held 350 ms; zeman_2's at 0.44, never shut)."""
     record = judge(judge_script, fixture_path(PHOTO), _animate(zeman, "wink-right"), tmp_path)["faces"][0]
     common_bars(record)
     assert record["mp_closing_eye"] == "right"
-    assert record["mp_wink_ratio"] <= 0.40
+    assert record["mp_wink_ratio"] <= 0.35
     assert record["mp_other_eye_ratio"] >= 0.80
+    assert record["mp_shut_ms"] >= 150
 
 
 def test_blink_shuts_both_eyes(zeman, judge_script, tmp_path):
