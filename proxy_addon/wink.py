@@ -9,7 +9,7 @@ goes wrong sends the original bytes. `http://wink.proxy/` (through the proxy) sh
 
     WinkOptions   the wink_* options, checked by pure parsers (options.py)
     Cache         the result cache on disk, following wink_cache_dir/size (cache.py)
-    Workers       the worker processes that run the pipeline (workers.py, pool.py, worker.py)
+    Workers       the worker processes that run the pipeline, step by step (workers.py, lanes.py, pool.py, worker.py)
     ControlHost   http(s)://wink.proxy/: status page and JSON API (control_host.py, control.py)
     Revalidation  our ETags never reach the origin (revalidate.py, etags.py)
     Animate       sniff -> schedule -> apply (animate.py, bodies.py, scheduler.py, rewrite.py)
@@ -43,9 +43,9 @@ def make_addons() -> list[object]:
         Privacy(),
         cache,
         workers,
-        ControlHost(stats, cache, workers.pool),
+        ControlHost(stats, cache, workers.lanes),
         Revalidation(options),
-        Animate(options, cache, workers.pool, stats, log),
+        Animate(options, cache, workers.lanes, stats, log),
         Gate(),
     ]
 

@@ -326,7 +326,7 @@ async def test_addon_animates_and_caches(addon):
     }
     gif_flow = image_flow(jpeg, accept="image/*")  # another format is another cache entry
     await addon.send_response(gif_flow)
-    assert calls[-1][-1] == "gif"
+    assert calls[-1][0].fmt == "gif"
 
 
 @pytest.mark.asyncio
