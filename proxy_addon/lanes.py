@@ -6,9 +6,12 @@ face?), the identification (~75 ms a face: is it the target?) and the animation 
 Steps wait here, not in the process pool's first-come queue, and start in lane order, so a look never
 waits behind identifications or animations that are waiting too.
 
-A step that has started runs to its end (a worker cannot be interrupted), so when there are two
-workers or more, identifications and animations together may hold all workers but `RESERVED_FOR_LOOKS`:
-a look then waits for nobody, and a page's face-free photos come back as fast as without faces on it.
+A step that has started runs to its end (a worker cannot be interrupted), so the long ones are kept
+from holding every worker: animations may hold all workers but one (when there are two or more), and
+with three workers or more, identifications and animations together all but `RESERVED_FOR_LOOKS`.
+A look then waits for at most one identification (~75 ms), never for an animation. With two workers
+(the default on two cores) nothing more is kept back: a worker kept idle for looks left a page's
+photos of other people to a single worker, which cost more than it saved (benchmarks/pageload_bench.py).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from proxy_addon.pool import WorkerPool
 from proxy_addon.protocol import Lane, Step, WorkResult
 
-#: Workers that only looks may use, when there are at least two (benchmarks/pageload_bench.py).
+#: Workers that only looks may use, when there are at least three (benchmarks/pageload_bench.py).
 RESERVED_FOR_LOOKS = 1
 
 
@@ -56,8 +59,10 @@ class Lanes:
             return False
         if lane is Lane.LOOK or workers < 2:
             return True
+        if lane is Lane.ANIMATE and self.running[Lane.ANIMATE] >= workers - 1:
+            return False
         heavy = self.running[Lane.IDENTIFY] + self.running[Lane.ANIMATE]
-        return heavy < workers - RESERVED_FOR_LOOKS
+        return workers < 3 or heavy < workers - RESERVED_FOR_LOOKS
 
     async def run(self, step: Step) -> WorkResult:
         """The step's result, once a worker was free for it and did it."""

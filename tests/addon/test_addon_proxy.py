@@ -230,6 +230,31 @@ def test_addon_proxy_load(proxy, origins, fixtures):
     )
 
 
+def test_addon_proxy_latency_and_cpu_per_kind_of_image(proxy, origins, fixtures):
+    """The status page tells apart what a page's images cost: no face, other people, the target, the cache."""
+    origin = origins["http"]
+    kinds = {
+        "/kinds/noface.png": encode(Image.new("RGB", (500, 400), (90, 140, 60)), "PNG"),
+        "/kinds/biden.png": encode(Image.open(fixtures / "faces" / "biden" / "biden_1.jpg"), "PNG"),
+        "/kinds/zeman.png": encode(Image.open(fixtures / "faces" / "zeman" / "zeman_2.jpg"), "PNG"),
+    }
+    for path, body in kinds.items():
+        origin.routes[path] = Route(body, "image/png")
+    before = proxy.status()["latency_by_kind"]
+    for path in [*kinds, "/kinds/zeman.png"]:
+        assert proxy.client.get(origin.url(path), accept=WEBP_ACCEPT).status == 200
+    after = proxy.status()["latency_by_kind"]
+    for kind in ("no face", "other people", "target"):
+        assert after[kind]["count"] == before[kind]["count"] + 1, kind
+        assert after[kind]["cpu_p50"] > 0 and after[kind]["p50"] > 0, kind
+    assert after["cache"]["count"] == before["cache"]["count"] + 1
+    assert after["no face"]["cpu_p50"] < after["other people"]["cpu_p50"] < after["target"]["cpu_p50"]
+    queue = proxy.status()["queue"]
+    assert set(queue["waiting"]) == set(queue["running"]) == {"look", "identify", "animate"}
+    page = proxy.client.get("http://wink.proxy/").body.decode()
+    assert "other people: " in page and "queue: waiting / running" in page
+
+
 def test_addon_proxy_control_page_and_api(proxy, origins):
     client = proxy.client
     client.get(origins["http"].url("/zeman_1.jpg"), accept=WEBP_ACCEPT)  # something to count, whatever ran before
