@@ -6,6 +6,7 @@ import io
 
 from PIL import Image
 
+from pipeline.types import Box
 from tests.conftest import fixture_path
 
 
@@ -44,3 +45,21 @@ def test_the_steps_taken_apart_find_what_stages_finds(animators):
     assert len(resumed.meshes) == 1 and resumed.meshes[0].box == targets[0]
     other = fixture_path("faces/obama/obama_1.jpg").read_bytes()
     assert not any(face.is_target for face in animator.identify(other).faces)
+
+
+def test_a_weak_detection_is_encoded_only_when_it_shows_a_face_mesh(animators, monkeypatch):
+    """A low-scoring detection (the detector's false alarms on scenery) costs a face mesh, not dlib's
+    encoding, unless it has a mesh; a real face detected weakly is identified all the same."""
+    from pipeline import faces
+
+    encoded: list[int] = []
+    real_encode = faces.encode_faces
+    monkeypatch.setattr(faces, "encode_faces", lambda rgb, boxes: encoded.append(len(boxes)) or real_encode(rgb, boxes))
+    data = fixture_path("faces/zeman/zeman_1.jpg").read_bytes()
+    animator = animators()
+    box = animator.look(data).to_identify[0]
+    weak = animator.identify(data, [(box, 0.55)])
+    assert [face.is_target for face in weak.faces] == [True] and encoded == [1]
+    width, height = weak.still.width, weak.still.height
+    background = Box(0, 0, width // 3, height // 3)  # a corner of the backdrop: no face there
+    assert animator.identify(data, [(background, 0.55)]).faces == [] and encoded == [1]
