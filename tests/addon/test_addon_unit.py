@@ -567,3 +567,12 @@ def test_addon_gate_streams_what_it_may_not_touch(addon):
         flow.response.status_code = status
         addon.master.addons.invoke_addon_sync(addon, HttpResponseHeadersHook(flow))
         assert not flow.response.stream, status
+
+
+def test_default_worker_count_follows_the_cores_this_process_may_use(monkeypatch):
+    from proxy_addon import options
+
+    monkeypatch.setattr(options.os, "sched_getaffinity", lambda pid: {0, 3, 5})
+    assert options.default_workers() == 3
+    monkeypatch.setattr(options.os, "sched_getaffinity", lambda pid: set())
+    assert options.default_workers() == 1
