@@ -350,6 +350,10 @@ def summarize(
         pairs = list(zip(loads[variant]["base"], loads[variant]["wink"], strict=True))
         added = [w.response_end[p.name] - b.response_end[p.name] for b, w in pairs for p in photos]
         targets = [p.name for p in photos if p.kind == "target"]
+        by_kind = {
+            kind: [w.response_end[p.name] - b.response_end[p.name] for b, w in pairs for p in photos if p.kind == kind]
+            for kind in ("scenery", "people", "target")
+        }
         results[variant] = {
             "base_load_ms": round(statistics.median(b.load_ms for b, _ in pairs), 1),
             "wink_load_ms": round(statistics.median(w.load_ms for _, w in pairs), 1),
@@ -357,6 +361,7 @@ def summarize(
             "ratios": [round(w.load_ms / b.load_ms, 2) for b, w in pairs],
             "median_added_ms": round(statistics.median(added), 1),
             "p90_added_ms": round(quantile(added, 0.9), 1),
+            "median_added_ms_by_kind": {k: round(statistics.median(v), 1) for k, v in by_kind.items() if v},
             "targets_animated_first_load": [len(set(targets) & w.animated) for _, w in pairs],
             "targets": len(targets),
             "others_animated": sum(len(w.animated - set(targets)) for _, w in pairs),
@@ -389,6 +394,7 @@ def report(results: dict[str, Any]) -> None:
             f"{row['median_added_ms']:>12.0f}{row['p90_added_ms']:>9.0f}  {animated}"
             f"  (others animated: {row['others_animated']})"
         )
+        print(f"{'':<12}median +ms by kind: {row['median_added_ms_by_kind']}")
     print(f"bars: median image <= {BARS['median_added_ms']:.0f} ms later; CPU per other face <= 100 ms")
     print(f"\n{'CPU ms per image':<18}{'proxy':>8}{'bare proxy':>12}{'workers':>9}")
     for kind, row in results["cpu_per_image"].items():
