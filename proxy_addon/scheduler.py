@@ -24,8 +24,10 @@ from proxy_addon.rewrite import valid_animation
 from proxy_addon.stats import OnceLog, Stats
 from proxy_addon.workers import report
 
-#: Jobs (running or waiting, including ones finishing after their deadline) per worker process.
-QUEUE_PER_WORKER = 4
+#: Images in work (waiting, in a step, or finishing after their deadline) per worker process. Most
+#: end at their ~10 ms look (proxy_addon.lanes), so a page's burst of photos fits; the bound keeps a
+#: flood from holding unbounded bodies and waits.
+QUEUE_PER_WORKER = 16
 #: Results remembered as "nothing to do" (b"" in the cache), so the image costs one lookup next time.
 NOTHING_TO_DO = (Kind.NOTHING, Kind.BAD_IMAGE)
 
