@@ -400,7 +400,7 @@ async def test_addon_deadline_then_cache(tctx, addon):
 
 @pytest.mark.asyncio
 async def test_addon_full_queue_passes_through(addon):
-    fake_worker(addon, NOTHING, delay=0.3)
+    fake_worker(addon, NOTHING, delay=0.05)  # one worker: the steps run one after another
     flows = [image_flow(image_bytes(size=(100 + i, 100))) for i in range(QUEUE_PER_WORKER + 3)]
     await asyncio.gather(*(addon.send_response(f) for f in flows))
     assert addon.counts["queue_full"] == 3 and addon.counts["passed"] == QUEUE_PER_WORKER
