@@ -15,6 +15,7 @@ goes wrong sends the original bytes. `http://wink.proxy/` (through the proxy) sh
     Animate       sniff -> schedule -> apply (animate.py, bodies.py, scheduler.py, rewrite.py)
     Gate          only GETs for images, answered 200 with an image type; the rest streams (gate.py)
     Privacy       no URLs on the console, private files, the cache partitioned by site (privacy.py)
+    Multiplex     HTTP/2 to the browser, so a held image never holds up the others (multiplex.py)
 
 Importing this module loads no model and no OpenCV: mitmproxy runs it with a sys.path that spawned
 workers inherit, and the pipeline only loads inside the workers.
@@ -26,6 +27,7 @@ from proxy_addon.animate import Animate
 from proxy_addon.cache import Cache
 from proxy_addon.control_host import ControlHost
 from proxy_addon.gate import Gate
+from proxy_addon.multiplex import Multiplex
 from proxy_addon.options import WinkOptions
 from proxy_addon.privacy import Privacy
 from proxy_addon.revalidate import Revalidation
@@ -41,6 +43,7 @@ def make_addons() -> list[object]:
     return [
         options,
         Privacy(),
+        Multiplex(),
         cache,
         workers,
         ControlHost(stats, cache, workers.lanes),

@@ -436,3 +436,19 @@ def test_addon_proxy_deadline_killed_worker_and_restart(origins, fixtures):
         assert again.status()["counts"]["cached"] == 1
     finally:
         again.stop()
+
+
+def test_addon_proxy_speaks_http2_to_the_browser_for_an_http1_site(proxy, origins):
+    """The origin speaks only HTTP/1.1; a browser offering h2 gets h2 from the proxy (so an image held
+    for its look holds one stream, not one of the six connections a browser opens to a site)."""
+    import socket
+    import ssl
+
+    origin = origins["https"]
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as raw:
+        raw.sendall(f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1\r\nHost: 127.0.0.1:{origin.port}\r\n\r\n".encode())
+        assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+        context = ssl.create_default_context(cafile=str(proxy.ca))
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.selected_alpn_protocol() == "h2"

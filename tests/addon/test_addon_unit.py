@@ -576,3 +576,16 @@ def test_default_worker_count_follows_the_cores_this_process_may_use(monkeypatch
     assert options.default_workers() == 3
     monkeypatch.setattr(options.os, "sched_getaffinity", lambda pid: set())
     assert options.default_workers() == 1
+
+
+def test_http2_to_the_browser_is_asked_of_mitmproxy_and_can_be_declined():
+    from mitmproxy.addons.proxyserver import Proxyserver
+    from mitmproxy.test import taddons
+
+    from proxy_addon.multiplex import Multiplex
+
+    for wanted, strategy in ((True, "lazy"), (False, "eager")):
+        multiplex = Multiplex()
+        with taddons.context(Proxyserver(), multiplex) as tctx:
+            tctx.configure(multiplex, wink_http2=wanted)
+            assert tctx.options.connection_strategy == strategy
