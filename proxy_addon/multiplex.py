@@ -28,6 +28,8 @@ class Multiplex:
 
     def configure(self, updated: set[str]) -> None:
         opts = ctx.options
+        if "connection_strategy" not in opts or "http2" not in opts:  # no proxy server (start-up checks, tests)
+            return
         wanted = opts.wink_http2 and opts.http2 and opts.connection_strategy != "lazy"
         if wanted and {"wink_http2", "connection_strategy", "http2"} & updated:
             opts.update(connection_strategy="lazy")
