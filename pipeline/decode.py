@@ -210,6 +210,16 @@ def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
     return Still(rgb=_fit(rgb, side), alpha=None, icc_profile=None, full_size=full_size)
 
 
+def for_detection(data: bytes, side: int = PREVIEW_SIDE) -> tuple[Still, Still | None]:
+    """The preview faces are looked for in, and the full image too when the preview meant decoding it
+    all anyway: only a JPEG larger than `side` has a cheaper way in (draft mode decodes a fraction)."""
+    info = probe(data)
+    if info.format == "jpeg" and max(info.width, info.height) > side:
+        return preview(data, side), None
+    full = decode(data)
+    return shrink(full, side), full
+
+
 def shrink(still: Still, side: int = PREVIEW_SIDE) -> Still:
     """A preview made from an already decoded image (formats without draft decoding)."""
     if max(still.width, still.height) <= side:

@@ -19,10 +19,10 @@ from pipeline.types import MIME_TYPES
 from proxy_addon.bodies import Untouched, examine, is_complete, may_be_image
 from proxy_addon.cache import Cache
 from proxy_addon.gate import CANDIDATE
+from proxy_addon.lanes import Lanes
 from proxy_addon.options import WinkOptions
-from proxy_addon.pool import WorkerPool
 from proxy_addon.privacy import page_site
-from proxy_addon.protocol import PASS, Decision, Outcome
+from proxy_addon.protocol import PASS, Decision, ImageKind, Outcome
 from proxy_addon.rewrite import apply_animation
 from proxy_addon.scheduler import Scheduler
 from proxy_addon.stats import OnceLog, Stats
@@ -53,10 +53,10 @@ class Refused:
 class Animate:
     """Rewrites image responses that show the target person into animations; never breaks a page."""
 
-    def __init__(self, options: WinkOptions, cache: Cache, pool: WorkerPool, stats: Stats, log: OnceLog) -> None:
+    def __init__(self, options: WinkOptions, cache: Cache, lanes: Lanes, stats: Stats, log: OnceLog) -> None:
         self.options, self.cache, self.stats, self.log = options, cache, stats, log
         self.threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wink")
-        self.scheduler = Scheduler(pool, cache, self.threads, stats, log)
+        self.scheduler = Scheduler(lanes, cache, self.threads, stats, log)
         self.refused = Refused()
 
     async def response(self, flow: http.HTTPFlow) -> None:
@@ -111,15 +111,18 @@ class Animate:
             return
         self.stats.counts["seen"] += 1
         try:
+            kind = ImageKind.UNKNOWN
             if isinstance(found, Untouched):
                 logger.debug("wink: passed untouched: %s", found.reason)
                 if found.raw_key:
                     self.refused.add(found.raw_key)
                 decision: Decision = PASS
+                kind = ImageKind.SKIPPED
             else:
                 decision = await self.scheduler.decide(found, choice.fmt, target, preset, deadline, opts.wink_workers)
+                kind = decision.kind
         finally:
-            self.stats.latencies.append((time.perf_counter() - started) * 1000)
+            self.stats.added(kind, (time.perf_counter() - started) * 1000)
         if decision.outcome is Outcome.ANIMATED and decision.data and flow.response is not None:
             apply_animation(flow.response, decision.data, MIME_TYPES[choice.fmt], choice.tag)
             self.stats.count(Outcome.ANIMATED)

@@ -111,7 +111,8 @@ def examine(
             body = b"".join(pieces(raw))
         except ValueError:
             return Untouched("cannot be decompressed", raw_key)
-    key = hashlib.sha256(body).hexdigest() + key_suffix
+    digest = raw_key if body is raw else hashlib.sha256(body).hexdigest()  # a plain body is hashed once
+    key = digest + key_suffix
     return Candidate(body, key, lookup(key))
 
 

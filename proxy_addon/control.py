@@ -186,6 +186,14 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f} ms"
 
 
+def _queue(queue: dict[str, dict[str, int]] | None) -> str:
+    """Steps waiting and running per lane: "look 3/2, identify 1/0, animate 0/0"."""
+    if not queue:
+        return "–"
+    waiting, running = queue["waiting"], queue["running"]
+    return ", ".join(f"{lane} {waiting[lane]}/{running[lane]}" for lane in waiting)
+
+
 def _page(status: dict[str, Any]) -> Reply:
     counts, latency, cache = status["counts"], status["latency_ms"], status["cache"]
     state = "ON" if status["enabled"] else "OFF"
@@ -202,6 +210,12 @@ def _page(status: dict[str, Any]) -> Reply:
             _row("queue full / timed out", f"{counts['queue_full']} / {counts['timeouts']}"),
             _row("sent while workers warmed up", counts["warming"]),
             _row("added latency p50 / p95", f"{_ms(latency['p50'])} / {_ms(latency['p95'])}"),
+            *(
+                _row(f"… {kind}: {row['count']} images", f"{_ms(row['p50'])} / {_ms(row['p95'])}")
+                for kind, row in status.get("latency_by_kind", {}).items()
+                if row["count"]
+            ),
+            _row("queue: waiting / running", _queue(status.get("queue"))),
             _row("cache", f"{cache['entries']} entries, {cache['bytes'] / 1e6:.1f} MB"),
             _row("workers ready", f"{status['workers']['ready']} of {status['workers']['count']}"),
             _row("workers replaced", status["workers"]["restarts"]),

@@ -18,14 +18,14 @@ from mitmproxy.addonmanager import Loader
 from pipeline.types import PIPELINE_VERSION
 from proxy_addon import control
 from proxy_addon.cache import Cache
+from proxy_addon.lanes import Lanes
 from proxy_addon.pairing import FILE_NAME, AlreadyPaired, Pairing
-from proxy_addon.pool import WorkerPool
 from proxy_addon.stats import Stats
 
 
 class ControlHost:
-    def __init__(self, stats: Stats, cache: Cache, pool: WorkerPool) -> None:
-        self.stats, self.cache, self.pool = stats, cache, pool
+    def __init__(self, stats: Stats, cache: Cache, lanes: Lanes) -> None:
+        self.stats, self.cache, self.lanes, self.pool = stats, cache, lanes, lanes.pool
         self.pairing = Pairing()
 
     def load(self, loader: Loader) -> None:
@@ -92,6 +92,8 @@ class ControlHost:
             "version": PIPELINE_VERSION,
             "counts": dict(self.stats.counts),
             "latency_ms": self.stats.latency(),
+            "latency_by_kind": self.stats.latency_by_kind(),
+            "queue": {"waiting": self.lanes.waiting(), "running": self.lanes.working()},
             "cache": {"bytes": size, "entries": entries, "on": self.cache.store.enabled},
             "workers": {
                 "count": opts.wink_workers,

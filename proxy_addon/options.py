@@ -36,6 +36,15 @@ def parse_timeout(text: str) -> float:
     return value
 
 
+def default_workers() -> int:
+    """One worker per core this process may run on (a container's CPU set, a taskset), not per core
+    the machine has: more workers than cores only slow every image down (benchmarks/pageload_bench.py)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return os.cpu_count() or 1
+
+
 def check_workers(count: int) -> None:
     if not 1 <= count <= 64:
         raise ValueError("wink_workers must be between 1 and 64.")
@@ -129,7 +138,9 @@ class WinkOptions:
             "Seconds (e.g. 3 or 0.5) an image response may be held; past it the original "
             "goes out and the animation is finished into the cache for next time.",
         )
-        loader.add_option("wink_workers", int, os.cpu_count() or 1, "Worker processes doing image work.")
+        loader.add_option(
+            "wink_workers", int, default_workers(), "Worker processes doing image work (default: the usable cores)."
+        )
         loader.add_option(
             "wink_max_body",
             int,

@@ -28,7 +28,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from proxy_addon import worker
-from proxy_addon.protocol import Kind, WorkResult
+from proxy_addon.protocol import Kind, Step, WorkResult
 from proxy_addon.roster import Roster
 
 logger = logging.getLogger(__name__)
@@ -119,17 +119,17 @@ class WorkerPool:
             self._watch()
         return self._executor
 
-    async def run(self, data: bytes, target: str, preset: str, fmt: str) -> WorkResult:
-        """worker.run_job(job, data, target, preset, fmt) in a worker. Raises JobKilledWorker when the worker died under
+    async def run(self, step: Step) -> WorkResult:
+        """worker.run_job(job, step) in a worker. Raises JobKilledWorker when the worker died under
         this very job, BrokenProcessPool when another one broke the pool (which is then replaced,
         once, by whoever notices first)."""
         job = next(self._jobs)
         executor = self.start()
         try:
-            future = executor.submit(worker.run_job, job, data, target, preset, fmt)
+            future = executor.submit(worker.run_job, job, step)
         except (BrokenProcessPool, RuntimeError):
             executor = self._replace(executor)
-            future = executor.submit(worker.run_job, job, data, target, preset, fmt)
+            future = executor.submit(worker.run_job, job, step)
         try:
             return await asyncio.wrap_future(future)
         except BrokenProcessPool as error:

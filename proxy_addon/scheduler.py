@@ -8,6 +8,7 @@ written, the finished job answers for it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from concurrent.futures import Executor
@@ -16,14 +17,18 @@ from typing import Any
 
 from proxy_addon.bodies import Candidate
 from proxy_addon.cache import Cache
-from proxy_addon.pool import JobKilledWorker, WorkerPool
-from proxy_addon.protocol import FAIL, PASS, Decision, Kind, Outcome, WorkResult
+from proxy_addon.lanes import Lanes
+from proxy_addon.pool import JobKilledWorker
+from proxy_addon.protocol import FAIL, PASS, Decision, ImageKind, Kind, Lane, Outcome, Step, WorkResult
 from proxy_addon.rewrite import valid_animation
 from proxy_addon.stats import OnceLog, Stats
 from proxy_addon.workers import report
 
-#: Jobs (running or waiting, including ones finishing after their deadline) per worker process.
-QUEUE_PER_WORKER = 4
+#: Images in work (waiting, in a step, or finishing after their deadline) per worker process. Most
+#: end at their ~10 ms look (proxy_addon.lanes), and over HTTP/2 a page asks for all its photos at
+#: once (45 on the page-load benchmark), so a page's burst fits; the bound keeps a flood from holding
+#: unbounded bodies and waits.
+QUEUE_PER_WORKER = 32
 #: Results remembered as "nothing to do" (b"" in the cache), so the image costs one lookup next time.
 NOTHING_TO_DO = (Kind.NOTHING, Kind.BAD_IMAGE)
 
@@ -31,8 +36,9 @@ NOTHING_TO_DO = (Kind.NOTHING, Kind.BAD_IMAGE)
 class Scheduler:
     """Turns a Candidate into a Decision before its deadline, running at most one job per cache key."""
 
-    def __init__(self, pool: WorkerPool, cache: Cache, threads: Executor, stats: Stats, log: OnceLog) -> None:
-        self.pool, self.cache, self.threads, self.stats, self.log = pool, cache, threads, stats, log
+    def __init__(self, lanes: Lanes, cache: Cache, threads: Executor, stats: Stats, log: OnceLog) -> None:
+        self.lanes, self.pool, self.cache, self.threads = lanes, lanes.pool, cache, threads
+        self.stats, self.log = stats, log
         self._jobs: dict[str, asyncio.Task[Decision]] = {}
         self._writing: set[asyncio.Future[Any]] = set()
         self.fatal: set[str] = set()  # keys whose job killed its worker (also stored as "nothing to do")
@@ -42,12 +48,13 @@ class Scheduler:
     ) -> Decision:
         if found.cached is not None:
             self.stats.counts["cached"] += 1
-            return Decision(Outcome.ANIMATED, found.cached) if found.cached else PASS
+            return Decision(Outcome.ANIMATED if found.cached else Outcome.PASSED, found.cached, ImageKind.CACHED)
         if found.key in self.fatal:
             return PASS
         job = self._jobs.get(found.key)
         if job is not None and job.done():
             self.stats.counts["cached"] += 1  # finished, its cache entry being written
+            return dataclasses.replace(job.result(), kind=ImageKind.CACHED)
         if job is None:
             if len(self._jobs) >= QUEUE_PER_WORKER * workers:
                 self.log(
@@ -68,11 +75,11 @@ class Scheduler:
             return Decision(Outcome.TIMED_OUT)
 
     async def _job(self, found: Candidate, fmt: str, target: str, preset: str) -> Decision:
-        """One image through a worker, its result into the cache; runs on even after the response left."""
+        """One image through the workers, step by step (proxy_addon.lanes), its result into the cache;
+        runs on even after the response left."""
         storing = False
         try:
-            result = await self.pool.run(found.body, target, preset, fmt)
-            decision = self._interpret(result, fmt)
+            decision, result = await self._steps(Step(Lane.LOOK, found.body, target, preset, fmt))
             if decision.outcome is Outcome.ANIMATED or result.kind in NOTHING_TO_DO:
                 storing = self._store(found.key, decision.data or b"")
             return decision
@@ -102,6 +109,23 @@ class Scheduler:
         finally:
             if not storing:
                 self._jobs.pop(found.key, None)
+
+    async def _steps(self, step: Step) -> tuple[Decision, WorkResult]:
+        """Look, identify, animate: each step only when the one before found something to do."""
+        cpu_ms, kind = 0.0, ImageKind.NO_FACE
+        result = await self.lanes.run(step)
+        cpu_ms += result.cpu_ms
+        if result.kind is Kind.FACES:
+            kind = ImageKind.OTHER_PEOPLE
+            result = await self.lanes.run(dataclasses.replace(step, lane=Lane.IDENTIFY, faces=result.faces))
+            cpu_ms += result.cpu_ms
+        if result.kind is Kind.TARGETS:
+            kind = ImageKind.TARGET
+            result = await self.lanes.run(dataclasses.replace(step, lane=Lane.ANIMATE, faces=result.faces))
+            cpu_ms += result.cpu_ms
+        if result.kind in (Kind.ANIMATED, Kind.NOTHING):
+            self.stats.cpu(kind, cpu_ms)
+        return dataclasses.replace(self._interpret(result, step.fmt), kind=kind), result
 
     def _interpret(self, result: WorkResult, fmt: str) -> Decision:
         if result.kind is Kind.ANIMATED:

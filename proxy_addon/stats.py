@@ -6,7 +6,7 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 
-from proxy_addon.protocol import Outcome
+from proxy_addon.protocol import ImageKind, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -19,21 +19,49 @@ def percentile(samples: Sequence[float], fraction: float) -> float | None:
     return round(ordered[index], 2)
 
 
+#: Samples kept per series: enough for a day's percentiles, bounded in memory.
+SAMPLES = 2000
+
+
 class Stats:
-    """Counters (the status page's names) and the last 2000 added latencies, in ms."""
+    """Counters (the status page's names), the last added latencies in ms (all, and per kind of image),
+    and the workers' CPU ms per image of each kind."""
 
     def __init__(self) -> None:
         self.counts = dict.fromkeys(
             ("seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts", "warming"), 0
         )
-        self.latencies: deque[float] = deque(maxlen=2000)
+        self.latencies: deque[float] = deque(maxlen=SAMPLES)
+        self.by_kind: dict[ImageKind, deque[float]] = {kind: deque(maxlen=SAMPLES) for kind in ImageKind}
+        self.cpu_by_kind: dict[ImageKind, deque[float]] = {kind: deque(maxlen=SAMPLES) for kind in ImageKind}
 
     def count(self, outcome: Outcome) -> None:
         self.counts[outcome.value] += 1
 
+    def added(self, kind: ImageKind, ms: float) -> None:
+        """The latency one image response got from the add-on."""
+        self.latencies.append(ms)
+        self.by_kind[kind].append(ms)
+
+    def cpu(self, kind: ImageKind, ms: float) -> None:
+        """The workers' CPU time for all the steps of one image."""
+        self.cpu_by_kind[kind].append(ms)
+
     def latency(self) -> dict[str, float | None]:
         samples = list(self.latencies)
         return {"p50": percentile(samples, 0.5), "p95": percentile(samples, 0.95)}
+
+    def latency_by_kind(self) -> dict[str, dict[str, float | int | None]]:
+        """Per kind of image: how many, the added latency's p50 and p95, and the workers' median CPU."""
+        return {
+            kind.value: {
+                "count": len(self.by_kind[kind]),
+                "p50": percentile(self.by_kind[kind], 0.5),
+                "p95": percentile(self.by_kind[kind], 0.95),
+                "cpu_p50": percentile(self.cpu_by_kind[kind], 0.5),
+            }
+            for kind in ImageKind
+        }
 
 
 class OnceLog:

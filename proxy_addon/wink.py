@@ -9,12 +9,13 @@ goes wrong sends the original bytes. `http://wink.proxy/` (through the proxy) sh
 
     WinkOptions   the wink_* options, checked by pure parsers (options.py)
     Cache         the result cache on disk, following wink_cache_dir/size (cache.py)
-    Workers       the worker processes that run the pipeline (workers.py, pool.py, worker.py)
+    Workers       the worker processes that run the pipeline, step by step (workers.py, lanes.py, pool.py, worker.py)
     ControlHost   http(s)://wink.proxy/: status page and JSON API (control_host.py, control.py)
     Revalidation  our ETags never reach the origin (revalidate.py, etags.py)
     Animate       sniff -> schedule -> apply (animate.py, bodies.py, scheduler.py, rewrite.py)
     Gate          only GETs for images, answered 200 with an image type; the rest streams (gate.py)
     Privacy       no URLs on the console, private files, the cache partitioned by site (privacy.py)
+    Multiplex     HTTP/2 to the browser, so a held image never holds up the others (multiplex.py)
 
 Importing this module loads no model and no OpenCV: mitmproxy runs it with a sys.path that spawned
 workers inherit, and the pipeline only loads inside the workers.
@@ -26,6 +27,7 @@ from proxy_addon.animate import Animate
 from proxy_addon.cache import Cache
 from proxy_addon.control_host import ControlHost
 from proxy_addon.gate import Gate
+from proxy_addon.multiplex import Multiplex
 from proxy_addon.options import WinkOptions
 from proxy_addon.privacy import Privacy
 from proxy_addon.revalidate import Revalidation
@@ -41,11 +43,12 @@ def make_addons() -> list[object]:
     return [
         options,
         Privacy(),
+        Multiplex(),
         cache,
         workers,
-        ControlHost(stats, cache, workers.pool),
+        ControlHost(stats, cache, workers.lanes),
         Revalidation(options),
-        Animate(options, cache, workers.pool, stats, log),
+        Animate(options, cache, workers.lanes, stats, log),
         Gate(),
     ]
 

@@ -8,6 +8,7 @@ a `WorkResult` (proxy_addon.protocol): only a dying process raises in the parent
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import resource
 import signal
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.quiet import silence_native_logs
-from proxy_addon.protocol import Kind, WorkResult
+from proxy_addon.protocol import Kind, Lane, Step, WorkResult
 from proxy_addon.roster import Roster
 
 if TYPE_CHECKING:  # the models load in the worker, on first use, never in the proxy
@@ -64,16 +65,18 @@ def _heartbeat(roster: Roster, slot: int | None) -> None:
         time.sleep(HEARTBEAT)
 
 
-def run_job(job: int, data: bytes, target: str, preset: str, fmt: str) -> WorkResult:
-    """animate(), with the job named on the roster while it runs: if this process dies under it, the
-    parent knows which image did it."""
+def run_job(job: int, step: Step) -> WorkResult:
+    """One step of an image's work, with the job named on the roster while it runs (if this process
+    dies under it, the parent knows which image did it), and the CPU time it took."""
     if _roster is not None:
         _roster.running(_slot, job)
+    started = time.process_time()
     try:
-        return animate(data, target, preset, fmt)
+        result = STEPS[step.lane](step)
     finally:
         if _roster is not None:
             _roster.running(_slot, 0)
+    return dataclasses.replace(result, cpu_ms=round((time.process_time() - started) * 1000, 2))
 
 
 def _animator(target: str, preset: str) -> Animator:
@@ -92,15 +95,42 @@ def warm(target: str, preset: str) -> WorkResult:
     return NOTHING
 
 
-def animate(data: bytes, target: str, preset: str, fmt: str) -> WorkResult:
-    """Animate one image; every outcome is a value."""
+def look(step: Step) -> WorkResult:
+    """Is there a face big enough to animate? NOTHING, FACES to identify, or (target `any`) TARGETS."""
     try:
-        animation = _animator(target, preset).animate(data, fmt=fmt)
+        animator = _animator(step.target, step.preset)
+        found = animator.look(step.data)
+    except Exception as error:
+        return _failure(error)
+    faces = tuple((box, score) for box, score in found.detections if box in found.to_identify)
+    if not faces:
+        return NOTHING
+    return WorkResult(Kind.TARGETS if animator.target.encodings is None else Kind.FACES, faces=faces)
+
+
+def identify(step: Step) -> WorkResult:
+    """Which of the faces the look found are the target's: NOTHING, or TARGETS."""
+    try:
+        found = _animator(step.target, step.preset).identify(step.data, list(step.faces))
+    except Exception as error:
+        return _failure(error)
+    targets = tuple((face.box, face.score) for face in found.faces if face.is_target)
+    return WorkResult(Kind.TARGETS, faces=targets) if targets else NOTHING
+
+
+def animate(step: Step) -> WorkResult:
+    """Animate the target's faces in one image (all the steps, when `faces` is empty)."""
+    try:
+        targets = [box for box, _ in step.faces] or None
+        animation = _animator(step.target, step.preset).animate(step.data, fmt=step.fmt, targets=targets)
     except Exception as error:
         return _failure(error)
     if animation.data is None:
         return NOTHING
     return WorkResult(Kind.ANIMATED, animation.data)
+
+
+STEPS = {Lane.LOOK: look, Lane.IDENTIFY: identify, Lane.ANIMATE: animate}
 
 
 def _failure(error: Exception) -> WorkResult:

@@ -7,6 +7,7 @@ import logging
 
 from mitmproxy import ctx
 
+from proxy_addon.lanes import Lanes
 from proxy_addon.options import WinkOptions
 from proxy_addon.pool import PoolSettings, WorkerPool
 from proxy_addon.protocol import Kind, WorkResult
@@ -26,6 +27,7 @@ def report(log: OnceLog, result: WorkResult) -> None:
 class Workers:
     def __init__(self, log: OnceLog, options: WinkOptions) -> None:
         self.pool = WorkerPool(lambda result: report(log, result))
+        self.lanes = Lanes(self.pool)
         self.options = options
         self._running = False  # no processes for start-up checks, only once the proxy runs
 

@@ -13,13 +13,14 @@ import signal
 import struct
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from proxy_addon import control
-from tests.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, fetch_all, temp_workdir
+from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir
 
 APNG = "image/apng,image/svg+xml,image/*,*/*;q=0.8"
 EXT = f"chrome-extension://{control.EXTENSION_ID}"
@@ -230,6 +231,77 @@ def test_addon_proxy_load(proxy, origins, fixtures):
     )
 
 
+def test_addon_proxy_latency_and_cpu_per_kind_of_image(proxy, origins, fixtures):
+    """The status page tells apart what a page's images cost: no face, other people, the target, the cache."""
+    origin = origins["http"]
+    kinds = {
+        "/kinds/noface.png": encode(Image.new("RGB", (500, 400), (90, 140, 60)), "PNG"),
+        "/kinds/biden.png": encode(Image.open(fixtures / "faces" / "biden" / "biden_1.jpg"), "PNG"),
+        "/kinds/zeman.png": encode(Image.open(fixtures / "faces" / "zeman" / "zeman_2.jpg"), "PNG"),
+    }
+    for path, body in kinds.items():
+        origin.routes[path] = Route(body, "image/png")
+    before = proxy.status()["latency_by_kind"]
+    for path in [*kinds, "/kinds/zeman.png"]:
+        assert proxy.client.get(origin.url(path), accept=WEBP_ACCEPT).status == 200
+    after = proxy.status()["latency_by_kind"]
+    for kind in ("no face", "other people", "target"):
+        assert after[kind]["count"] == before[kind]["count"] + 1, kind
+        assert after[kind]["cpu_p50"] > 0 and after[kind]["p50"] > 0, kind
+    assert after["cache"]["count"] == before["cache"]["count"] + 1
+    assert after["no face"]["cpu_p50"] < after["other people"]["cpu_p50"] < after["target"]["cpu_p50"]
+    queue = proxy.status()["queue"]
+    assert set(queue["waiting"]) == set(queue["running"]) == {"look", "identify", "animate"}
+    page = proxy.client.get("http://wink.proxy/").body.decode()
+    assert "other people: " in page and "queue: waiting / running" in page
+
+
+def test_addon_proxy_face_free_photo_does_not_wait_behind_identifications(proxy, origins, fixtures):
+    """Photos of other people wait for identification when a face-free photo arrives: it is answered
+    after its quick look, not after their identifications (first come, first served answered it
+    after nearly all of them)."""
+    origin = origins["https"]
+    people = ["obama/obama_1", "obama/obama_2", "biden/biden_1", "biden/biden_2"]
+    people += ["kit_harington/kit_1", "kit_harington/kit_2", "rose_leslie/rose_1", "alex_lacamoire/alex_1"]
+    for index, name in enumerate(people):
+        image = Image.open(fixtures / "faces" / f"{name}.jpg").convert("RGB")
+        image.putpixel((0, 0), (index, 7, 77))  # bytes no earlier test sent
+        origin.routes[f"/queue/person_{index}.jpg"] = Route(encode(image, "JPEG", quality=92), "image/jpeg")
+    scenery = encode(Image.new("RGB", (900, 600), (70, 120, 160)), "JPEG")
+    origin.routes["/queue/scenery.jpg"] = Route(scenery, "image/jpeg")
+    finished: list[str] = []
+    scenery_client = Client(proxy.port, proxy.ca)
+    assert scenery_client.get(origin.url("/style.css")).status == 200  # its connection up already
+
+    def get(path: str, client: Client | None = None) -> None:
+        own = client is None
+        client = client or Client(proxy.port, proxy.ca)
+        try:
+            assert client.get(origin.url(path), accept=WEBP_ACCEPT).status == 200
+            finished.append(path)
+        finally:
+            if own:
+                client.close()
+
+    before = proxy.status()["latency_by_kind"]["no face"]["count"]
+    with ThreadPoolExecutor(len(people) + 1) as pool:
+        jobs = [pool.submit(get, f"/queue/person_{index}.jpg") for index in range(len(people))]
+        for _ in range(500):  # until every look is done and most identifications wait
+            queue = proxy.status()["queue"]
+            if queue["waiting"]["identify"] >= 5 and queue["waiting"]["look"] + queue["running"]["look"] == 0:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the photos of people never queued for identification")
+        jobs.append(pool.submit(get, "/queue/scenery.jpg", scenery_client))
+        for job in jobs:
+            job.result()
+    scenery_client.close()
+    assert proxy.status()["latency_by_kind"]["no face"]["count"] == before + 1  # looked at, not let through
+    ahead = finished.index("/queue/scenery.jpg")
+    assert ahead <= 3, f"the face-free photo came back after {ahead} of {len(people)} photos of people"
+
+
 def test_addon_proxy_control_page_and_api(proxy, origins):
     client = proxy.client
     client.get(origins["http"].url("/zeman_1.jpg"), accept=WEBP_ACCEPT)  # something to count, whatever ran before
@@ -364,3 +436,19 @@ def test_addon_proxy_deadline_killed_worker_and_restart(origins, fixtures):
         assert again.status()["counts"]["cached"] == 1
     finally:
         again.stop()
+
+
+def test_addon_proxy_speaks_http2_to_the_browser_for_an_http1_site(proxy, origins):
+    """The origin speaks only HTTP/1.1; a browser offering h2 gets h2 from the proxy (so an image held
+    for its look holds one stream, not one of the six connections a browser opens to a site)."""
+    import socket
+    import ssl
+
+    origin = origins["https"]
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as raw:
+        raw.sendall(f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1\r\nHost: 127.0.0.1:{origin.port}\r\n\r\n".encode())
+        assert raw.recv(4096).startswith(b"HTTP/1.1 200")
+        context = ssl.create_default_context(cafile=str(proxy.ca))
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.selected_alpn_protocol() == "h2"

@@ -326,7 +326,7 @@ async def test_addon_animates_and_caches(addon):
     }
     gif_flow = image_flow(jpeg, accept="image/*")  # another format is another cache entry
     await addon.send_response(gif_flow)
-    assert calls[-1][-1] == "gif"
+    assert calls[-1][0].fmt == "gif"
 
 
 @pytest.mark.asyncio
@@ -400,7 +400,7 @@ async def test_addon_deadline_then_cache(tctx, addon):
 
 @pytest.mark.asyncio
 async def test_addon_full_queue_passes_through(addon):
-    fake_worker(addon, NOTHING, delay=0.3)
+    fake_worker(addon, NOTHING, delay=0.05)  # one worker: the steps run one after another
     flows = [image_flow(image_bytes(size=(100 + i, 100))) for i in range(QUEUE_PER_WORKER + 3)]
     await asyncio.gather(*(addon.send_response(f) for f in flows))
     assert addon.counts["queue_full"] == 3 and addon.counts["passed"] == QUEUE_PER_WORKER
@@ -567,3 +567,25 @@ def test_addon_gate_streams_what_it_may_not_touch(addon):
         flow.response.status_code = status
         addon.master.addons.invoke_addon_sync(addon, HttpResponseHeadersHook(flow))
         assert not flow.response.stream, status
+
+
+def test_default_worker_count_follows_the_cores_this_process_may_use(monkeypatch):
+    from proxy_addon import options
+
+    monkeypatch.setattr(options.os, "sched_getaffinity", lambda pid: {0, 3, 5})
+    assert options.default_workers() == 3
+    monkeypatch.setattr(options.os, "sched_getaffinity", lambda pid: set())
+    assert options.default_workers() == 1
+
+
+def test_http2_to_the_browser_is_asked_of_mitmproxy_and_can_be_declined():
+    from mitmproxy.addons.proxyserver import Proxyserver
+    from mitmproxy.test import taddons
+
+    from proxy_addon.multiplex import Multiplex
+
+    for wanted, strategy in ((True, "lazy"), (False, "eager")):
+        multiplex = Multiplex()
+        with taddons.context(Proxyserver(), multiplex) as tctx:
+            tctx.configure(multiplex, wink_http2=wanted)
+            assert tctx.options.connection_strategy == strategy
