@@ -50,7 +50,7 @@ def _u24(value: int) -> bytes:
     return struct.pack("<I", value)[:3]
 
 
-def frame_chunks(image: Image.Image, quality: int | None, method: int) -> bytes:
+def frame_chunks(image: Image.Image, quality: float | None, method: int) -> bytes:
     """The ALPH/VP8 (or, for quality None, VP8L) chunks of a single-image encode, ready for an ANMF."""
     buffer = io.BytesIO()
     if quality is None:  # lossless, at libwebp's fastest effort: it is only the fallback
