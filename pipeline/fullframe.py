@@ -55,6 +55,63 @@ def _full_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame])
     return images, durations
 
 
+#: APNG of an opaque photo: the still is kept to multiples of STILL_STEP levels (at most 2 levels off,
+#: about 1 on average: PSNR 46 dB, within the fidelity rule), so PNG's filters see a quarter of the
+#: values and deflate codes each in about two bits less. The moving pixels, each shown for 50-250 ms,
+#: are kept to multiples of MOTION_STEP (at most 4 off), as GIF's 256 colours are coarser still.
+STILL_STEP = 4
+MOTION_STEP = 8
+#: A pixel is redrawn when a channel of the wanted frame is this far from what is shown (the WebP's
+#: threshold); the frame that ends the loop redraws every pixel not exactly the still's.
+APNG_CHANGE_LEVELS = 9
+
+
+def _posterized(pixels: np.ndarray, step: int) -> np.ndarray:
+    """Each channel rounded to the nearest multiple of `step` that fits a byte."""
+    top = 255 - 255 % step
+    return np.minimum((pixels.astype(np.uint16) + step // 2) // step * step, top).astype(np.uint8)
+
+
+def _apng_delta_frames(rgb: np.ndarray, frames: list[Frame]) -> tuple[list[Image.Image], list[int]]:
+    """RGBA frames for an opaque photo: the still, then per frame only the pixels that change, opaque
+    over a transparent rest (blended onto what is shown), and last the still's own pixels back."""
+    import cv2
+
+    still = _posterized(rgb, STILL_STEP)
+    shown = still.copy()
+    height, width = rgb.shape[:2]
+    images = [Image.fromarray(np.dstack([still, np.full((height, width), 255, np.uint8)]), "RGBA")]
+    durations = [frames[0].duration_ms]
+    drawn: Box | None = None  # where any frame drew: where the still may need to be put back
+    for canvas, may_differ, duration in _tail(canvas_frames(rgb, None, frames)):
+        frame = np.zeros((height, width, 4), np.uint8)
+        if may_differ is not None and drawn is not None and np.array_equal(canvas, rgb):
+            may_differ = drawn  # the still again: every pixel drawn since gets exactly the first frame's back
+        if may_differ is not None:
+            region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
+            if may_differ is drawn:
+                wanted, levels = still[region], 0
+            else:
+                wanted, levels = _posterized(canvas[region], MOTION_STEP), APNG_CHANGE_LEVELS
+            over = np.max(cv2.absdiff(wanted, shown[region]), axis=2) > levels
+            if over.any():
+                mask = over.astype(np.uint8)
+                cv2.copyTo(wanted, mask, shown[region])
+                frame[region][..., :3] = np.where(over[..., None], wanted, 0)
+                frame[region][..., 3] = mask * np.uint8(255)
+                drawn = Box.union(drawn, may_differ)
+                images.append(Image.fromarray(frame, "RGBA"))
+                durations.append(duration)
+                continue
+        durations[-1] += duration  # nothing to draw: the frame before shows longer
+    return images, durations
+
+
+def _tail(sequence: Iterator[tuple[np.ndarray, Box | None, int]]) -> Iterator[tuple[np.ndarray, Box | None, int]]:
+    next(sequence)  # the still
+    yield from sequence
+
+
 def encode_apng(
     rgb: np.ndarray,
     alpha: np.ndarray | None,
@@ -62,9 +119,17 @@ def encode_apng(
     icc_profile: bytes | None = None,
     focus: Box | None = None,
 ) -> bytes:
+    """APNG. An opaque photo's frames after the first carry only the pixels that change, blended over
+    the frame before (Pillow crops each to the rectangle that differs); an image with alpha of its
+    own gets whole frames, replaced in turn."""
     from PIL import PngImagePlugin
 
-    images, durations = _full_frames(rgb, alpha, frames)
+    if alpha is None:
+        images, durations = _apng_delta_frames(rgb, frames)
+        blend = [PngImagePlugin.Blend.OP_SOURCE] + [PngImagePlugin.Blend.OP_OVER] * (len(images) - 1)
+    else:
+        images, durations = _full_frames(rgb, alpha, frames)
+        blend = [PngImagePlugin.Blend.OP_SOURCE] * len(images)
     info = PngImagePlugin.PngInfo()
     info.add_itxt("XML:com.adobe.xmp", xmp_packet().decode())
     info.add_text("Description", DESCRIPTION)
@@ -77,6 +142,8 @@ def encode_apng(
         append_images=images[1:],
         duration=durations,
         loop=0,
+        disposal=PngImagePlugin.Disposal.OP_NONE,
+        blend=blend,
         pnginfo=info,
         icc_profile=icc_profile,
         compress_level=3,
