@@ -21,6 +21,8 @@ __all__ = ["canvas_frames", "encode_apng", "encode_gif"]
 #: GIF: colours taken from the still, and the palette index left free for transparent pixels.
 GIF_COLOURS = 255
 GIF_TRANSPARENT = 255
+#: A pixel is redrawn when its palette colour is this far, in some channel, from the one shown.
+GIF_CHANGE_LEVELS = 9
 
 
 def canvas_frames(
@@ -152,6 +154,44 @@ def encode_apng(
     return buffer.getvalue()
 
 
+def _gif_delta_frames(rgb: np.ndarray, frames: list[Frame]) -> tuple[list[Image.Image], list[int]]:
+    """Palette frames for an opaque photo: the still, then per frame only the pixels whose colour
+    moves past GIF_CHANGE_LEVELS from the one shown (as the WebP and the APNG do), transparent
+    elsewhere; a frame that shows the still again puts back exactly the first frame's pixels."""
+    palette_image = Image.fromarray(rgb).quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
+    palette = ((palette_image.getpalette() or []) + [0] * 768)[:768]
+    colours = np.array(palette, np.int16).reshape(256, 3)
+    still = Image.fromarray(rgb).quantize(palette=palette_image, dither=Image.Dither.NONE)  # nearest colours
+    first = np.asarray(still)
+    shown = first.copy()  # the palette index of every pixel on screen
+    height, width = rgb.shape[:2]
+    images, durations = [still], [frames[0].duration_ms]
+    drawn: Box | None = None  # where any frame drew: where the still may need to be put back
+    for canvas, may_differ, duration in _tail(canvas_frames(rgb, None, frames)):
+        if may_differ is not None and drawn is not None and np.array_equal(canvas, rgb):
+            may_differ = drawn
+        if may_differ is not None:
+            region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
+            if may_differ is drawn:
+                wanted = first[region]
+                redraw = wanted != shown[region]
+            else:
+                crop = Image.fromarray(np.ascontiguousarray(canvas[region]))
+                wanted = np.asarray(crop.quantize(palette=palette_image, dither=Image.Dither.NONE))
+                redraw = np.abs(colours[wanted] - colours[shown[region]]).max(axis=2) > GIF_CHANGE_LEVELS
+            if redraw.any():
+                shown[region] = np.where(redraw, wanted, shown[region])
+                indices = np.full((height, width), GIF_TRANSPARENT, np.uint8)
+                indices[region] = np.where(redraw, wanted, GIF_TRANSPARENT)
+                images.append(Image.fromarray(indices, "P"))
+                images[-1].putpalette(palette)
+                drawn = Box.union(drawn, may_differ)
+                durations.append(duration)
+                continue
+        durations[-1] += duration  # nothing to draw: the frame before shows longer
+    return images, durations
+
+
 def encode_gif(
     rgb: np.ndarray,
     alpha: np.ndarray | None,
@@ -167,26 +207,19 @@ def encode_gif(
     take the palette's last index instead, and such frames dispose to the background, so a pixel that
     turns transparent does not keep showing the frame before it.
     """
-    images, durations = _full_frames(rgb, alpha, frames)
-    opaque = [image.convert("RGB") for image in images]
-    palette_image = opaque[0].quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
-    paletted = [image.quantize(palette=palette_image, dither=Image.Dither.NONE) for image in opaque]
-    palette = palette_image.getpalette() or []
-    palette = (palette + [0] * 768)[:768]
     options: dict = {"disposal": 1, "transparency": GIF_TRANSPARENT}
     if alpha is None:
-        previous = np.asarray(paletted[0])
-        for index in range(1, len(paletted)):
-            current = np.asarray(paletted[index])
-            paletted[index] = Image.fromarray(np.where(current == previous, GIF_TRANSPARENT, current).astype(np.uint8))
-            paletted[index].putpalette(palette)
-            previous = current
+        paletted, durations = _gif_delta_frames(rgb, frames)
     else:
-        for index, (image, frame) in enumerate(zip(images, paletted, strict=True)):
+        images, durations = _full_frames(rgb, alpha, frames)
+        palette_image = images[0].convert("RGB").quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
+        palette = ((palette_image.getpalette() or []) + [0] * 768)[:768]
+        paletted = []
+        for image in images:
+            indices = np.asarray(image.convert("RGB").quantize(palette=palette_image, dither=Image.Dither.NONE))
             clear = np.asarray(image.getchannel("A")) < 128
-            indices = np.where(clear, GIF_TRANSPARENT, np.asarray(frame)).astype(np.uint8)
-            paletted[index] = Image.fromarray(indices, "P")
-            paletted[index].putpalette(palette)
+            paletted.append(Image.fromarray(np.where(clear, GIF_TRANSPARENT, indices).astype(np.uint8), "P"))
+            paletted[-1].putpalette(palette)
         options["disposal"] = 2
     buffer = io.BytesIO()
     paletted[0].save(
