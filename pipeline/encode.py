@@ -167,8 +167,13 @@ def encode_webp(
     frames: list[Frame],
     icc_profile: bytes | None = None,
     focus: Box | None = None,
+    source: bytes | None = None,
 ) -> bytes:
     """Animated WebP: the whole still once, then per frame only the pixels that change.
+
+    When the photo was served as an opaque still WebP (`source`, the served bytes) that decodes to
+    exactly these pixels, its own bitstream is the first frame: the still itself, at the size the site
+    chose, with no quality to search.
 
     Each later frame is an alpha-blended rectangle whose pixels are opaque only where the picture
     changes by more than `CHANGE_LEVELS` since the frame before; everything else shows through from
@@ -178,19 +183,24 @@ def encode_webp(
     """
     height, width = rgb.shape[:2]
 
-    def still_frame() -> tuple[float | None, bytes, np.ndarray | None]:
-        """(quality, None when lossless; the frame's chunks; its decoded pixels, None with alpha)."""
+    def still_frame() -> tuple[bool, bytes, np.ndarray | None]:
+        """(whether it is lossless; the frame's chunks; its decoded pixels, None with alpha)."""
+        served = webp.still_chunks(source) if source is not None and alpha is None else None
+        if served is not None and not webp.carries_alpha(served):
+            shown = webp.decode_frame(served)
+            if np.array_equal(shown, rgb):  # not turned upright, not converted to sRGB: the photo's own pixels
+                return served.startswith(b"VP8L"), served, shown
         quality = _still_quality(rgb, focus)
         image = _image(rgb, alpha)
         chunks = webp.frame_chunks(image, quality, STILL_METHOD)
         if alpha is not None:  # decode_frame reads opaque frames only, and the restoring frame needs none
-            return quality, chunks, None
+            return quality is None, chunks, None
         shown = webp.decode_frame(chunks)  # also what the restoring frame puts back
         while quality is not None and _psnr(shown, rgb) < STILL_MIN_PSNR:  # the face passed; the rest did not
             quality = quality + STILL_PSNR_STEP if quality + STILL_PSNR_STEP <= 100.0 else None
             chunks = webp.frame_chunks(image, quality, STILL_METHOD)
             shown = webp.decode_frame(chunks)
-        return quality, chunks, shown
+        return quality is None, chunks, shown
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         still = pool.submit(still_frame)  # the masks below are made while it is chosen and encoded
@@ -207,7 +217,7 @@ def encode_webp(
 @dataclass
 class _Planned:
     """A frame whose pixels are being encoded on the pool; its duration grows while later frames turn
-    out to change nothing. `encoding` yields its chunks, or (quality, chunks, pixels) for the first frame."""
+    out to change nothing. `encoding` yields its chunks, or (lossless, chunks, pixels) for the first frame."""
 
     box: Box
     encoding: Future
@@ -227,7 +237,7 @@ def _blended_deltas(
     focus: Box | None,
     still: Future,
 ) -> None:
-    """`still` is the first frame being encoded: (its quality, None when lossless; its chunks; its pixels)."""
+    """`still` is the first frame being encoded: (whether it is lossless; its chunks; its pixels)."""
     height, width = rgb.shape[:2]
     intended = rgb.copy()  # what the canvas shows, up to coding error
     touched = np.zeros((height, width), np.uint8)
@@ -261,7 +271,7 @@ def _blended_deltas(
     if all_touched is None:
         return
     restore = _even(all_touched)
-    still_quality, _, first_shown = still.result()
+    still_lossless, _, first_shown = still.result()
     area = (slice(restore.y0, restore.y1), slice(restore.x0, restore.x1))
     crop = cv2.merge([first_shown[area], touched[area] * np.uint8(255)])
     restore_ms = min(planned[-1].duration_ms, RESTORE_MS)  # touched pixels mean at least one motion frame
@@ -269,7 +279,7 @@ def _blended_deltas(
     restore_quality: float | None = RESTORE_QUALITY
     if focus is not None and touched[focus.y0 : focus.y1, focus.x0 : focus.x1].mean() > 0.5:
         restore_quality = RESTORE_QUALITY_LARGE
-    if still_quality is None:  # a still that had to be lossless is restored losslessly too, or the loop would not close
+    if still_lossless:  # a lossless still is restored losslessly too, or the loop would not close
         restore_quality = None
     encoding = pool.submit(webp.frame_chunks, Image.fromarray(crop, "RGBA"), restore_quality, MOTION_METHOD)
     planned.append(_Planned(restore, encoding, restore_ms, blend=True))

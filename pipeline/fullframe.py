@@ -120,10 +120,11 @@ def encode_apng(
     frames: list[Frame],
     icc_profile: bytes | None = None,
     focus: Box | None = None,
+    source: bytes | None = None,
 ) -> bytes:
     """APNG. An opaque photo's frames after the first carry only the pixels that change, blended over
     the frame before (Pillow crops each to the rectangle that differs); an image with alpha of its
-    own gets whole frames, replaced in turn."""
+    own gets whole frames, replaced in turn. (`focus` and `source` serve the WebP encoder only.)"""
     from PIL import PngImagePlugin
 
     if alpha is None:
@@ -198,8 +199,10 @@ def encode_gif(
     frames: list[Frame],
     icc_profile: bytes | None = None,
     focus: Box | None = None,
+    source: bytes | None = None,
 ) -> bytes:
-    """GIF with one palette for every frame (made from the still), so colours do not flicker.
+    """GIF with one palette for every frame (made from the still), so colours do not flicker (`focus`
+    and `source` serve the WebP encoder only).
 
     GIF has 1-bit transparency. In an opaque photo's animation every frame after the first leaves the
     frame before in place (disposal 1) and is transparent wherever it would repeat it: the same

@@ -68,6 +68,24 @@ def frame_chunks(image: Image.Image, quality: float | None, method: int) -> byte
     return b"".join(out)
 
 
+def still_chunks(data: bytes) -> bytes | None:
+    """The ALPH/VP8/VP8L chunks of a still WebP file, ready for an ANMF; None for an animation, a
+    file that is not WebP, or one that is cut short."""
+    if len(data) < 20 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    out, offset = [], 12
+    while offset + 8 <= len(data):
+        fourcc = data[offset : offset + 4]
+        size = struct.unpack("<I", data[offset + 4 : offset + 8])[0]
+        end = offset + 8 + size + (size % 2)
+        if fourcc in (b"ANIM", b"ANMF") or offset + 8 + size > len(data):
+            return None
+        if fourcc in _IMAGE_CHUNKS:
+            out.append(data[offset:end])
+        offset = end
+    return b"".join(out) if out and out[-1][:4] in (b"VP8 ", b"VP8L") else None
+
+
 def decode_frame(chunks: bytes) -> np.ndarray:
     """RGB pixels a decoder shows for one opaque frame's chunks (wrapped back into a one-frame WebP)."""
     data = b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
