@@ -86,21 +86,22 @@ def _apng_delta_frames(rgb: np.ndarray, frames: list[Frame]) -> tuple[list[Image
     durations = [frames[0].duration_ms]
     drawn: Box | None = None  # where any frame drew: where the still may need to be put back
     for canvas, may_differ, duration in _tail(canvas_frames(rgb, None, frames)):
-        frame = np.zeros((height, width, 4), np.uint8)
-        if may_differ is not None and drawn is not None and np.array_equal(canvas, rgb):
-            may_differ = drawn  # the still again: every pixel drawn since gets exactly the first frame's back
+        if may_differ is not None and drawn is not None:
+            region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
+            if np.array_equal(canvas[region], rgb[region]):  # only this box can differ from the still
+                may_differ = drawn  # the still again: every pixel drawn since gets exactly the first frame's back
         if may_differ is not None:
             region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
             if may_differ is drawn:
                 wanted, levels = still[region], 0
             else:
                 wanted, levels = _posterized(canvas[region], MOTION_STEP), APNG_CHANGE_LEVELS
-            over = np.max(cv2.absdiff(wanted, shown[region]), axis=2) > levels
-            if over.any():
-                mask = over.astype(np.uint8)
+            over = cv2.threshold(cv2.absdiff(wanted, shown[region]), levels, 255, cv2.THRESH_BINARY)[1]
+            mask = (cv2.cvtColor(over, cv2.COLOR_RGB2GRAY) > 0).view(np.uint8)  # some channel is past `levels`
+            if cv2.countNonZero(mask):
                 cv2.copyTo(wanted, mask, shown[region])
-                frame[region][..., :3] = np.where(over[..., None], wanted, 0)
-                frame[region][..., 3] = mask * np.uint8(255)
+                frame = np.zeros((height, width, 4), np.uint8)
+                frame[region] = cv2.merge([cv2.copyTo(wanted, mask), mask * np.uint8(255)])
                 drawn = Box.union(drawn, may_differ)
                 images.append(Image.fromarray(frame, "RGBA"))
                 durations.append(duration)
