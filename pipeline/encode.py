@@ -46,8 +46,8 @@ STILL_CLOSE_ENOUGH = 0.5
 STILL_PSNR_STEP = 2.0
 #: Quality of the frame that puts every touched pixel back to the first frame's, closing the loop;
 #: higher when the motion touched most of the face (a nod), whose whole area then carries its error.
-RESTORE_QUALITY = 85
-RESTORE_QUALITY_LARGE = 90
+RESTORE_QUALITY = 90
+RESTORE_QUALITY_LARGE = 95
 #: Quality of the moving pixels: each frame shows for about 50 ms. When a frame changes most of the
 #: face (a nod), coding noise over the whole face would read as flicker, and as a jump where the loop
 #: restores the clean still (4.4 levels on a bearded face at 75), so it gets more bits.
@@ -57,7 +57,7 @@ MOTION_QUALITY_LARGE = 85
 #: MOTION_QUALITY its 8-pixel blocks show, so it gets the quality of a large change.
 HELD_MS = 150
 #: A pixel counts as changed when a channel moves by more than this many levels.
-CHANGE_LEVELS = 9
+CHANGE_LEVELS = 8
 #: How long the restoring frame shows (taken from the end of the loop's last frame).
 RESTORE_MS = 50
 #: libwebp's speed/size trade-off (0 fastest, 6 smallest): the big first frame gets a little more
