@@ -237,7 +237,7 @@ class Animator:
         start = time.perf_counter()
         focus = Box.union(*(m.box for m in meshes))
         assert focus is not None  # there is a mesh
-        encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile, focus.shrunk(0.15))
+        encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile, focus.shrunk(0.15), source=data)
         timings["encode"] = _ms_since(start)
 
         start = time.perf_counter()

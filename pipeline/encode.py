@@ -26,15 +26,24 @@ from pipeline.types import Box, Frame
 
 __all__ = ["ENCODERS", "encode_apng", "encode_gif", "encode_webp"]
 
-#: Qualities tried for the first frame, lowest first: the first whose error over the face stays under
-#: STILL_MAX_ERROR is used, so the animation starts as the photo (the fidelity rule: at most 1.5 levels
-#: mean over the face, and STILL_MIN_PSNR over the whole picture) without spending bytes on more
-#: fidelity than anyone sees. A photo that not even quality 100 brings that close (fine chroma
-#: detail: WebP halves chroma resolution) gets a lossless first frame instead: bigger, but the still.
-STILL_QUALITIES = tuple(range(60, 101, 2))
-#: 1.5 levels less a margin: the crop is the inner face, a detector's box also holds hair and edges (+0.15).
+#: The first frame gets the lowest quality whose error over the face stays under STILL_MAX_ERROR, so
+#: the animation starts as the photo (the fidelity rule: at most 1.5 levels mean over the face, and
+#: STILL_MIN_PSNR over the whole picture) without spending bytes on more fidelity than anyone sees.
+#: libwebp takes fractional qualities, so the search lands close to the bar instead of on a coarse step.
+#: A photo that not even quality 100 brings that close (fine chroma detail: WebP halves chroma
+#: resolution) gets a lossless first frame instead: bigger, but the still.
 STILL_MAX_ERROR = 1.25
 STILL_MIN_PSNR = 40.5
+#: Where the search starts, and how fast the face's error falls per quality step near it: between
+#: quality 88 and 98 it falls by 0.07-0.11 levels a step on every served photo measured (JPEG q75-q92,
+#: WebP q80, AVIF q60), so from one measurement a straight line lands near the bar.
+STILL_FIRST_GUESS = 94.0
+STILL_ERROR_PER_QUALITY = 0.085
+#: Encodes of the face crop the search may spend, and how close it gets before stopping.
+STILL_TRIES = 4
+STILL_CLOSE_ENOUGH = 0.5
+#: When the whole picture misses STILL_MIN_PSNR (the face passed, the rest did not), quality rises by this.
+STILL_PSNR_STEP = 2.0
 #: Quality of the frame that puts every touched pixel back to the first frame's, closing the loop;
 #: higher when the motion touched most of the face (a nod), whose whole area then carries its error.
 RESTORE_QUALITY = 90
@@ -42,13 +51,13 @@ RESTORE_QUALITY_LARGE = 95
 #: Quality of the moving pixels: each frame shows for about 50 ms. When a frame changes most of the
 #: face (a nod), coding noise over the whole face would read as flicker, and as a jump where the loop
 #: restores the clean still (4.4 levels on a bearded face at 75), so it gets more bits.
-MOTION_QUALITY = 50
+MOTION_QUALITY = 45
 MOTION_QUALITY_LARGE = 85
 #: A frame that shows this long is looked at, not glimpsed (a held wink's shut lid, a held smile): at
 #: MOTION_QUALITY its 8-pixel blocks show, so it gets the quality of a large change.
 HELD_MS = 150
 #: A pixel counts as changed when a channel moves by more than this many levels.
-CHANGE_LEVELS = 7
+CHANGE_LEVELS = 8
 #: How long the restoring frame shows (taken from the end of the loop's last frame).
 RESTORE_MS = 50
 #: libwebp's speed/size trade-off (0 fastest, 6 smallest): the big first frame gets a little more
@@ -63,7 +72,7 @@ def _image(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
     return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
 
 
-def _still_quality(rgb: np.ndarray, focus: Box | None) -> int | None:
+def _still_quality(rgb: np.ndarray, focus: Box | None) -> float | None:
     """Lowest first-frame quality that keeps the face within STILL_MAX_ERROR levels of the photo, or
     None for lossless when no lossy quality does.
 
@@ -71,32 +80,52 @@ def _still_quality(rgb: np.ndarray, focus: Box | None) -> int | None:
     compares the animation's first frame with the photo: the focus grown by a tenth on every side,
     about where a face detector like dlib's draws its box. The crop starts on the full image's 16-pixel
     macroblock grid, so it codes like the same area of the full frame (within about 0.03 levels).
+    The error falls steadily as quality rises, so each next try is where the line through the last
+    two measurements (or the usual slope, after the first) meets the bar: 2-3 encodes in all.
     """
     if focus is None or focus.width < 16 or focus.height < 16:
-        return STILL_QUALITIES[-2]
+        return 98.0
     face = focus.padded(0.1, rgb.shape[1], rgb.shape[0])
     face = Box(face.x0 - face.x0 % 16, face.y0 - face.y0 % 16, face.x1, face.y1)
     crop = np.ascontiguousarray(rgb[face.y0 : face.y1, face.x0 : face.x1])
     image = Image.fromarray(crop)
 
-    def passes(quality: int) -> bool:
+    def error(quality: float) -> float:
         buffer = io.BytesIO()
         image.save(buffer, "WEBP", quality=quality, method=STILL_METHOD)
         with Image.open(buffer) as decoded:
-            error = float(cv2.absdiff(np.asarray(decoded.convert("RGB")), crop).mean())
-        # The crop's estimate is good to about 0.03 levels; at quality 100, the codec's floor, a face that
-        # only just passes is better served by the lossless fallback than by a coin toss.
-        return error <= STILL_MAX_ERROR - (0.03 if quality == 100 else 0.0)
+            return float(cv2.absdiff(np.asarray(decoded.convert("RGB")), crop).mean())
 
-    # The error falls as quality rises, so a bisection finds the lowest passing quality in 3-4 encodes.
-    low, high = 0, len(STILL_QUALITIES)  # STILL_QUALITIES[high] passes; high == len: none known to
-    while low < high:
-        middle = (low + high) // 2
-        if passes(STILL_QUALITIES[middle]):
-            high = middle
+    # The crop's estimate is good to about 0.03 levels; that margin is aimed for, so a face that only
+    # just passes on the crop also passes on the full frame.
+    target = STILL_MAX_ERROR - 0.03
+    passing: tuple[float, float] | None = None  # (lowest quality known to pass, its error)
+    failing: tuple[float, float] | None = None  # (highest quality known to fail, its error)
+    quality = STILL_FIRST_GUESS
+    for _ in range(STILL_TRIES):
+        found = error(quality)
+        if found <= STILL_MAX_ERROR:
+            passing = (quality, found) if passing is None or quality < passing[0] else passing
         else:
-            low = middle + 1
-    return STILL_QUALITIES[high] if high < len(STILL_QUALITIES) else None
+            failing = (quality, found) if failing is None or quality > failing[0] else failing
+        if passing is not None and failing is not None:
+            if passing[0] - failing[0] <= STILL_CLOSE_ENOUGH:
+                break
+            # Between the two, where the straight line through them meets the target.
+            (q_fail, e_fail), (q_pass, e_pass) = failing, passing
+            share = (e_fail - target) / (e_fail - e_pass) if e_fail > e_pass else 0.5
+            quality = q_fail + share * (q_pass - q_fail)
+            quality = min(max(quality, q_fail + 0.25), q_pass - 0.25)
+        elif passing is not None:  # only passes so far: step down along the usual slope
+            quality = max(0.0, quality - max(0.5, (target - found) / STILL_ERROR_PER_QUALITY))
+        else:  # only failures: step up
+            if quality >= 100.0:
+                break
+            quality = min(100.0, quality + max(0.5, (found - target) / STILL_ERROR_PER_QUALITY))
+        quality = round(quality * 4) / 4
+    if passing is not None:
+        return passing[0]
+    return 100.0 if failing is not None and failing[0] < 100.0 and error(100.0) <= STILL_MAX_ERROR else None
 
 
 def _psnr(shown: np.ndarray, rgb: np.ndarray) -> float:
@@ -138,8 +167,13 @@ def encode_webp(
     frames: list[Frame],
     icc_profile: bytes | None = None,
     focus: Box | None = None,
+    source: bytes | None = None,
 ) -> bytes:
     """Animated WebP: the whole still once, then per frame only the pixels that change.
+
+    When the photo was served as an opaque still WebP (`source`, the served bytes) that decodes to
+    exactly these pixels, its own bitstream is the first frame: the still itself, at the size the site
+    chose, with no quality to search.
 
     Each later frame is an alpha-blended rectangle whose pixels are opaque only where the picture
     changes by more than `CHANGE_LEVELS` since the frame before; everything else shows through from
@@ -149,16 +183,24 @@ def encode_webp(
     """
     height, width = rgb.shape[:2]
 
-    def still_frame() -> tuple[int | None, bytes]:
+    def still_frame() -> tuple[bool, bytes, np.ndarray | None]:
+        """(whether it is lossless; the frame's chunks; its decoded pixels, None with alpha)."""
+        served = webp.still_chunks(source) if source is not None and alpha is None else None
+        if served is not None and not webp.carries_alpha(served):
+            shown = webp.decode_frame(served)
+            if np.array_equal(shown, rgb):  # not turned upright, not converted to sRGB: the photo's own pixels
+                return served.startswith(b"VP8L"), served, shown
         quality = _still_quality(rgb, focus)
         image = _image(rgb, alpha)
         chunks = webp.frame_chunks(image, quality, STILL_METHOD)
-        # (An image with alpha skips the whole-picture check: decode_frame reads opaque frames only.)
-        while quality is not None and alpha is None and _psnr(webp.decode_frame(chunks), rgb) < STILL_MIN_PSNR:
-            better = [q for q in STILL_QUALITIES if q > quality]  # the face passed; the rest of the picture did not
-            quality = better[0] if better else None
+        if alpha is not None:  # decode_frame reads opaque frames only, and the restoring frame needs none
+            return quality is None, chunks, None
+        shown = webp.decode_frame(chunks)  # also what the restoring frame puts back
+        while quality is not None and _psnr(shown, rgb) < STILL_MIN_PSNR:  # the face passed; the rest did not
+            quality = quality + STILL_PSNR_STEP if quality + STILL_PSNR_STEP <= 100.0 else None
             chunks = webp.frame_chunks(image, quality, STILL_METHOD)
-        return quality, chunks
+            shown = webp.decode_frame(chunks)
+        return quality is None, chunks, shown
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         still = pool.submit(still_frame)  # the masks below are made while it is chosen and encoded
@@ -175,7 +217,7 @@ def encode_webp(
 @dataclass
 class _Planned:
     """A frame whose pixels are being encoded on the pool; its duration grows while later frames turn
-    out to change nothing. `encoding` yields its chunks, or (quality, chunks) for the first frame."""
+    out to change nothing. `encoding` yields its chunks, or (lossless, chunks, pixels) for the first frame."""
 
     box: Box
     encoding: Future
@@ -195,7 +237,7 @@ def _blended_deltas(
     focus: Box | None,
     still: Future,
 ) -> None:
-    """`still` is the first frame being encoded: (its quality, None when lossless; its chunks)."""
+    """`still` is the first frame being encoded: (whether it is lossless; its chunks; its pixels)."""
     height, width = rgb.shape[:2]
     intended = rgb.copy()  # what the canvas shows, up to coding error
     touched = np.zeros((height, width), np.uint8)
@@ -206,7 +248,7 @@ def _blended_deltas(
             continue
         may_differ = _even(may_differ)
         region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
-        mask = cv2.dilate(_changed_pixels(canvas[region], intended[region]), kernel).astype(np.uint8, copy=False)
+        mask = cv2.dilate(_changed_pixels(canvas[region], intended[region]), kernel)
         local = _mask_box(mask)
         if local is None:  # nothing changed by more than CHANGE_LEVELS
             planned[-1].duration_ms += duration
@@ -216,29 +258,28 @@ def _blended_deltas(
         )
         top, left = box.y0 - may_differ.y0, box.x0 - may_differ.x0
         sub = (slice(top, top + box.height), slice(left, left + box.width))
-        crop = np.dstack([canvas[box.y0 : box.y1, box.x0 : box.x1], mask[sub] * np.uint8(255)])
+        crop = cv2.merge([canvas[box.y0 : box.y1, box.x0 : box.x1], mask[sub] * np.uint8(255)])
         quality = MOTION_QUALITY
         if duration >= HELD_MS or (focus is not None and int(mask.sum()) > 0.5 * focus.width * focus.height):
             quality = MOTION_QUALITY_LARGE
         encoding = pool.submit(webp.frame_chunks, Image.fromarray(crop, "RGBA"), quality, MOTION_METHOD)
         planned.append(_Planned(box, encoding, duration, blend=True))
-        np.copyto(intended[region], canvas[region], where=mask.astype(bool)[..., None])
-        touched[region] |= mask
+        cv2.copyTo(canvas[region], mask, intended[region])  # in place, like np.copyto(where=) but 10x faster
+        cv2.bitwise_or(touched[region], mask, touched[region])
     # Back to the still: every touched pixel gets the first frame's decoded value again.
     all_touched = _mask_box(touched)
     if all_touched is None:
         return
     restore = _even(all_touched)
-    still_quality, still_chunks = still.result()
-    first_shown = webp.decode_frame(still_chunks)
+    still_lossless, _, first_shown = still.result()
     area = (slice(restore.y0, restore.y1), slice(restore.x0, restore.x1))
-    crop = np.dstack([first_shown[area], touched[area] * 255])
+    crop = cv2.merge([first_shown[area], touched[area] * np.uint8(255)])
     restore_ms = min(planned[-1].duration_ms, RESTORE_MS)  # touched pixels mean at least one motion frame
     planned[-1].duration_ms -= restore_ms
-    restore_quality: int | None = RESTORE_QUALITY
+    restore_quality: float | None = RESTORE_QUALITY
     if focus is not None and touched[focus.y0 : focus.y1, focus.x0 : focus.x1].mean() > 0.5:
         restore_quality = RESTORE_QUALITY_LARGE
-    if still_quality is None:  # a still that had to be lossless is restored losslessly too, or the loop would not close
+    if still_lossless:  # a lossless still is restored losslessly too, or the loop would not close
         restore_quality = None
     encoding = pool.submit(webp.frame_chunks, Image.fromarray(crop, "RGBA"), restore_quality, MOTION_METHOD)
     planned.append(_Planned(restore, encoding, restore_ms, blend=True))

@@ -50,7 +50,7 @@ def _u24(value: int) -> bytes:
     return struct.pack("<I", value)[:3]
 
 
-def frame_chunks(image: Image.Image, quality: int | None, method: int) -> bytes:
+def frame_chunks(image: Image.Image, quality: float | None, method: int) -> bytes:
     """The ALPH/VP8 (or, for quality None, VP8L) chunks of a single-image encode, ready for an ANMF."""
     buffer = io.BytesIO()
     if quality is None:  # lossless, at libwebp's fastest effort: it is only the fallback
@@ -66,6 +66,24 @@ def frame_chunks(image: Image.Image, quality: int | None, method: int) -> bytes:
             out.append(data[offset : offset + 8 + size + (size % 2)])
         offset += 8 + size + (size % 2)
     return b"".join(out)
+
+
+def still_chunks(data: bytes) -> bytes | None:
+    """The ALPH/VP8/VP8L chunks of a still WebP file, ready for an ANMF; None for an animation, a
+    file that is not WebP, or one that is cut short."""
+    if len(data) < 20 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    out, offset = [], 12
+    while offset + 8 <= len(data):
+        fourcc = data[offset : offset + 4]
+        size = struct.unpack("<I", data[offset + 4 : offset + 8])[0]
+        end = offset + 8 + size + (size % 2)
+        if fourcc in (b"ANIM", b"ANMF") or offset + 8 + size > len(data):
+            return None
+        if fourcc in _IMAGE_CHUNKS:
+            out.append(data[offset:end])
+        offset = end
+    return b"".join(out) if out and out[-1][:4] in (b"VP8 ", b"VP8L") else None
 
 
 def decode_frame(chunks: bytes) -> np.ndarray:

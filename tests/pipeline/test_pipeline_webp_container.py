@@ -12,7 +12,7 @@ import struct
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 
 def chunks(data: bytes, offset: int = 12, end: int | None = None) -> list[tuple[bytes, bytes]]:
@@ -109,3 +109,38 @@ def test_photo_with_alpha_and_icc_profile_keeps_both(zeman_2, animators):
             image.seek(index)
             alpha = np.asarray(image.convert("RGBA"))[..., 3]
             assert alpha[:40, :40].max() == 0 and alpha[100:, 100:].min() == 255, index
+
+
+def test_photo_served_as_webp_starts_with_its_own_bitstream(zeman_2, animators):
+    """A still WebP's own VP8 data is the first frame: the photo exactly, at the site's own size."""
+    with Image.open(io.BytesIO(zeman_2)) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "WEBP", quality=80)
+    served = buffer.getvalue()
+    data = animators().animate(served).data
+    assert check_container(data, icc=False)
+    first = next(payload for fourcc, payload in chunks(data) if fourcc == b"ANMF")
+    vp8 = next(payload for fourcc, payload in chunks(served) if fourcc == b"VP8 ")
+    assert vp8 in first[16:]
+    with Image.open(io.BytesIO(served)) as photo, Image.open(io.BytesIO(data)) as animation:
+        assert np.array_equal(np.asarray(animation.convert("RGB")), np.asarray(photo.convert("RGB")))
+        animation.seek(animation.n_frames - 1)  # and the loop closes on it
+        last = np.asarray(animation.convert("RGB")).astype(int)
+        assert np.abs(last - np.asarray(photo.convert("RGB")).astype(int)).mean() < 0.5
+
+
+def test_webp_turned_upright_is_encoded_anew(zeman_2, animators):
+    """A WebP whose EXIF says to turn it is shown turned: its own bitstream would be the wrong way up."""
+    with Image.open(io.BytesIO(zeman_2)) as image:
+        upright = image.convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    buffer = io.BytesIO()
+    upright.transpose(Image.Transpose.ROTATE_270).save(buffer, "WEBP", quality=80, exif=exif.tobytes())
+    data = animators().animate(buffer.getvalue()).data
+    with Image.open(io.BytesIO(buffer.getvalue())) as photo:
+        expected = np.asarray(ImageOps.exif_transpose(photo).convert("RGB")).astype(int)
+    with Image.open(io.BytesIO(data)) as animation:
+        assert animation.size == upright.size
+        shown = np.asarray(animation.convert("RGB")).astype(int)
+    assert np.abs(shown - expected).mean() < 1.5  # re-encoded within the fidelity rule, the right way up
