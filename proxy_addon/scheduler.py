@@ -29,6 +29,8 @@ from proxy_addon.workers import report
 #: once (45 on the page-load benchmark), so a page's burst fits; the bound keeps a flood from holding
 #: unbounded bodies and waits.
 QUEUE_PER_WORKER = 32
+#: Seconds a finished job still answers for its image once its cache entry is written.
+ANSWERS_AFTER_WRITE = 2.0
 #: Results remembered as "nothing to do" (b"" in the cache), so the image costs one lookup next time.
 NOTHING_TO_DO = (Kind.NOTHING, Kind.BAD_IMAGE)
 
@@ -148,7 +150,9 @@ class Scheduler:
 
         def written(future: asyncio.Future[Any]) -> None:
             self._writing.discard(future)
-            self._jobs.pop(key, None)
+            # A request that looked the key up in the cache just before the entry was written misses
+            # it there: the finished job answers it for a moment longer.
+            asyncio.get_running_loop().call_later(ANSWERS_AFTER_WRITE, self._jobs.pop, key, None)
 
         stored.add_done_callback(written)
         return True

@@ -102,7 +102,7 @@ def table(fixtures: Path) -> dict[str, Route]:
         )
     for index in range(1, 12):
         routes[f"/variant_{index}.jpg"] = Route(variant(fixtures, index), "image/jpeg")
-    for index in (10, 11):  # ~3 MP: their APNG is far over the "full disk" test's 6 MB file limit
+    for index in (10, 11):  # ~3 MP: their APNG (~4.2 MB) is over the "full disk" test's 2.5 MB file limit
         still = Image.open(io.BytesIO(variant(fixtures, index)))
         scale = (3_000_000 / (still.width * still.height)) ** 0.5
         big = still.resize((int(still.width * scale), int(still.height * scale)))
@@ -359,10 +359,10 @@ def test_hostile_damaged_deleted_and_full_cache(origins, fixtures):
     finally:
         proxy.stop()
 
-    # a disk that fills up mid-write: no file may grow past 6 MB (sqlite's journal stays under it; a
+    # a disk that fills up mid-write: no file may grow past 2.5 MB (sqlite's journal stays under it; a
     # 3 MP APNG does not)
     apng = {"accept": "image/apng,image/*;q=0.8"}
-    proxy = Mitmdump(temp_workdir(), file_size_limit=6_000_000, wink_timeout=60, wink_workers=1)
+    proxy = Mitmdump(temp_workdir(), file_size_limit=2_500_000, wink_timeout=60, wink_workers=1)
     try:
         proxy.wait_ready()
         assert proxy.status()["cache"]["on"] is True

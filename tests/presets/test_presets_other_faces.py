@@ -47,7 +47,9 @@ LID_FACES = [
     "faces/lin_manuel_miranda/lin_1.png",
 ]
 #: Faces on which MediaPipe, as the judge runs it, does not yet read the painted lid shut (issue 14), with
-#: what it read when this was written: kept here so a fix shows up (strict) and a regression elsewhere fails.
+#: what it read when this was written. Not strict: MediaPipe's reading of a shut lid moves by about 0.1
+#: between near-identical frames and machines, and these sit near the bar (obama_2's blink read 0.37 on
+#: one machine and passed on CI's); a regression on any other face still fails.
 LID_MISSES: dict[tuple[str, str], str] = {
     ("faces/obama/obama_2.jpg", "wink"): "hooded eye under a heavy brow, looking aside: 0.40, never shut",
     ("faces/biden/biden_2.jpg", "wink"): "0.31, but shut for 50 ms only",
@@ -66,9 +68,9 @@ def test_the_lid_faces_are_every_other_fixture_face(labels):
 
 
 def _faces(preset: str) -> list:
-    """LID_FACES as parameters, the known misses of `preset` marked as strict expected failures."""
+    """LID_FACES as parameters, the known misses of `preset` marked as expected failures."""
     return [
-        pytest.param(face, marks=pytest.mark.xfail(strict=True, reason=LID_MISSES[face, preset]))
+        pytest.param(face, marks=pytest.mark.xfail(strict=False, reason=LID_MISSES[face, preset]))
         if (face, preset) in LID_MISSES
         else face
         for face in LID_FACES
