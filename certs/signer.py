@@ -45,12 +45,21 @@ def ensure(confdir: Path) -> tuple[bytes, bytes]:
 
 
 def split(pem: bytes) -> tuple[bytes, bytes] | None:
-    """(certificate chain, private key) from one PEM file holding both, or None when either is missing."""
-    marker = b"-----BEGIN CERTIFICATE-----"
-    at = pem.find(marker)
-    if at < 0 or b"PRIVATE KEY-----" not in pem[:at]:
+    """(certificate chain, private key) from one PEM file holding both, or None when either is missing.
+
+    Read with cryptography's loaders (which find each kind of block) and written back as PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+        chain = x509.load_pem_x509_certificates(pem)
+    except ValueError:
         return None
-    return pem[at:], pem[:at]
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in chain), key_pem
 
 
 def signer_fingerprint(confdir: Path) -> str:
