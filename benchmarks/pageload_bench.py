@@ -40,21 +40,14 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from tests.browser.paint import CHROMIUM_ARGS as PAINT_CHROMIUM_ARGS
 from tests.harness import Mitmdump, Origin, Route, temp_workdir
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
 CHROMIUM = Path(os.environ.get("WINK_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--ignore-certificate-errors",  # both proxies show the browser their own CA's certificates
-]
+#: The browser tests' Chromium flags, and both proxies show their own CA's certificates.
+CHROMIUM_ARGS = [*PAINT_CHROMIUM_ARGS, "--ignore-certificate-errors"]
 BARS = {"ratio_no_target": 2.2, "ratio_with_target": 3.0, "median_added_ms": 150.0, "cpu_per_other_face_ms": 100.0}
 SCENERY_SOURCES = (
     "coffee",
