@@ -129,8 +129,6 @@ class Animator:
 
     def warm(self) -> None:
         """Load every model now (a worker process does this before its first real image)."""
-        import face_recognition  # noqa: F401  (loads dlib's models)
-
         blank = np.full((256, 256, 3), 128, np.uint8)
         faces.detect(blank, 1.0, 256, 256)
         landmarks.face_mesh(blank, Box(64, 64, 192, 192))

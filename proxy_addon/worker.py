@@ -49,6 +49,12 @@ def init(target: str, preset: str, confdir: str, roster: Roster, memory_mb: int 
     silence_native_logs("WINK_WORKER_STDERR")  # MediaPipe's C++ notices would fill the proxy's console
     with contextlib.suppress(OSError):
         os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
+    # One process per core already: BLAS threads of their own would only fight over the same cores
+    # (and OpenBLAS's spin-waiting ones burn CPU while they wait).
+    import numpy  # noqa: F401  (loads the BLAS that the limit applies to)
+    import threadpoolctl
+
+    threadpoolctl.threadpool_limits(limits=1)
     if memory_mb > 0:
         with contextlib.suppress(ValueError, OSError):
             limit = memory_mb * 1024 * 1024
