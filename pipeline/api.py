@@ -155,7 +155,7 @@ class Animator:
 
     def identify(self, data: bytes, detections: Stages | list[tuple[Box, float]] | None = None) -> Stages:
         """The look, then whose faces they are: the full image decoded, each big face compared with the
-        target (dlib's encoding: the expensive part). `detections`: the look already taken, or its
+        target (the face-recognition encoding: the expensive part). `detections`: the look already taken, or its
         detections (from another process, say)."""
         if detections is None:
             found = self.look(data)

@@ -2,14 +2,14 @@
 
 A page has dozens of photos, most without a face, a few of other people, maybe one of the target.
 Each image's work is split into steps (proxy_addon.protocol.Lane): the look (~20 ms: is there a
-face?), the identification (~75 ms a face: is it the target?) and the animation (hundreds of ms).
+face?), the identification (~20 ms a face: is it the target?) and the animation (hundreds of ms).
 Steps wait here, not in the process pool's first-come queue, and start in lane order, so a look never
 waits behind identifications or animations that are waiting too.
 
 A step that has started runs to its end (a worker cannot be interrupted), so the long ones are kept
 from holding every worker: animations may hold all workers but one (when there are two or more), and
 with three workers or more, identifications and animations together all but `RESERVED_FOR_LOOKS`.
-A look then waits for at most one identification (~75 ms), never for an animation. With two workers
+A look then waits for at most one identification (~20 ms a face), never for an animation. With two workers
 (the default on two cores) nothing more is kept back: a worker kept idle for looks left a page's
 photos of other people to a single worker, which cost more than it saved (benchmarks/pageload_bench.py).
 """

@@ -32,7 +32,7 @@ class Lane(IntEnum):
     look first, so a page's many photos without a face are never held behind the few with one."""
 
     LOOK = 0  # is there a face at all? (a preview decoded, two cheap detectors): most images end here
-    IDENTIFY = 1  # is it the target? (dlib's encoding, about 75 ms a face)
+    IDENTIFY = 1  # is it the target? (the face-recognition encoding, about 20 ms a face)
     ANIMATE = 2  # the animation (hundreds of ms)
 
 
