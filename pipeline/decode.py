@@ -19,10 +19,8 @@ from pipeline.types import Still
 
 #: Images over this many pixels are refused before decoding (decompression bombs, gigapixel scans).
 MAX_PIXELS = 40_000_000
-#: Longest side of the copy used to find faces. MediaPipe's detectors read 192 and 128 pixels square
-#: whatever they are given, so a larger preview finds no more faces (the fixtures' faces and scores
-#: are the same at 640); it only costs a fuller JPEG decode.
-PREVIEW_SIDE = 320
+#: Longest side of the copy used to find faces.
+PREVIEW_SIDE = 640
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
@@ -201,10 +199,8 @@ def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
     _check_still(info)
     orientation = _orientation(image)
     if info.format == "jpeg" and image.mode in ("RGB", "L", "CMYK", "YCbCr"):
-        # Draft mode decodes at 1/2, 1/4 or 1/8 scale directly from the DCT: several times faster. It
-        # keeps both sides at least the size asked for, so it is asked for the fitted size, not a square.
-        factor = min(1.0, side / max(info.width, info.height))
-        image.draft("RGB", (max(1, round(info.width * factor)), max(1, round(info.height * factor))))
+        # Draft mode decodes at 1/2, 1/4 or 1/8 scale directly from the DCT: several times faster.
+        image.draft("RGB", (side, side))
     _load(image)
     if orientation != 1:
         image = ImageOps.exif_transpose(image)
