@@ -258,11 +258,13 @@ def test_addon_proxy_latency_and_cpu_per_kind_of_image(proxy, origins, fixtures)
 
 def test_addon_proxy_face_free_photo_does_not_wait_behind_identifications(proxy, origins, fixtures):
     """Photos of other people wait for identification when a face-free photo arrives: it is answered
-    after its quick look, not after their identifications (first come, first served answered it
-    after nearly all of them)."""
+    after its quick look, not after their identifications. First come, first served answers it after
+    all of them; the lanes after the two running and the few that end while it travels (an
+    identification is ~20 ms a face)."""
     origin = origins["https"]
-    people = ["obama/obama_1", "obama/obama_2", "biden/biden_1", "biden/biden_2"]
-    people += ["kit_harington/kit_1", "kit_harington/kit_2", "rose_leslie/rose_1", "alex_lacamoire/alex_1"]
+    names = ["obama/obama_1", "obama/obama_2", "biden/biden_1", "biden/biden_2"]
+    names += ["kit_harington/kit_1", "kit_harington/kit_2", "rose_leslie/rose_1", "alex_lacamoire/alex_1"]
+    people = [*names, *names[:4]]  # the same faces again, in bytes of their own
     for index, name in enumerate(people):
         image = Image.open(fixtures / "faces" / f"{name}.jpg").convert("RGB")
         image.putpixel((0, 0), (index, 7, 77))  # bytes no earlier test sent
@@ -288,9 +290,9 @@ def test_addon_proxy_face_free_photo_does_not_wait_behind_identifications(proxy,
         jobs = [pool.submit(get, f"/queue/person_{index}.jpg") for index in range(len(people))]
         for _ in range(500):  # until every look is done and most identifications wait
             queue = proxy.status()["queue"]
-            if queue["waiting"]["identify"] >= 5 and queue["waiting"]["look"] + queue["running"]["look"] == 0:
+            if queue["waiting"]["identify"] >= 8 and queue["waiting"]["look"] + queue["running"]["look"] == 0:
                 break
-            time.sleep(0.01)
+            time.sleep(0.005)
         else:
             pytest.fail("the photos of people never queued for identification")
         jobs.append(pool.submit(get, "/queue/scenery.jpg", scenery_client))
@@ -299,7 +301,7 @@ def test_addon_proxy_face_free_photo_does_not_wait_behind_identifications(proxy,
     scenery_client.close()
     assert proxy.status()["latency_by_kind"]["no face"]["count"] == before + 1  # looked at, not let through
     ahead = finished.index("/queue/scenery.jpg")
-    assert ahead <= 3, f"the face-free photo came back after {ahead} of {len(people)} photos of people"
+    assert ahead <= len(people) // 2, f"the face-free photo came back after {ahead} of {len(people)} photos of people"
 
 
 def test_addon_proxy_control_page_and_api(proxy, origins):
