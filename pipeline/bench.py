@@ -30,15 +30,28 @@ def _no_face_photo(fixtures: Path) -> bytes:
     return buffer.getvalue()
 
 
-def cases(fixtures: Path) -> list[tuple[str, bytes, str]]:
+def _as_avif(path: Path) -> bytes:
+    """The photo the way a site serving AVIF sends it (quality 60)."""
+    from PIL import Image
+
+    with Image.open(path) as original:
+        buffer = io.BytesIO()
+        original.convert("RGB").save(buffer, "AVIF", quality=60)
+    return buffer.getvalue()
+
+
+def cases(fixtures: Path) -> list[tuple[str, bytes, str, str]]:
+    """(name, served bytes, kind, output format): the last is the one a browser gets for AVIF."""
     faces = fixtures / "faces"
+    zeman_1 = faces / "zeman" / "zeman_1.jpg"
     return [
-        ("zeman_1 (target, 0.9 MP)", (faces / "zeman" / "zeman_1.jpg").read_bytes(), "target"),
-        ("zeman_2 (target, turned)", (faces / "zeman" / "zeman_2.jpg").read_bytes(), "target"),
-        ("no face (0.8 MP)", _no_face_photo(fixtures), "no face"),
-        ("biden_1 (non-target, 2.1 MP)", (faces / "biden" / "biden_1.jpg").read_bytes(), "non-target"),
-        ("obama_1 (non-target)", (faces / "obama" / "obama_1.jpg").read_bytes(), "non-target"),
-        ("two_people (2 non-targets)", (fixtures / "scenes" / "two_people.jpg").read_bytes(), "non-target"),
+        ("zeman_1 (target, 0.9 MP)", zeman_1.read_bytes(), "target", "webp"),
+        ("zeman_2 (target, turned)", (faces / "zeman" / "zeman_2.jpg").read_bytes(), "target", "webp"),
+        ("no face (0.8 MP)", _no_face_photo(fixtures), "no face", "webp"),
+        ("biden_1 (non-target, 2.1 MP)", (faces / "biden" / "biden_1.jpg").read_bytes(), "non-target", "webp"),
+        ("obama_1 (non-target)", (faces / "obama" / "obama_1.jpg").read_bytes(), "non-target", "webp"),
+        ("two_people (2 non-targets)", (fixtures / "scenes" / "two_people.jpg").read_bytes(), "non-target", "webp"),
+        ("zeman_1 AVIF q60 -> AVIF", _as_avif(zeman_1), "target", "avif"),
     ]
 
 
@@ -51,14 +64,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     animator = Animator("zeman", "wink")
     report: list[dict[str, Any]] = []
-    for name, data, kind in cases(fixtures):
-        animator.animate(data)  # warm-up: models, caches
+    for name, data, kind, fmt in cases(fixtures):
+        animator.animate(data, fmt)  # warm-up: models, caches
         totals: list[float] = []
         stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
         size = None
         for _ in range(args.repeat):
             start = time.perf_counter()
-            result = animator.animate(data)
+            result = animator.animate(data, fmt)
             totals.append((time.perf_counter() - start) * 1000)
             for stage in STAGES:
                 stages[stage].append(result.timings_ms.get(stage, 0.0))
@@ -67,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             {
                 "case": name,
                 "kind": kind,
+                "format": fmt,
                 "animated": size is not None,
                 "total_ms": round(statistics.median(totals), 1),
                 "stages_ms": {stage: round(statistics.median(v), 1) for stage, v in stages.items()},

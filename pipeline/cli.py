@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_FACE = 0, 1, 2, 3
-SUFFIXES = {"webp": ".webp", "apng": ".png", "gif": ".gif"}
+SUFFIXES = {"webp": ".webp", "apng": ".png", "gif": ".gif", "avif": ".avif"}
 
 
 _messages = sys.stderr
@@ -257,9 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", default="zeman", help="enrolled name, photo, folder of photos, or 'any' (default: zeman)"
     )
     animate.add_argument("--preset", default="wink", help="preset name or .npz path (default: wink)")
-    animate.add_argument(
-        "--format", choices=("webp", "apng", "gif"), default="webp", help="output format (default: webp)"
-    )
+    animate.add_argument("--format", choices=tuple(SUFFIXES), default="webp", help="output format (default: webp)")
     animate.add_argument(
         "--confdir",
         help="folder of the key that signs the outputs, made on first use (default: $WINK_CONFDIR or certs/confdir)",

@@ -1,11 +1,11 @@
-"""Stage 7, encode: the still plus per-frame patches become an animated WebP, APNG or GIF.
+"""Stage 7, encode: the still plus per-frame patches become an animated WebP, APNG, GIF or AVIF.
 
 Animated WebP is assembled here from single-frame encodes: the first frame is the whole still at the
 quality the face needs, every later frame only the pixels that changed since the frame before (an
 alpha-blended rectangle), and a last frame that restores every touched pixel so the loop closes.
 Pillow's own animated encoder re-encodes whole frames and offers no per-frame quality. webp.py writes
 the container; marking.py says, in every format, that the result is synthetic; fullframe.py makes the
-APNG and GIF.
+APNG, GIF and AVIF.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import numpy as np
 from PIL import Image
 
 from pipeline import webp
-from pipeline.fullframe import canvas_frames, encode_apng, encode_gif
+from pipeline.fullframe import canvas_frames, encode_apng, encode_avif, encode_gif
 from pipeline.marking import exif_block, xmp_packet
 from pipeline.types import Box, Frame
 
-__all__ = ["ENCODERS", "encode_apng", "encode_gif", "encode_webp"]
+__all__ = ["ENCODERS", "encode_apng", "encode_avif", "encode_gif", "encode_webp"]
 
 #: The first frame gets the lowest quality whose error over the face stays under STILL_MAX_ERROR, so
 #: the animation starts as the photo (the fidelity rule: at most 1.5 levels mean over the face, and
@@ -306,4 +306,4 @@ def _plain_rectangles(
         previous[box.y0 : box.y1, box.x0 : box.x1] = crop  # elsewhere the canvas already equals it
 
 
-ENCODERS = {"webp": encode_webp, "apng": encode_apng, "gif": encode_gif}
+ENCODERS = {"webp": encode_webp, "apng": encode_apng, "gif": encode_gif, "avif": encode_avif}

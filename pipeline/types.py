@@ -14,8 +14,8 @@ import numpy as np
 #: Bumped whenever the same input could produce different output bytes; part of every cache key.
 PIPELINE_VERSION = "5"
 
-FORMATS = ("webp", "apng", "gif")
-MIME_TYPES = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif"}
+FORMATS = ("webp", "apng", "gif", "avif")
+MIME_TYPES = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif", "avif": "image/avif"}
 
 #: Landmarks of the refined mesh: 468 face points and 10 iris points.
 N_LANDMARKS = 478

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mitmproxy import ctx, http
 
+from pipeline.decode import sniff
 from pipeline.types import MIME_TYPES
 from proxy_addon.bodies import Untouched, examine, is_complete, may_be_image
 from proxy_addon.cache import Cache
@@ -82,7 +83,8 @@ class Animate:
         started = time.perf_counter()
         opts = ctx.options
         deadline = started + self.options.timeout
-        choice = self.options.choose(flow.request.headers.get("accept", ""))
+        served = sniff(raw[:64]) if encoding in (None, "identity") else None  # AVIF is answered with AVIF
+        choice = self.options.choose(flow.request.headers.get("accept", ""), served)
         target, preset = opts.wink_target, opts.wink_preset
         # The cache key: the image's bytes, what its animation is made with, and the site of the page
         # that asks (a page must not learn by timing what this browser saw on other sites).

@@ -29,7 +29,7 @@ MAX_DECODED = 48 * 1024 * 1024
 HEADER_PREFIX = 256 * 1024
 #: Decoded pieces are at most about this large (brotli may hand out more from one input byte).
 PIECE = 256 * 1024
-#: Pixels over which an image is not animated: GIF and APNG keep every frame at full size.
+#: Pixels over which an image is not animated: GIF, APNG and AVIF keep every frame at full size.
 MAX_PIXELS_FULL_FRAMES = 4_000_000
 
 
@@ -101,7 +101,7 @@ def examine(
         return Untouched("already animated", raw_key)
     if min(info.width, info.height) < min_size:
         return Untouched("too small", raw_key)
-    if fmt in ("gif", "apng") and info.width * info.height > MAX_PIXELS_FULL_FRAMES:
+    if fmt in ("gif", "apng", "avif") and info.width * info.height > MAX_PIXELS_FULL_FRAMES:
         return Untouched(f"too large for {fmt}", raw_key)
     body = raw
     if encoding:

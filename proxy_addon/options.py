@@ -158,7 +158,8 @@ class WinkOptions:
             "wink_format",
             str,
             "auto",
-            "Output format: auto (by Accept: WebP, else APNG, else GIF), webp, apng or gif.",
+            "Output format: auto (by Accept: AVIF for a photo served as AVIF, else WebP, else APNG, else GIF), "
+            "webp, apng, gif or avif.",
             choices=FORMAT_CHOICES,
         )
 
@@ -200,7 +201,14 @@ class WinkOptions:
                 "certs/confdir (--set confdir=certs/confdir, see proxy_addon/README.md)."
             )
 
-    def choose(self, accept: str) -> Choice:
-        """The format for a request's Accept header (or the forced one) and its settings tag."""
-        fmt = choose_format(accept, ctx.options.wink_format)
+    def choose(self, accept: str, served: str | None = None) -> Choice:
+        """The format for a request's Accept header (or the forced one) and the kind of image the site
+        `served` ("avif", "jpeg", ...; None when unknown), and its settings tag."""
+        fmt = choose_format(accept, ctx.options.wink_format, served)
         return Choice(fmt, settings_tag(self.target_key, self.preset_key, fmt))
+
+    def choices(self, accept: str) -> list[Choice]:
+        """Every Choice a response to this Accept header may get, whatever the site serves (the
+        revalidation of an animation comes before the image, so its kind is not known yet)."""
+        usual, for_avif = self.choose(accept), self.choose(accept, "avif")
+        return [usual] if for_avif == usual else [usual, for_avif]

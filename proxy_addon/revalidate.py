@@ -28,7 +28,11 @@ class Revalidation:
         inm, if_range = headers.get("if-none-match", ""), headers.get("if-range", "")
         if ETAG_MARK not in inm and ETAG_MARK not in if_range:
             return
-        tag = self.options.choose(headers.get("accept", "")).tag if ctx.options.wink_enabled else None
+        tag = None
+        if ctx.options.wink_enabled:  # the tag these settings give this client: the one it holds, if either
+            tags = [choice.tag for choice in self.options.choices(headers.get("accept", ""))]
+            held = [ours for ours in our_tags(f"{inm}, {if_range}") if ours in tags]
+            tag = held[0] if held else tags[0]
         if ETAG_MARK in if_range:  # a range of our animation: only the whole image makes sense upstream
             headers.pop("if-range")
             headers.pop("range", None)

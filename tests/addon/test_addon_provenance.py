@@ -8,6 +8,7 @@ import stat
 
 import c2pa
 from cryptography import x509
+from PIL import Image
 
 from certs.signer import SIGNER_NAME, ensure
 from pipeline import provenance
@@ -18,13 +19,23 @@ from tests.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, temp_workdir
 ACCEPTS = {"webp": WEBP_ACCEPT, "apng": "image/apng,image/*;q=0.8", "gif": "image/gif,image/*;q=0.8"}
 
 
+def _as_avif(jpeg: bytes) -> bytes:
+    """The photo as a site serving AVIF sends it."""
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(jpeg)) as image:
+        image.convert("RGB").save(out, "AVIF", quality=60)
+    return out.getvalue()
+
+
 def test_proxy_signs_every_format_with_its_confdir_key(fixtures):
+    """AVIF is what a browser that names image/avif gets for a photo served as AVIF."""
     photo = (fixtures / "faces" / "zeman" / "zeman_1.jpg").read_bytes()
-    origin = Origin({"/zeman_1.jpg": Route(photo, "image/jpeg")})
+    origin = Origin({"/zeman_1.jpg": Route(photo, "image/jpeg"), "/zeman_1.avif": Route(_as_avif(photo), "image/avif")})
     proxy = Mitmdump(temp_workdir(), wink_timeout=60, wink_workers=1)
     try:
         proxy.wait_ready()
         served = {fmt: proxy.client.get(origin.url("/zeman_1.jpg"), accept=accept) for fmt, accept in ACCEPTS.items()}
+        served["avif"] = proxy.client.get(origin.url("/zeman_1.avif"), accept=WEBP_ACCEPT)
     finally:
         proxy.stop()
         origin.close()

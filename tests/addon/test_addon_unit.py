@@ -150,6 +150,21 @@ def test_addon_choose_format(accept, setting, expected):
     assert rewrite.choose_format(accept, setting) == expected
 
 
+@pytest.mark.parametrize(
+    ("accept", "served", "expected"),
+    [
+        (WEBP_ACCEPT, "avif", "avif"),
+        (WEBP_ACCEPT, "jpeg", "webp"),
+        (WEBP_ACCEPT, None, "webp"),
+        ("image/webp,image/apng,image/*", "avif", "webp"),  # no image/avif named: image/* is not enough
+        ("image/avif;q=0,image/webp", "avif", "webp"),
+    ],
+)
+def test_addon_answers_avif_with_avif_to_clients_that_take_it(accept, served, expected):
+    assert rewrite.choose_format(accept, "auto", served) == expected
+    assert rewrite.choose_format(accept, "gif", served) == "gif"  # a forced format stays forced
+
+
 def test_addon_etag_round_trip():
     tag = etags.settings_tag("zeman", "wink", "webp")
     assert etags.tagged_etag('"abc"', tag) == f'"abc~wink.{tag}"'
@@ -330,6 +345,26 @@ async def test_addon_animates_and_caches(addon):
 
 
 @pytest.mark.asyncio
+async def test_addon_answers_a_photo_served_as_avif_with_animated_avif(addon):
+    """The served bytes decide, not the Content-Type (sites label photos wrongly); a client that
+    names no image/avif gets WebP of the same photo."""
+    animation = io.BytesIO()
+    Image.new("RGB", (200, 150), 90).save(
+        animation, "AVIF", save_all=True, append_images=[Image.new("RGB", (200, 150))]
+    )
+    calls = fake_worker(addon, animated(animation.getvalue()))
+    avif = image_bytes("AVIF")
+    flow = image_flow(avif, content_type="image/jpeg")
+    await addon.send_response(flow)
+    assert calls[-1][0].fmt == "avif"
+    assert flow.response.headers["content-type"] == "image/avif"
+    fake_worker(addon, animated(animated_webp()))
+    other = image_flow(avif, accept="image/webp,image/*")
+    await addon.send_response(other)
+    assert other.response.headers["content-type"] == "image/webp"
+
+
+@pytest.mark.asyncio
 async def test_addon_no_face_is_cached_negative(addon):
     calls = fake_worker(addon, NOTHING)
     jpeg = image_bytes()
@@ -417,6 +452,22 @@ def test_addon_if_none_match_is_untagged(addon):
     addon.send_request(flow)
     assert flow.request.headers["if-none-match"] == '"e1"'
     flow.request.headers["if-none-match"] = '"e1~wink.0123456789"'
+    addon.send_request(flow)
+    assert "if-none-match" not in flow.request.headers
+
+
+def test_addon_if_none_match_of_an_avif_animation_is_untagged(addon):
+    """Revalidation comes before the image, so an animation made as AVIF (its photo was served as
+    AVIF) is as current as the WebP this client would get of another photo."""
+    flow = tflow.tflow()
+    flow.request.headers["accept"] = WEBP_ACCEPT
+    tag = addon.part(WinkOptions).choose(WEBP_ACCEPT, "avif").tag
+    assert tag != addon.tag(flow)
+    flow.request.headers["if-none-match"] = f'"e1~wink.{tag}"'
+    addon.send_request(flow)
+    assert flow.request.headers["if-none-match"] == '"e1"'
+    flow.request.headers["accept"] = "image/webp,image/*"  # this client never gets AVIF
+    flow.request.headers["if-none-match"] = f'"e1~wink.{tag}"'
     addon.send_request(flow)
     assert "if-none-match" not in flow.request.headers
 

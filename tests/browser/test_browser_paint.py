@@ -56,9 +56,9 @@ WITH_ALPHA = {"zeman_2-alpha"}
 #: paths), each animated with target `any` and the default wink.
 EXTRA_PHOTOS = [Path(p).resolve() for p in os.environ.get("WINK_BROWSER_PHOTOS", "").split(os.pathsep) if p]
 CASES += [(f"extra{index}-{path.stem}", str(path), "any", "wink") for index, path in enumerate(EXTRA_PHOTOS)]
-FORMATS = ("webp", "apng", "gif")
-EXTENSIONS = {"webp": "webp", "apng": "png", "gif": "gif"}
-MIME = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif"}
+FORMATS = ("webp", "apng", "gif", "avif")
+EXTENSIONS = {"webp": "webp", "apng": "png", "gif": "gif", "avif": "avif"}
+MIME = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif", "avif": "image/avif"}
 
 
 ROWS: list[dict] = []  # one per checked (browser, case, format), for the report
