@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -141,14 +142,10 @@ def encode_apng(
     info.add_itxt("XML:com.adobe.xmp", xmp_packet().decode())
     info.add_text("Description", DESCRIPTION)
     info.add_text("Software", SOFTWARE)
-    buffer = io.BytesIO()
-    images[0].save(
-        buffer,
+    return _sequence(
+        images,
+        durations,
         "PNG",
-        save_all=True,
-        append_images=images[1:],
-        duration=durations,
-        loop=0,
         disposal=PngImagePlugin.Disposal.OP_NONE,
         blend=blend,
         pnginfo=info,
@@ -156,7 +153,6 @@ def encode_apng(
         compress_level=3,
         exif=b"Exif\x00\x00" + exif_block(),
     )
-    return buffer.getvalue()
 
 
 def _gif_delta_frames(rgb: np.ndarray, frames: list[Frame]) -> tuple[list[Image.Image], list[int]]:
@@ -228,19 +224,14 @@ def encode_gif(
             paletted.append(Image.fromarray(np.where(clear, GIF_TRANSPARENT, indices).astype(np.uint8), "P"))
             paletted[-1].putpalette(palette)
         options["disposal"] = 2
-    buffer = io.BytesIO()
-    paletted[0].save(
-        buffer,
+    return _sequence(
+        paletted,
+        durations,
         "GIF",
-        save_all=True,
-        append_images=paletted[1:],
-        duration=durations,
-        loop=0,
         optimize=False,
         comment=DESCRIPTION.encode(),
         **options,
     )
-    return buffer.getvalue()
 
 
 #: AVIF quality of every frame (libavif's 0-100): Pillow gives a sequence one quality. In limited range
@@ -264,22 +255,26 @@ def encode_avif(
     AV1 predicts each frame from the one before, so what did not change costs next to nothing.
     (`focus` and `source` serve the WebP encoder only.)"""
     images, durations = _full_frames(rgb, alpha, frames)
-    buffer = io.BytesIO()
-    images[0].save(
-        buffer,
-        "AVIF",
-        save_all=True,
-        append_images=images[1:],
-        duration=durations,
-        loop=0,
-        quality=AVIF_QUALITY,
-        speed=AVIF_SPEED,
-        # Debian's Chromium paints an animated AVIF in full range as if it were limited (a grey of
-        # 30 shown as 16, 220 as 237: 7.8 levels mean off on zeman_1); a still one it paints right.
-        # Limited range it paints exactly, at about 0.2 levels more error over the face.
-        range="limited",
-        icc_profile=icc_profile,
-        exif=exif_block(),  # libavif takes the TIFF structure itself, no "Exif" prefix
-        xmp=xmp_packet(),
+    return avif.without_track_metadata(
+        _sequence(
+            images,
+            durations,
+            "AVIF",
+            quality=AVIF_QUALITY,
+            speed=AVIF_SPEED,
+            # Debian's Chromium paints an animated AVIF in full range as if it were limited (a grey of
+            # 30 shown as 16, 220 as 237: 7.8 levels mean off on zeman_1); a still one it paints right.
+            # Limited range it paints exactly, at about 0.2 levels more error over the face.
+            range="limited",
+            icc_profile=icc_profile,
+            exif=exif_block(),  # libavif takes the TIFF structure itself, no "Exif" prefix
+            xmp=xmp_packet(),
+        )
     )
-    return avif.without_track_metadata(buffer.getvalue())
+
+
+def _sequence(images: list[Image.Image], durations: list[int], fmt: str, **options: Any) -> bytes:
+    """Pillow's animated writer for `fmt`: the frames, their durations, looping forever."""
+    buffer = io.BytesIO()
+    images[0].save(buffer, fmt, save_all=True, append_images=images[1:], duration=durations, loop=0, **options)
+    return buffer.getvalue()
