@@ -339,8 +339,10 @@ def _lid_skin(
     # Stretched much, the band's grain turns into streaks: there the grain is the skin's under the eye.
     stretch = lid_height / np.maximum(band_bottom - band_top, 1.0)
     own = np.clip((MAX_STRETCH - stretch) / (0.5 * MAX_STRETCH), 0, 1)[None, :, None]
-    under = _lid_detail(still_rgb, origin, box, top_y, bottom_y, down, iod)
-    return light + own * np.clip(picked - smooth, -DETAIL_MAX, DETAIL_MAX) + (1 - own) * under
+    skin = light + own * np.clip(picked - smooth, -DETAIL_MAX, DETAIL_MAX)
+    if own.min() < 1:  # (the under-eye skin's grain is one more blur of a wider patch: only when needed)
+        skin = skin + (1 - own) * _lid_detail(still_rgb, origin, box, top_y, bottom_y, down, iod)
+    return skin
 
 
 def _lid_detail(
