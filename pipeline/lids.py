@@ -30,7 +30,7 @@ RIM_DEPTH = 0.06
 CORNER_REACH = 0.15
 #: How light a shut lid's middle is at least, relative to the tone of the upper lid and brow skin: a lid
 #: comes forward out of a deep-set eye's shadowed socket into the light (and faces it, so a little lighter
-#: than the band's lighter half). From 0.9 to 1.1 it kept rose_1's identity at 0.34 (0.36 at 1.0: noise).
+#: than the band's lighter half). rose_1's identity (bar 0.35) read 0.34-0.355 from 0.9 to 1.2, not monotonic.
 LID_LIGHT = 1.1
 #: How light a shut lid is at least, relative to the skin under the eye (under a brow in shadow).
 UNDER_EYE_SHARE = 0.8
