@@ -30,7 +30,7 @@ RIM_DEPTH = 0.06
 CORNER_REACH = 0.15
 #: How light a shut lid's middle is at least, relative to the tone of the upper lid and brow skin: a lid
 #: comes forward out of a deep-set eye's shadowed socket into the light (and faces it, so a little lighter
-#: than the band's lighter half). rose_1's identity (bar 0.35) read 0.34-0.355 from 0.9 to 1.2, not monotonic.
+#: than the band's lighter half). rose_1's identity (bar 0.35) read 0.34 at 0.9 and at 1.1; a lighter lid raises it.
 LID_LIGHT = 1.1
 #: How light a shut lid is at least, relative to the skin under the eye (under a brow in shadow).
 UNDER_EYE_SHARE = 0.8
@@ -46,7 +46,7 @@ DETAIL_MAX = 10.0
 SKIN_GAP = 0.04
 #: How light the band of lid and brow skin a shut lid is made of is at least, relative to the lid's tone
 #: (a band in a deep-set eye's shadow is raised to it; the lid's middle is lit further, to LID_LIGHT).
-BAND_LIGHT = 0.82
+BAND_LIGHT = 0.75
 #: How far that band may be stretched before its grain gives way to the grain of the skin under the eye.
 MAX_STRETCH = 2.5
 #: How far under the shut lid's lowest point that skin starts (IOD units).
@@ -208,7 +208,7 @@ def close_eye(
     # (Measured on the skin's light, not per pixel: the lift must not flatten its grain.)
     missing, towards = _lift(cv2.GaussianBlur(skin, (0, 0), max(1.0, 2 * DETAIL_SCALE * iod)), tone)
     span = np.clip((ys - top_y[None, :]) / np.maximum(bottom - top_y, 1.0)[None, :], 0, 1)
-    bulge = np.sqrt(np.clip(1.5 * np.sin(np.pi * span) * middle, 0, 1))  # full over the middle
+    bulge = np.sqrt(np.clip(np.sin(np.pi * span) * middle, 0, 1))
     skin = skin + (missing * bulge)[..., None] * towards
     # Convex: lit a little above its middle, turning away from the light towards the lashes and corners.
     shading = 1.0 + 0.05 * middle * np.exp(-(((depth - 0.35) / 0.3) ** 2)) - EDGE_SHADE * depth**3 - 0.03 * (1 - middle)
