@@ -1,9 +1,10 @@
 """Stage 6b, the shut lid: what a closing eye shows once its own lid has slid over the eyeball.
 
-The lid is the person's own skin: its light is a membrane fill from the skin round the eye (lifted
-towards the tone of the upper lid and brow, so a deep socket's shadow does not become a dark disc),
-its grain the lid and brow skin carried down over it, shaded as a convex surface, with a soft crease
-and a lash line whose lashes point down and out. features.paint calls `close_eye` per frame.
+The lid is the person's own skin: the still's lid and brow skin, stretched down over the eye and moved
+in the gradient domain (that skin plus a smooth field that meets the frame round the lid), its light
+at least the tone of the upper lid and brow so a deep socket's shadow does not become a dark disc,
+shaded as a convex surface, with a soft crease and a lash line whose lashes point down and out.
+features.paint calls `close_eye` per frame.
 """
 
 from __future__ import annotations
@@ -27,20 +28,28 @@ LID_TOP_FADE = 0.02
 RIM_DEPTH = 0.06
 #: How far past the eye corners the lid is painted, fading out (IOD units): the lashes converge there.
 CORNER_REACH = 0.15
-#: How light a shut lid's surroundings must be, relative to the upper lid and brow skin, before the fill
-#: carries them in: darker pixels (a deep-set eye's socket in shadow) are raised to this.
-LID_LIGHT = 0.9
+#: How light a shut lid's middle is at least, relative to the tone of the upper lid and brow skin: a lid
+#: comes forward out of a deep-set eye's shadowed socket into the light (and faces it, so a little lighter
+#: than the band's lighter half). rose_1's identity (bar 0.35) read 0.34 at 0.9 and at 1.1; a lighter lid raises it.
+LID_LIGHT = 1.1
 #: How light a shut lid is at least, relative to the skin under the eye (under a brow in shadow).
 UNDER_EYE_SHARE = 0.8
 #: How much a shut lid's crease, where the open eye's fold was, darkens the lid.
 CREASE_DARKNESS = 0.12
 #: How much darker a shut lid turns towards its lash line, away from the light.
 EDGE_SHADE = 0.12
-#: Scale of the skin detail a shut lid takes from the lid and brow skin above it (IOD units).
+#: Scale below which the lid and brow skin's detail is clipped to DETAIL_MAX (IOD units).
 DETAIL_SCALE = 0.025
 #: Largest level a shut lid's skin detail may add or take (a glint or a stray lash is not skin detail).
 DETAIL_MAX = 10.0
-#: How far under the shut lid's lowest point the skin patch its detail comes from starts (IOD units).
+#: How far the lid and brow skin a shut lid is made of keeps from the fold and from the brow's hairs (IOD units).
+SKIN_GAP = 0.04
+#: How light the band of lid and brow skin a shut lid is made of is at least, relative to the lid's tone
+#: (a band in a deep-set eye's shadow is raised to it; the lid's middle is lit further, to LID_LIGHT).
+BAND_LIGHT = 0.75
+#: How far that band may be stretched before its grain gives way to the grain of the skin under the eye.
+MAX_STRETCH = 2.5
+#: How far under the shut lid's lowest point that skin starts (IOD units).
 DETAIL_GAP = 0.05
 #: Length of the lashes of a shut lid, over its middle, and their spacing along the lash line (IOD units).
 LASH_LENGTH = 0.04
@@ -126,14 +135,15 @@ def close_eye(
     The warp slides the lid margin down, but the lid skin a photo shows is a thin strip (none at all on
     a hooded eye), and stretching it over the eye smears the lashes and liner into dark streaks. So the
     part of the eye the lid now covers is drawn, in layers:
-    - light: the frame's own skin around the lid carried inwards (a membrane fill, so the lid has no
-      edge); in the lid's middle, the same fill from surroundings first lifted to the tone of the upper
-      lid and brow skin, so a deep-set eye's shadowed socket does not fill the lid with a dark disc;
+    - skin: the still's band of lid and brow skin between the brow and the fold, stretched down over
+      the lid column by column (`_lid_skin`): its grain and fine lines, its light along the lid, at least
+      the tone of the upper lid and brow skin, so a deep-set eye's shadowed socket does not fill the lid
+      with a dark disc. It is the still's, so it stays put from frame to frame;
+    - seam: a gradient-domain transfer. The lid is that skin plus a membrane fill of how far it is from
+      the frame's skin round the lid, so it meets it without an edge; in the lid's middle, lifted to
+      LID_LIGHT of the lid skin's tone, since there it comes forward out of the socket's shadow;
     - shape: shaded as a convex lid over the eyeball, lit above its middle and darker towards the lashes,
       with a soft crease where the fold was;
-    - texture: the detail (skin grain, fine lines) of the still's own lid and brow skin above the eye,
-      mirrored down over the lid (then the skin under the eye), so it is the person's skin and stays put
-      from frame to frame;
     - a lash line along the lid margin, with lashes that point down and out.
     """
     closure = float(motion.eye_closure[frame, eye])
@@ -188,24 +198,24 @@ def close_eye(
         return
     depth = np.clip((ys - top_y[None, :]) / np.maximum(line_y - top_y, 1.0)[None, :], 0, 1)
     middle = np.sin(np.pi * across)
-    # The lift fades out towards the lid's edges, where the lid turns into the socket's shadow: a lit,
-    # convex lid rather than a light patch outlined by the dark round it.
-    # The fill is linear, so the lifted fill is the plain one plus the fill of how much light each pixel
-    # misses: one fill of four channels.
-    missing, towards = _lift(window, tone)
-    both = _membrane(np.concatenate([window, missing[..., None]], axis=2), known)
-    skin = both[..., :3]
-    lifted = skin + both[..., 3:] * towards
+    # The lid and brow skin of the still, stretched down over the lid: its grain, its fine lines and its
+    # own light. Moved into the lid in the gradient domain: the lid is that skin plus a smooth field
+    # (a membrane fill of the difference) that makes it meet the frame's skin round the lid without a seam.
+    source = _lid_skin(still_rgb, origin, box, top_y, bottom, fold_y, brow_y, motion.pose.rotation[:2, 1], tone, iod)
+    skin = source + _membrane(window - source, known)
+    # In its middle the lid comes forward out of the socket into the light: at least LID_LIGHT of the
+    # lid skin's tone there, whatever shadow the seam brought in from round the lid.
+    # (Measured on the skin's light, not per pixel: the lift must not flatten its grain.)
+    missing, towards = _lift(cv2.GaussianBlur(skin, (0, 0), max(1.0, 2 * DETAIL_SCALE * iod)), tone)
     span = np.clip((ys - top_y[None, :]) / np.maximum(bottom - top_y, 1.0)[None, :], 0, 1)
     bulge = np.sqrt(np.clip(np.sin(np.pi * span) * middle, 0, 1))
-    skin = skin + (lifted - skin) * bulge[..., None]
+    skin = skin + (missing * bulge)[..., None] * towards
     # Convex: lit a little above its middle, turning away from the light towards the lashes and corners.
     shading = 1.0 + 0.05 * middle * np.exp(-(((depth - 0.35) / 0.3) ** 2)) - EDGE_SHADE * depth**3 - 0.03 * (1 - middle)
     crease_line = np.stack([xs, fold_y - 0.6 * LID_TOP * iod], axis=1).astype(np.float32)
     crease = _soft_polyline((height, width), crease_line, 0.01 * iod + 1)
     shading = shading * (1 - CREASE_DARKNESS * crease * np.clip(middle * 1.5, 0, 1))
-    detail = _lid_detail(still_rgb, origin, box, top_y, bottom, motion.pose.rotation[:2, 1], iod)
-    lid = skin * shading[..., None] + detail
+    lid = skin * shading[..., None]
     cover = (region * strength)[..., None]
     out = window * (1 - cover) + lid * cover
     # The lash line where the lids meet, darkest in the middle and fading to the corners, and the lashes.
@@ -280,6 +290,59 @@ def _lift(window: np.ndarray, tone: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     tone_light = max(float(_luminance(tone)), 1.0)
     missing = np.clip(LID_LIGHT * tone_light - _luminance(window), 0, None)
     return missing.astype(np.float32), (tone / tone_light).astype(np.float32)
+
+
+def _lid_skin(
+    still_rgb: np.ndarray,
+    origin: np.ndarray,
+    box: tuple[int, int, int, int],
+    top_y: np.ndarray,
+    bottom_y: np.ndarray,
+    fold_y: np.ndarray,
+    brow_y: np.ndarray,
+    down: np.ndarray,
+    tone: np.ndarray,
+    iod: float,
+) -> np.ndarray:
+    """The still's lid and brow skin, between the brow and the fold, stretched down over the shut lid.
+
+    A closing lid is that skin unfolding over the eyeball, so each column of the lid (top to lash line)
+    takes the same column of the band above the fold, top to bottom. Its grain comes through clipped (a
+    glint or a stray hair is not skin); where a hooded eye's thin band would be stretched into streaks,
+    the grain of the skin under the eye stands in. Its light is the band's lighter pixels per column,
+    raised to BAND_LIGHT of `tone` (NaN: unknown, left as it is).
+    """
+    left, top = _still_window(origin, box)
+    height, width = box[3] - box[1], box[2] - box[0]
+    lid_height = np.maximum(bottom_y - top_y, 1.0)
+    band_top = brow_y + SKIN_GAP * iod
+    band_bottom = np.maximum(fold_y - SKIN_GAP * iod, band_top + 1.0)
+    ys = np.arange(height, dtype=np.float32)[:, None]
+    along = np.clip((ys - top_y[None, :]) / lid_height[None, :], 0, 1)
+    map_y = (band_top[None, :] + along * (band_bottom - band_top)[None, :] + top).astype(np.float32)
+    map_x = np.broadcast_to(np.arange(width, dtype=np.float32)[None, :] + left, (height, width)).astype(np.float32)
+    picked = cv2.remap(still_rgb, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    smooth = cv2.GaussianBlur(picked, (0, 0), max(1.0, DETAIL_SCALE * iod))
+    # The band's light, per column: its lighter pixels (not the fold's shadow, a lash or a brow hair),
+    # smoothed along the lid. The lid's shape (lit middle, darker lash line) is shading's, not the band's.
+    rows = np.linspace(0, 1, 12, dtype=np.float32)[:, None]
+    band_y = (band_top[None, :] + rows * (band_bottom - band_top)[None, :] + top).astype(np.float32)
+    band = cv2.remap(still_rgb, map_x[: len(rows)], band_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    band = band.astype(np.float32)
+    order = np.argsort(_luminance(band), axis=0)[len(rows) // 2 : len(rows) - 1]
+    light = np.take_along_axis(band, order[..., None], axis=0).mean(axis=0, keepdims=True)
+    light = cv2.GaussianBlur(light, (0, 0), sigmaX=max(1.0, 0.05 * iod), sigmaY=0.1, borderType=cv2.BORDER_REPLICATE)
+    if not np.isnan(tone).any():  # a lid in the socket's shadow comes forward into the light
+        missing = np.clip(BAND_LIGHT * float(_luminance(tone)) - _luminance(light), 0, None)
+        light = light + missing[..., None] * (tone / max(float(_luminance(tone)), 1.0))
+    light = np.broadcast_to(light, (height, width, 3))
+    # Stretched much, the band's grain turns into streaks: there the grain is the skin's under the eye.
+    stretch = lid_height / np.maximum(band_bottom - band_top, 1.0)
+    own = np.clip((MAX_STRETCH - stretch) / (0.5 * MAX_STRETCH), 0, 1)[None, :, None]
+    skin = light + own * np.clip(picked - smooth, -DETAIL_MAX, DETAIL_MAX)
+    if own.min() < 1:  # (the under-eye skin's grain is one more blur of a wider patch: only when needed)
+        skin = skin + (1 - own) * _lid_detail(still_rgb, origin, box, top_y, bottom_y, down, iod)
+    return skin
 
 
 def _lid_detail(

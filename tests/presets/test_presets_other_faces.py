@@ -51,12 +51,12 @@ LID_FACES = [
 #: between near-identical frames and machines, and these sit near the bar (obama_2's blink read 0.37 on
 #: one machine and passed on CI's); a regression on any other face still fails.
 LID_MISSES: dict[tuple[str, str], str] = {
-    ("faces/obama/obama_2.jpg", "wink"): "hooded eye under a heavy brow, looking aside: 0.40, never shut",
-    ("faces/biden/biden_2.jpg", "wink"): "0.31, but shut for 50 ms only",
-    ("faces/alex_lacamoire/alex_1.jpg", "wink"): "0.30, but shut for 50 ms only",
-    ("faces/obama/obama_2.jpg", "blink"): "the left eye reads 0.37",
-    ("faces/biden/biden_2.jpg", "blink"): "the right eye reads 0.41",
-    ("faces/alex_lacamoire/alex_1.jpg", "blink"): "the left eye reads 0.46",
+    ("faces/obama/obama_2.jpg", "wink"): "hooded eye under a heavy brow, looking aside: 0.43, never shut",
+    ("faces/biden/biden_2.jpg", "wink"): "0.34-0.35, but shut for 50 ms only",
+    ("faces/alex_lacamoire/alex_1.jpg", "wink"): "0.31-0.35, shut for 0-50 ms",
+    ("faces/obama/obama_2.jpg", "blink"): "one eye reads 0.29-0.38 from run to run",
+    ("faces/biden/biden_2.jpg", "blink"): "one eye reads 0.42-0.46",
+    ("faces/alex_lacamoire/alex_1.jpg", "blink"): "one eye reads 0.39-0.46",
 }
 
 
