@@ -57,15 +57,9 @@ def frame_chunks(image: Image.Image, quality: float | None, method: int) -> byte
         image.save(buffer, "WEBP", lossless=True, quality=0, method=0)
     else:
         image.save(buffer, "WEBP", quality=quality, method=method, alpha_quality=100)
-    data = buffer.getvalue()
-    out, offset = [], 12
-    while offset + 8 <= len(data):
-        fourcc = data[offset : offset + 4]
-        size = struct.unpack("<I", data[offset + 4 : offset + 8])[0]
-        if fourcc in _IMAGE_CHUNKS:
-            out.append(data[offset : offset + 8 + size + (size % 2)])
-        offset += 8 + size + (size % 2)
-    return b"".join(out)
+    chunks = still_chunks(buffer.getvalue())
+    assert chunks is not None  # Pillow wrote a whole still WebP
+    return chunks
 
 
 def still_chunks(data: bytes) -> bytes | None:
