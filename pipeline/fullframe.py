@@ -155,12 +155,17 @@ def encode_apng(
     )
 
 
+def _gif_palette(rgb: np.ndarray) -> tuple[Image.Image, list[int]]:
+    """The one palette of every frame, made from the still, and its 256 RGB entries as a flat list."""
+    palette_image = Image.fromarray(rgb).quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
+    return palette_image, ((palette_image.getpalette() or []) + [0] * 768)[:768]
+
+
 def _gif_delta_frames(rgb: np.ndarray, frames: list[Frame]) -> tuple[list[Image.Image], list[int]]:
     """Palette frames for an opaque photo: the still, then per frame only the pixels whose colour
     moves past GIF_CHANGE_LEVELS from the one shown (as the WebP and the APNG do), transparent
     elsewhere; a frame that shows the still again puts back exactly the first frame's pixels."""
-    palette_image = Image.fromarray(rgb).quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
-    palette = ((palette_image.getpalette() or []) + [0] * 768)[:768]
+    palette_image, palette = _gif_palette(rgb)
     colours = np.array(palette, np.int16).reshape(256, 3)
     still = Image.fromarray(rgb).quantize(palette=palette_image, dither=Image.Dither.NONE)  # nearest colours
     first = np.asarray(still)
@@ -215,8 +220,7 @@ def encode_gif(
         paletted, durations = _gif_delta_frames(rgb, frames)
     else:
         images, durations = _full_frames(rgb, alpha, frames)
-        palette_image = images[0].convert("RGB").quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
-        palette = ((palette_image.getpalette() or []) + [0] * 768)[:768]
+        palette_image, palette = _gif_palette(rgb)
         paletted = []
         for image in images:
             indices = np.asarray(image.convert("RGB").quantize(palette=palette_image, dither=Image.Dither.NONE))
