@@ -63,3 +63,18 @@ def test_a_weak_detection_is_encoded_only_when_it_shows_a_face_mesh(animators, m
     width, height = weak.still.width, weak.still.height
     background = Box(0, 0, width // 3, height // 3)  # a corner of the backdrop: no face there
     assert animator.identify(data, [(background, 0.55)]).faces == [] and encoded == [1]
+
+
+def test_the_look_drops_a_weak_detection_without_a_face_mesh_when_it_decoded_the_whole_image(animators, monkeypatch):
+    """A photo no larger than the preview is decoded whole for the look, so a false alarm ends there
+    instead of queueing for identification; a weak detection of a real face goes on to be identified."""
+    from pipeline import faces
+
+    data = fixture_path("faces/kit_harington/kit_2.jpg").read_bytes()  # 630 x 374: the look decodes it all
+    animator = animators()
+    real = animator.look(data)
+    assert real.still is not None and real.to_identify
+    face = real.to_identify[0]
+    background = Box(0, 0, 120, 120)  # the top-left corner: no face there
+    monkeypatch.setattr(faces, "detect", lambda rgb, scale, width, height: [(face, 0.55), (background, 0.55)])
+    assert animator.look(data).to_identify == [face]
