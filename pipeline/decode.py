@@ -212,9 +212,11 @@ def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
 
 def for_detection(data: bytes, side: int = PREVIEW_SIDE) -> tuple[Still, Still | None]:
     """The preview faces are looked for in, and the full image too when the preview meant decoding it
-    all anyway: only a JPEG larger than `side` has a cheaper way in (draft mode decodes a fraction)."""
+    all anyway. Only a JPEG has a cheaper way in, and only when draft mode really decodes a fraction:
+    asked for `side` x `side`, it halves only when both sides are at least twice that. A smaller JPEG
+    would be decoded whole in draft mode too, and then again for its identification."""
     info = probe(data)
-    if info.format == "jpeg" and max(info.width, info.height) > side:
+    if info.format == "jpeg" and min(info.width, info.height) >= 2 * side:
         return preview(data, side), None
     full = decode(data)
     return shrink(full, side), full
