@@ -40,6 +40,9 @@ def _bomb_png(side: int = 20000) -> bytes:
         (b"GIF89a", "gif"),
         (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"),
         (b"\x00\x00\x00\x1cftypavif", "avif"),
+        (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1miafavif", "avif"),  # the generic brand first
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "heif"),
+        (b"\x00\x00\x00\x14ftypmif1\x00\x00\x00\x00mif1\x00\x00\x00\x08avif", "heif"),  # past the box
         (b"<svg xmlns='http://www.w3.org/2000/svg'>", "svg"),
         (b"BM", "bmp"),
         (b"\x00\x00\x01\x00", "ico"),
@@ -170,3 +173,14 @@ def test_the_look_decodes_a_jpeg_once(fixtures):
         assert (full is None) == drafted, size
         if full is not None:
             assert (full.width, full.height) == size
+
+
+def test_an_avif_that_names_the_generic_brand_first_is_read_as_avif():
+    """Some encoders write `mif1` as the major brand and `avif` among the compatible ones."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 100, 50)).save(buffer, "AVIF")
+    data = buffer.getvalue()
+    assert data[8:12] == b"avif" and b"mif1" in data[16:32]
+    generic = data[:8] + b"mif1" + data[12:]
+    assert decode.sniff(generic[:64]) == "avif"
+    assert decode.probe(generic).format == "avif" and decode.decode(generic).width == 64
