@@ -48,6 +48,7 @@ FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtur
 CHROMIUM = Path(os.environ.get("WINK_CHROMIUM", "/usr/bin/chromium"))
 #: The browser tests' Chromium flags, and both proxies show their own CA's certificates.
 CHROMIUM_ARGS = [*PAINT_CHROMIUM_ARGS, "--ignore-certificate-errors"]
+TIMELINE_SCRIPT = REPO / "benchmarks" / "timeline_addon.py"
 BARS = {"ratio_no_target": 2.2, "ratio_with_target": 3.0, "median_added_ms": 150.0, "cpu_per_other_face_ms": 100.0}
 SCENERY_SOURCES = (
     "coffee",
@@ -257,12 +258,17 @@ def quantile(values: list[float], fraction: float) -> float:
 
 
 @contextmanager
-def proxies(options: dict[str, str]) -> Iterator[tuple[Origin, Mitmdump, Mitmdump]]:
+def proxies(options: dict[str, str], timeline: Path | None = None) -> Iterator[tuple[Origin, Mitmdump, Mitmdump]]:
+    """The origin and both proxies; with `timeline` (a folder), each proxy also runs TIMELINE_SCRIPT."""
     workdir = temp_workdir("wink-pageload-")
     (workdir / "tls").mkdir()
     origin = Origin({}, tls_dir=workdir / "tls")
-    base = Mitmdump(workdir / "base", addon=False)
-    wink = Mitmdump(workdir / "wink", **options)
+    scripts: tuple[Path, ...] = ()
+    if timeline is not None:
+        os.environ["WINK_TIMELINE_DIR"] = str(timeline)
+        scripts = (TIMELINE_SCRIPT,)
+    base = Mitmdump(workdir / "base", addon=False, scripts=scripts)
+    wink = Mitmdump(workdir / "wink", scripts=scripts, **options)
     try:
         base.wait_ready()
         wink.wait_ready()
@@ -278,6 +284,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="loads of each page through each proxy")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="an add-on option")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="also time each image inside both proxies: the site's answer, then the hold (timeline_addon.py)",
+    )
     args = parser.parse_args()
     options = dict(item.split("=", 1) for item in args.set)
 
@@ -290,7 +301,8 @@ def main() -> int:
     variants["no_target"] = interleave(variants["no_target"])
     kinds = {"scenery": sceneries, "people": people, "target": targets}
     loads: dict[str, dict[str, list[Load]]] = {name: {"base": [], "wink": []} for name in [*variants, *kinds]}
-    with proxies(options) as (origin, base, wink), sync_playwright() as playwright:
+    timeline = temp_workdir("wink-timeline-") if args.timeline else None
+    with proxies(options, timeline) as (origin, base, wink), sync_playwright() as playwright:
         site = Site(origin)
         browsers = {"base": Browser(playwright, base), "wink": Browser(playwright, wink)}
         try:
@@ -312,6 +324,11 @@ def main() -> int:
             for browser in browsers.values():
                 browser.close()
     results = summarize(loads, variants, kinds, status, memory)
+    if timeline is not None:
+        results["timeline"] = {
+            name: inside_the_proxy(timeline / f"timeline-{proxy.port}.jsonl", variants)
+            for name, proxy in (("base", base), ("wink", wink))
+        }
     report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
@@ -376,6 +393,38 @@ def summarize(
     return results
 
 
+def inside_the_proxy(path: Path, variants: dict[str, list[Photo]]) -> dict[str, dict[str, float]]:
+    """Per page variant and image kind, medians in ms: from the request to the site's last byte
+    ("site"), from there to the response leaving the proxy ("hold"); and how long the browser took to
+    ask for all of a page's images ("asked_over", the median page)."""
+    kinds = {photo.name: photo.kind for photos in variants.values() for photo in photos}
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for line in path.read_text().splitlines():
+        row = json.loads(line)
+        parts = row["path"].split("/")  # /<proxy>/r<round>/<page>/<photo>.jpg
+        if len(parts) == 5 and parts[3] in variants and Path(parts[4]).stem in kinds:
+            rows.setdefault((parts[3], parts[2]), []).append(row | {"kind": kinds[Path(parts[4]).stem]})
+    out: dict[str, dict[str, float]] = {}
+    for variant in variants:
+        loads = [images for (page, _), images in rows.items() if page == variant]
+        if not loads:
+            continue
+        images = [image for load in loads for image in load]
+        summary = {
+            "asked_over": statistics.median(
+                1000 * (max(i["requested"] for i in load) - min(i["requested"] for i in load)) for load in loads
+            ),
+            "http2": float(statistics.mean(i["http2"] for i in images)),
+        }
+        for kind in ("scenery", "people", "target"):
+            of_kind = [i for i in images if i["kind"] == kind]
+            if of_kind:
+                summary[f"{kind}_site"] = statistics.median(1000 * (i["site_done"] - i["requested"]) for i in of_kind)
+                summary[f"{kind}_hold"] = statistics.median(1000 * (i["left"] - i["site_done"]) for i in of_kind)
+        out[variant] = {key: round(value, 1) for key, value in summary.items()}
+    return out
+
+
 def report(results: dict[str, Any]) -> None:
     header = f"{'page':<12}{'bare ms':>9}{'wink ms':>9}{'ratio':>7}{'bar':>5}{'median +ms':>12}{'p90 +ms':>9}"
     print(f"\n{header}  targets animated")
@@ -392,6 +441,11 @@ def report(results: dict[str, Any]) -> None:
     print(f"\n{'CPU ms per image':<18}{'proxy':>8}{'bare proxy':>12}{'workers':>9}")
     for kind, row in results["cpu_per_image"].items():
         print(f"{kind:<18}{row['proxy_cpu_ms']:>8.1f}{row['bare_proxy_cpu_ms']:>12.1f}{row['worker_cpu_ms']:>9.1f}")
+    if "timeline" in results:
+        print("\ninside the proxies (median ms): site = request to the site's last byte, hold = then to leaving")
+        for name, pages in results["timeline"].items():
+            for variant, row in pages.items():
+                print(f"{name:<5} {variant:<12} {row}")
     print(f"\nmemory peak (VmHWM, kB): {results['memory_peak_kb']}")
     print(json.dumps(results["status"], indent=1))
 

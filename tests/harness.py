@@ -182,10 +182,12 @@ class Mitmdump:
         addon: bool = True,
         flow_detail: str | None = "0",
         file_size_limit: int | None = None,
+        scripts: tuple[Path, ...] = (),
         **options: Any,
     ) -> None:
         """flow_detail=None leaves mitmdump's (and the add-on's) own default, as the README's command.
-        file_size_limit (bytes, RLIMIT_FSIZE) makes larger writes fail, as a full disk would."""
+        file_size_limit (bytes, RLIMIT_FSIZE) makes larger writes fail, as a full disk would.
+        scripts: more mitmproxy scripts, loaded after the add-on (their hooks run after its own)."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.confdir = workdir / "confdir"
@@ -209,6 +211,8 @@ class Mitmdump:
         ]
         if addon:
             command += ["-s", str(ADDON)]
+        for script in scripts:
+            command += ["-s", str(script)]
         for name, value in settings.items():
             command += ["--set", f"{name}={value}"]
         self.addon = addon
