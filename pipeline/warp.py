@@ -180,14 +180,19 @@ class FaceWarp:
 
 def _evaluate(affine: np.ndarray, ids: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Remap tables at pixel positions xs (columns) and ys (rows): each covered pixel through its
-    triangle's affine map; pixels no moving triangle covers (id 0) stay where they are."""
-    map_x = np.broadcast_to(xs, ids.shape).copy()
-    map_y = np.broadcast_to(ys[:, None], ids.shape).copy()
-    rows, cols = np.nonzero(ids)
-    a = affine[ids[rows, cols]]
-    px, py = xs[cols], ys[rows]
-    map_x[rows, cols] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2]
-    map_y[rows, cols] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2]
+    triangle's affine map; pixels no moving triangle covers (id 0) stay where they are.
+
+    Id 0 gets the identity map, so every pixel is one lookup of its six coefficients: half the time
+    of picking the covered pixels out first, and the same float32 sums, bit for bit."""
+    table = np.ascontiguousarray(affine.reshape(len(affine), 6).T)  # (6, ids): one row per coefficient
+    table[:, 0] = (1, 0, 0, 0, 1, 0)
+    column, row = xs[None, :], ys[:, None]
+    map_x = table[0][ids] * column
+    map_x += table[1][ids] * row
+    map_x += table[2][ids]
+    map_y = table[3][ids] * column
+    map_y += table[4][ids] * row
+    map_y += table[5][ids]
     return map_x, map_y
 
 
