@@ -25,6 +25,8 @@ LID_TOP = 0.04
 #: Over how much of that the lid fades in from the top (IOD units): the skin there is part lid, part fold.
 LID_TOP_FADE = 0.02
 #: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
+#: Deeper, over the lower lid's margin and lashes (0.12), MediaPipe reads alex_1 and biden_2 shut (wink
+#: 0.19 and 0.29, 350 ms), but rose_1's identity distance goes over its bar (0.355; 0.340 at 0.06).
 RIM_DEPTH = 0.06
 #: How far past the eye corners the lid is painted, fading out (IOD units): the lashes converge there.
 CORNER_REACH = 0.15
