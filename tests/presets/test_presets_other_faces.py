@@ -52,8 +52,9 @@ LID_FACES = [
 #: one machine and passed on CI's); a regression on any other face still fails.
 #: The judge's openness is the distance between paired upper and lower contour points over the eye's
 #: width. On a shut lid the pairs do not meet: they sit apart along the lash line (on obama_2's left eye
-#: about 0.11 of the eye's width, as in its still), so even a lid MediaPipe sees as shut (its pairs
-#: 1-2 px apart vertically) reads about 0.39 of the still there, and about 0.36 on biden_2's right eye.
+#: about 0.11 of the eye's width, as in its still), so a lid MediaPipe sees as shut (its pairs 1-2 px
+#: apart vertically) still reads about 0.39 of the still there, and about 0.36 on biden_2's right eye.
+#: A lid over the fold (LID_TOP 0.1) narrows that offset (obama_2 0.34), but costs rose_1's identity.
 LID_MISSES: dict[tuple[str, str], str] = {
     ("faces/obama/obama_2.jpg", "wink"): "0.43-0.45, never shut: its pairs sit apart along the lid (floor ~0.39)",
     ("faces/biden/biden_2.jpg", "wink"): "0.34-0.35, but shut for 50 ms only",
