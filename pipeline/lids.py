@@ -26,6 +26,15 @@ LID_TOP = 0.04
 LID_TOP_FADE = 0.02
 #: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
 RIM_DEPTH = 0.06
+#: How far a shut lid's margin reaches under the lower lid's margin at most (IOD units), over its lashes,
+#: where the skin under them is as light as the cheek (LASH_SKIN): MediaPipe takes a lower lid margin
+#: and lashes left bare under a shut lid for the lower edge of an opening (alex_1 read 0.31 at 0.06, 0.19
+#: at 0.12). Where that skin is darker (make-up, a shadowed bag) it is part of the face, and the margin
+#: stays at RIM_DEPTH: covered, rose_1's identity distance went over its bar (0.355).
+RIM_REACH = 0.12
+#: How light the skin under the lower lid's lashes is, relative to the cheek, where the margin starts to
+#: reach further (first value) and reaches RIM_REACH (second).
+LASH_SKIN = (0.75, 0.9)
 #: How far past the eye corners the lid is painted, fading out (IOD units): the lashes converge there.
 CORNER_REACH = 0.15
 #: How light a shut lid's middle is at least, relative to the tone of the upper lid and brow skin: a lid
@@ -155,13 +164,14 @@ def close_eye(
     line = _curve(motion.frames[frame][[corners[0], *upper, corners[1]]] - origin).astype(np.float32)
     fold = _curve(motion.still[[corners[0], *upper, corners[1]]] - origin).astype(np.float32)
     rim = _curve(motion.still[[corners[0], *lower, corners[1]]] - origin).astype(np.float32)
+    rim_depth = _rim_depth(still_rgb, rim + origin.astype(np.float32), iod)
     brow_edge = (motion.still[list(brow[5:])] - origin).astype(np.float32)
     # A window with room for the skin around the lid that the fill starts from, and for the lashes.
     pad_x, pad_y = int((CORNER_REACH + 0.04) * iod) + 3, int(max(0.06, LASH_LENGTH) * iod) + 3
     x0 = max(0, int(line[:, 0].min()) - pad_x)
     x1 = min(rgb.shape[1], int(line[:, 0].max()) + pad_x + 1)
     y0 = max(0, int(min(fold[:, 1].min() - LID_TOP * iod, line[:, 1].min())) - pad_y)
-    y1 = min(rgb.shape[0], int(max(line[:, 1].max(), rim[:, 1].max()) + RIM_DEPTH * iod) + pad_y + 1)
+    y1 = min(rgb.shape[0], int(max(line[:, 1].max(), rim[:, 1].max()) + rim_depth * iod) + pad_y + 1)
     if x1 - x0 < 8 or y1 - y0 < 8:
         return
     window = rgb[y0:y1, x0:x1].astype(np.float32)
@@ -184,7 +194,7 @@ def close_eye(
     # Below the lash line only the rim, once the lids meet (pressed together): the eyeball stays visible
     # under a lid that is still on its way.
     meeting = np.clip(1 - (rim_line - line_y) / (0.02 * iod), 0, 1)
-    bottom = line_y + RIM_DEPTH * iod * meeting
+    bottom = line_y + rim_depth * iod * meeting
     fade_out = np.clip((bottom[None, :] - ys) / soft, 0, 1)
     left, right = line[:, 0].min() - x0, line[:, 0].max() - x0
     across = np.clip((xs - left) / max(right - left, 1e-3), 0, 1)[None, :]
@@ -280,6 +290,32 @@ def _lid_tone(
     if below is not None:
         lid = lid * max(1.0, UNDER_EYE_SHARE * float(_luminance(below)) / max(float(_luminance(lid)), 1.0))
     return lid
+
+
+def _rim_depth(still_rgb: np.ndarray, rim: np.ndarray, iod: float) -> float:
+    """How far under the open eye's lower lid margin (`rim`, a curve in the still) a shut lid reaches (IOD
+    units): RIM_DEPTH, and up to RIM_REACH where the still's skin under the lower lid's lashes is as light
+    as the cheek below it."""
+    left, right = float(rim[:, 0].min()), float(rim[:, 0].max())
+    xs = np.arange(int(left + 0.25 * (right - left)), int(right - 0.25 * (right - left)) + 1)
+    xs = xs[(xs >= 0) & (xs < still_rgb.shape[1])]
+    if len(xs) == 0:
+        return RIM_DEPTH
+    rim_y = polyline_y(rim, xs.astype(np.float32))
+
+    def light(start: float, end: float) -> float | None:
+        rows = (rim_y[None, :] + np.arange(start * iod, end * iod)[:, None]).astype(int)
+        cols = np.broadcast_to(xs[None, :], rows.shape)
+        inside = (rows >= 0) & (rows < still_rgb.shape[0])
+        if not inside.any():
+            return None
+        return float(np.median(_luminance(still_rgb[rows[inside], cols[inside]].astype(np.float32))))
+
+    under, cheek = light(0.06, 0.12), light(0.16, 0.24)
+    if under is None or cheek is None or cheek <= 0:
+        return RIM_DEPTH
+    low, high = LASH_SKIN
+    return RIM_DEPTH + (RIM_REACH - RIM_DEPTH) * float(smoothstep((under / cheek - low) / (high - low)))
 
 
 def _lift(window: np.ndarray, tone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
