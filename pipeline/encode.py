@@ -282,7 +282,12 @@ def _blended_deltas(
     intended = rgb.copy()  # what the canvas shows, up to coding error
     touched = np.zeros((height, width), np.uint8)
     kernel, closing = np.ones((3, 3), np.uint8), np.ones((MASK_CLOSE, MASK_CLOSE), np.uint8)
-    for canvas, may_differ, duration in _tail(canvas_frames(rgb, None, frames)):
+    # Frames at the end that show the still again are the restoring frame's to show: encoding their way
+    # back as motion as well would draw the same pixels twice.
+    moving = len(frames)
+    while moving > 1 and frames[moving - 1].patch is None:
+        moving -= 1
+    for canvas, may_differ, duration in _tail(canvas_frames(rgb, None, frames[:moving])):
         if may_differ is None:
             planned[-1].duration_ms += duration
             continue
@@ -309,14 +314,17 @@ def _blended_deltas(
         cv2.bitwise_or(touched[region], mask, touched[region])
     # Back to the still: every touched pixel gets the first frame's decoded value again.
     all_touched = _mask_box(touched)
-    if all_touched is None:
+    if all_touched is None:  # nothing moved: the still shows on through the end
+        planned[-1].duration_ms += sum(frame.duration_ms for frame in frames[moving:])
         return
     restore = _even(all_touched)
     still_lossless, _, first_shown = still.result()
     area = (slice(restore.y0, restore.y1), slice(restore.x0, restore.x1))
     crop = _blended_patch(first_shown[area], touched[area])
-    restore_ms = min(planned[-1].duration_ms, RESTORE_MS)  # touched pixels mean at least one motion frame
-    planned[-1].duration_ms -= restore_ms
+    restore_ms = sum(frame.duration_ms for frame in frames[moving:])
+    if not restore_ms:  # the motion runs to the end: the restoring frame takes the end of its last frame
+        restore_ms = min(planned[-1].duration_ms, RESTORE_MS)  # touched pixels mean at least one motion frame
+        planned[-1].duration_ms -= restore_ms
     restore_quality: float | None = RESTORE_QUALITY
     if focus is not None and touched[focus.y0 : focus.y1, focus.x0 : focus.x1].mean() > 0.5:
         restore_quality = RESTORE_QUALITY_LARGE
