@@ -47,9 +47,12 @@ STILL_RECHECK_STEP = 0.25
 #: WebP q80, AVIF q60), so from one measurement a straight line lands near the bar.
 STILL_FIRST_GUESS = 94.0
 STILL_ERROR_PER_QUALITY = 0.085
-#: Encodes of the face crop the search may spend, and how close it gets before stopping.
+#: Encodes of the face crop the search may spend, and how close it gets before stopping: within this
+#: much quality of a failing try, or a passing try within STILL_NEAR_BAR levels of the bar (finer is
+#: lost anyway in the crop's own error against the whole frame, see STILL_CROP_MARGIN).
 STILL_TRIES = 4
 STILL_CLOSE_ENOUGH = 0.5
+STILL_NEAR_BAR = 0.05
 #: When the whole picture misses STILL_MIN_PSNR (the face passed, the rest did not), quality rises by this.
 STILL_PSNR_STEP = 2.0
 #: Quality of the frame that puts every touched pixel back to the first frame's, closing the loop;
@@ -123,6 +126,8 @@ def _still_quality(rgb: np.ndarray, focus: Box | None, bar: float, guess: float)
         found = error(quality)
         if found <= bar:
             passing = (quality, found) if passing is None or quality < passing[0] else passing
+            if bar - found <= STILL_NEAR_BAR:
+                break
         else:
             failing = (quality, found) if failing is None or quality > failing[0] else failing
         if passing is not None and failing is not None:
