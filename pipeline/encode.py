@@ -48,8 +48,8 @@ STILL_RECHECK_STEP = 0.25
 STILL_FIRST_GUESS = 94.0
 STILL_ERROR_PER_QUALITY = 0.085
 #: Encodes of the face crop the search may spend, and how close it gets before stopping: within this
-#: much quality of a failing try, or a passing try within STILL_NEAR_BAR levels of the bar (finer is
-#: lost anyway in the crop's own error against the whole frame, see STILL_CROP_MARGIN).
+#: much quality of a failing try, or a later passing try within STILL_NEAR_BAR levels of the bar (finer
+#: is lost anyway in the crop's own error against the whole frame, see STILL_CROP_MARGIN).
 STILL_TRIES = 4
 STILL_CLOSE_ENOUGH = 0.5
 STILL_NEAR_BAR = 0.05
@@ -82,8 +82,12 @@ RESTORE_MS = 50
 #: libwebp's speed/size trade-off (0 fastest, 6 smallest): the big first frame gets more effort than
 #: the many small motion frames. From 2 to 3 the first frame comes out 5-17 % smaller at the same error
 #: over the face on the fixtures (3 is where libwebp starts to weigh rate against distortion per
-#: block); 4-6 add little more for up to twice the time.
-STILL_METHOD = 3
+#: block; 4-6 add little more), but it takes 60 ms more, on the encode's critical path. So 3 is spent
+#: only where the first frame at 2 is over STILL_BIG_SHARE of the served file: a photo the site
+#: compressed hard (JPEG q75), where the first frame alone would be most of the size bar.
+STILL_METHOD = 2
+STILL_METHOD_BIG = 3
+STILL_BIG_SHARE = 1.2
 MOTION_METHOD = 1
 
 
@@ -93,10 +97,12 @@ def _image(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
     return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
 
 
-def _still_quality(rgb: np.ndarray, focus: Box | None, bar: float, guess: float) -> tuple[float | None, float]:
-    """Lowest first-frame quality that keeps the face crop within `bar` levels of the photo, or None
-    for lossless when no lossy quality does; and the crop's error at that quality. `guess` is where the
-    search starts.
+def _still_quality(
+    rgb: np.ndarray, focus: Box | None, bar: float, guess: float, method: int = STILL_METHOD
+) -> tuple[float | None, float]:
+    """Lowest first-frame quality that keeps the face crop within `bar` levels of the photo at libwebp
+    `method`, or None for lossless when no lossy quality does; and the crop's error at that quality.
+    `guess` is where the search starts.
 
     Measured on the face alone (a crop encodes in a few milliseconds), because that is where a viewer
     compares the animation's first frame with the photo: the focus grown by a tenth on every side,
@@ -114,7 +120,7 @@ def _still_quality(rgb: np.ndarray, focus: Box | None, bar: float, guess: float)
 
     def error(quality: float) -> float:
         buffer = io.BytesIO()
-        image.save(buffer, "WEBP", quality=quality, method=STILL_METHOD)
+        image.save(buffer, "WEBP", quality=quality, method=method)
         with Image.open(buffer) as decoded:
             return float(cv2.absdiff(np.asarray(decoded.convert("RGB")), crop).mean())
 
@@ -122,11 +128,11 @@ def _still_quality(rgb: np.ndarray, focus: Box | None, bar: float, guess: float)
     passing: tuple[float, float] | None = None  # (lowest quality known to pass, its error)
     failing: tuple[float, float] | None = None  # (highest quality known to fail, its error)
     quality = guess
-    for _ in range(STILL_TRIES):
+    for tries in range(1, STILL_TRIES + 1):
         found = error(quality)
         if found <= bar:
             passing = (quality, found) if passing is None or quality < passing[0] else passing
-            if bar - found <= STILL_NEAR_BAR:
+            if bar - found <= STILL_NEAR_BAR and tries > 1:  # a first pass may still be well above the bar
                 break
         else:
             failing = (quality, found) if failing is None or quality > failing[0] else failing
@@ -230,9 +236,15 @@ def encode_webp(
             shown = webp.decode_frame(served)
             if np.array_equal(shown, rgb):  # not turned upright, not converted to sRGB: the photo's own pixels
                 return served.startswith(b"VP8L"), served, shown
-        quality, _ = _still_quality(rgb, focus, STILL_MAX_ERROR - STILL_CROP_MARGIN, STILL_FIRST_GUESS)
+        bar, method = STILL_MAX_ERROR - STILL_CROP_MARGIN, STILL_METHOD
+        quality, _ = _still_quality(rgb, focus, bar, STILL_FIRST_GUESS)
         image = _image(rgb, alpha)
-        chunks = webp.frame_chunks(image, quality, STILL_METHOD)
+        chunks = webp.frame_chunks(image, quality, method)
+        if quality is not None and source is not None and len(chunks) > STILL_BIG_SHARE * len(source):
+            # At the higher effort the same error comes about one quality step lower.
+            method = STILL_METHOD_BIG
+            quality, _ = _still_quality(rgb, focus, bar, quality - 1.0, method)
+            chunks = webp.frame_chunks(image, quality, method)
         if alpha is not None:  # decode_frame reads opaque frames only, and the restoring frame needs none
             return quality is None, chunks, None
         shown = webp.decode_frame(chunks)  # also what the restoring frame puts back
@@ -246,7 +258,7 @@ def encode_webp(
             else:
                 break
             quality = quality + step if quality + step <= 100.0 else None
-            chunks = webp.frame_chunks(image, quality, STILL_METHOD)
+            chunks = webp.frame_chunks(image, quality, method)
             shown = webp.decode_frame(chunks)
         return quality is None, chunks, shown
 
