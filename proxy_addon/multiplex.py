@@ -1,13 +1,16 @@
-"""The add-on that speaks HTTP/2 to the browser, also where the site speaks HTTP/1.1.
+"""The add-on that can speak HTTP/2 to the browser also where the site speaks HTTP/1.1: off by default.
 
-The add-on holds an image response while it looks for faces. Over HTTP/1.1 a held response holds its
-whole connection, and a browser opens at most six to a site: a page's face-free photos then wait in
-the browser, behind the photos of people being identified, before the proxy even sees them (on the
-page-load benchmark they came 0.8 s late while the add-on answered them in 70 ms). Over HTTP/2 each
-image is a stream of one connection, and nothing waits behind a held one. mitmproxy translates
-HTTP/2 from the browser to HTTP/1.1 upstream; it offers the browser HTTP/2 before knowing what the
-site speaks only with `connection_strategy=lazy` (eager mirrors the site's protocol), so that is set
-while `wink_http2` is on. `--set wink_http2=false` leaves mitmproxy's own choice alone.
+mitmproxy's own choice (connection_strategy=eager) mirrors the site: HTTP/2 where the site speaks it
+(most image hosts and CDNs), so a held image holds up nothing else there, and HTTP/1.1 where the site
+speaks only that. `--set wink_http2=true` offers the browser HTTP/2 before the site's protocol is known
+(connection_strategy=lazy), so that over HTTP/1.1 too an image held for its look never holds one of the
+browser's six connections. It was the default while identifying a face took ~140 ms. With ~20 ms
+identifications it costs more than it saves: mitmproxy never reuses an HTTP/1.1 connection to the site
+for an HTTP/2 client (a response read until EOF could not be told apart), so every image is a new TCP
+and TLS connection to the site. On the page-load benchmark (benchmarks/pageload_bench.py --timeline,
+an HTTP/1.1 origin) the site's answer then took 430-650 ms instead of 6-8 ms, the proxy spent 10-11 ms
+of CPU per face-free photo instead of 7.5-8, and the page loaded 2.2-2.6x slower than through a bare
+mitmdump instead of 2.0-2.1x (with the target 3.1-3.7x instead of 2.6-3.1x).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ class Multiplex:
         loader.add_option(
             "wink_http2",
             bool,
-            True,
-            "Speak HTTP/2 to the browser also for HTTP/1.1 sites (sets connection_strategy=lazy), so an "
-            "image held for a look at its faces never holds up the page's other images.",
+            False,
+            "Speak HTTP/2 to the browser also for HTTP/1.1 sites (sets connection_strategy=lazy): an image "
+            "held for a look at its faces then holds up no other, but mitmproxy opens a new connection to "
+            "the site for every image (off: mitmproxy's own choice, HTTP/2 where the site speaks it).",
         )
 
     def configure(self, updated: set[str]) -> None:

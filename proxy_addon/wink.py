@@ -15,7 +15,7 @@ goes wrong sends the original bytes. `http://wink.proxy/` (through the proxy) sh
     Animate       sniff -> schedule -> apply (animate.py, bodies.py, scheduler.py, rewrite.py)
     Gate          only GETs for images, answered 200 with an image type; the rest streams (gate.py)
     Privacy       no URLs on the console, private files, the cache partitioned by site (privacy.py)
-    Multiplex     HTTP/2 to the browser, so a held image never holds up the others (multiplex.py)
+    Multiplex     HTTP/2 to the browser also for HTTP/1.1 sites, when asked (multiplex.py)
 
 Importing this module loads no model and no OpenCV: mitmproxy runs it with a sys.path that spawned
 workers inherit, and the pipeline only loads inside the workers.
