@@ -440,17 +440,29 @@ def test_addon_proxy_deadline_killed_worker_and_restart(origins, fixtures):
         again.stop()
 
 
-def test_addon_proxy_speaks_http2_to_the_browser_for_an_http1_site(proxy, origins):
-    """The origin speaks only HTTP/1.1; a browser offering h2 gets h2 from the proxy (so an image held
-    for its look holds one stream, not one of the six connections a browser opens to a site)."""
+def _alpn_through(proxy: Mitmdump, origin: Origin) -> str | None:
+    """The protocol the proxy agrees with a browser that offers h2 and HTTP/1.1, for `origin`."""
     import socket
     import ssl
 
-    origin = origins["https"]
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=30) as raw:
         raw.sendall(f"CONNECT 127.0.0.1:{origin.port} HTTP/1.1\r\nHost: 127.0.0.1:{origin.port}\r\n\r\n".encode())
         assert raw.recv(4096).startswith(b"HTTP/1.1 200")
         context = ssl.create_default_context(cafile=str(proxy.ca))
         context.set_alpn_protocols(["h2", "http/1.1"])
         with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            assert tls.selected_alpn_protocol() == "h2"
+            return tls.selected_alpn_protocol()
+
+
+def test_addon_proxy_mirrors_the_site_protocol_unless_asked_for_http2(proxy, origins):
+    """The origin speaks only HTTP/1.1. By default the browser gets HTTP/1.1 too (mitmproxy's own
+    choice: over HTTP/2 it would open a new connection to the site for every image); wink_http2 gives
+    it h2, so that a held image holds one stream, not one of the browser's six connections."""
+    origin = origins["https"]
+    assert _alpn_through(proxy, origin) in (None, "http/1.1")  # the site names no protocol: HTTP/1.1
+    asked = Mitmdump(temp_workdir(), wink_http2="true", wink_workers=1)
+    try:
+        asked.wait_ready(warm=False)
+        assert _alpn_through(asked, origin) == "h2"
+    finally:
+        asked.stop()
