@@ -307,6 +307,7 @@ def _blended_deltas(
     moving = len(frames)
     while moving > 1 and frames[moving - 1].patch is None:
         moving -= 1
+    closing_ms = sum(frame.duration_ms for frame in frames[moving:])  # the still's time at the end
     for canvas, may_differ, duration in _tail(canvas_frames(rgb, None, frames[:moving])):
         if may_differ is None:
             planned[-1].duration_ms += duration
@@ -335,13 +336,13 @@ def _blended_deltas(
     # Back to the still: every touched pixel gets the first frame's decoded value again.
     all_touched = _mask_box(touched)
     if all_touched is None:  # nothing moved: the still shows on through the end
-        planned[-1].duration_ms += sum(frame.duration_ms for frame in frames[moving:])
+        planned[-1].duration_ms += closing_ms
         return
     restore = _even(all_touched)
     still_lossless, _, first_shown = still.result()
     area = (slice(restore.y0, restore.y1), slice(restore.x0, restore.x1))
     crop = _blended_patch(first_shown[area], touched[area])
-    restore_ms = sum(frame.duration_ms for frame in frames[moving:])
+    restore_ms = closing_ms
     if not restore_ms:  # the motion runs to the end: the restoring frame takes the end of its last frame
         restore_ms = min(planned[-1].duration_ms, RESTORE_MS)  # touched pixels mean at least one motion frame
         planned[-1].duration_ms -= restore_ms
