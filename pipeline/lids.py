@@ -26,6 +26,12 @@ LID_TOP = 0.04
 LID_TOP_FADE = 0.02
 #: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
 RIM_DEPTH = 0.06
+#: How light the lower lid's margin itself is (its first 0.02 IOD, relative to the cheek) below which a
+#: shut lid leaves it bare (first value), and above which it covers RIM_DEPTH of it (second). A margin
+#: that is dark (its lashes, with no wet rim showing, as on a small or soft photo) is no rim to cover:
+#: covered to RIM_DEPTH, its dark line showed under the lid, and MediaPipe read it as the lower edge of
+#: an opening (kit_1's held shut frame read 0.49 unencoded; left bare, 0.31).
+DARK_MARGIN = (0.45, 0.55)
 #: How far a shut lid's margin reaches under the lower lid's margin at most (IOD units), over its lashes,
 #: where the skin under them is as light as the cheek (LASH_SKIN): MediaPipe takes a lower lid margin
 #: and lashes left bare under a shut lid for the lower edge of an opening (alex_1 read 0.31 at 0.06, 0.19
@@ -294,8 +300,8 @@ def _lid_tone(
 
 def _rim_depth(still_rgb: np.ndarray, rim: np.ndarray, iod: float) -> float:
     """How far under the open eye's lower lid margin (`rim`, a curve in the still) a shut lid reaches (IOD
-    units): RIM_DEPTH, and up to RIM_REACH where the still's skin under the lower lid's lashes is as light
-    as the cheek below it."""
+    units): RIM_DEPTH (none where that margin is dark, DARK_MARGIN), and up to RIM_REACH where the still's
+    skin under the lower lid's lashes is as light as the cheek below it."""
     left, right = float(rim[:, 0].min()), float(rim[:, 0].max())
     xs = np.arange(int(left + 0.25 * (right - left)), int(right - 0.25 * (right - left)) + 1)
     xs = xs[(xs >= 0) & (xs < still_rgb.shape[1])]
@@ -312,10 +318,13 @@ def _rim_depth(still_rgb: np.ndarray, rim: np.ndarray, iod: float) -> float:
         return float(np.median(_luminance(still_rgb[rows[inside], cols[inside]].astype(np.float32))))
 
     under, cheek = light(0.06, 0.12), light(0.16, 0.24)
-    if under is None or cheek is None or cheek <= 0:
+    margin = light(0.0, max(0.02, 1.0 / iod))
+    if under is None or cheek is None or margin is None or cheek <= 0:
         return RIM_DEPTH
     low, high = LASH_SKIN
-    return RIM_DEPTH + (RIM_REACH - RIM_DEPTH) * float(smoothstep((under / cheek - low) / (high - low)))
+    dark, light_margin = DARK_MARGIN
+    shallowest = RIM_DEPTH * float(smoothstep((margin / cheek - dark) / (light_margin - dark)))
+    return shallowest + (RIM_REACH - shallowest) * float(smoothstep((under / cheek - low) / (high - low)))
 
 
 def _lift(window: np.ndarray, tone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
