@@ -26,12 +26,22 @@ LID_TOP = 0.04
 LID_TOP_FADE = 0.02
 #: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
 RIM_DEPTH = 0.06
+#: How light the lower lid's margin itself is (its first 0.02 IOD, relative to the cheek) below which a
+#: shut lid leaves it bare (first value), and above which it covers RIM_DEPTH of it (second). A margin
+#: that is dark (its lashes, with no wet rim showing, as on a small or soft photo) is no rim to cover:
+#: covered to RIM_DEPTH, its dark line showed under the lid, and MediaPipe read it as the lower edge of
+#: an opening (kit_1's held shut frame read 0.49 unencoded; left bare, 0.31).
+DARK_MARGIN = (0.45, 0.55)
 #: How far a shut lid's margin reaches under the lower lid's margin at most (IOD units), over its lashes,
 #: where the skin under them is as light as the cheek (LASH_SKIN): MediaPipe takes a lower lid margin
 #: and lashes left bare under a shut lid for the lower edge of an opening (alex_1 read 0.31 at 0.06, 0.19
 #: at 0.12). Where that skin is darker (make-up, a shadowed bag) it is part of the face, and the margin
 #: stays at RIM_DEPTH: covered, rose_1's identity distance went over its bar (0.355).
 RIM_REACH = 0.12
+#: From how far down a shut lid's margin under its lash line (a share of its depth) its shade fades out:
+#: the lower lid there faces up into the light. The shade right under the lash line stays: without it,
+#: MediaPipe read alex_1's and biden_2's shut lids more open (0.31 and 0.38 mean, against 0.27 and 0.33).
+MARGIN_FADE = 0.5
 #: How light the skin under the lower lid's lashes is, relative to the cheek, where the margin starts to
 #: reach further (first value) and reaches RIM_REACH (second).
 LASH_SKIN = (0.75, 0.9)
@@ -211,7 +221,17 @@ def close_eye(
     # The lid and brow skin of the still, stretched down over the lid: its grain, its fine lines and its
     # own light. Moved into the lid in the gradient domain: the lid is that skin plus a smooth field
     # (a membrane fill of the difference) that makes it meet the frame's skin round the lid without a seam.
-    source = _lid_skin(still_rgb, origin, box, top_y, bottom, fold_y, brow_y, motion.pose.rotation[:2, 1], tone, iod)
+    source, light = _lid_skin(
+        still_rgb, origin, box, top_y, bottom, fold_y, brow_y, motion.pose.rotation[:2, 1], tone, iod
+    )
+    # Under the lash line, over the lower lid's margin and lashes: the lower lid's skin, whose grain the
+    # skin just under it has (mirrored up across the margin's lower edge, so it carries on across it).
+    margin = np.clip((ys - line_y[None, :]) / np.maximum(bottom - line_y, 1.0)[None, :], 0, 1)
+    margin = np.where(ys > line_y[None, :], margin, 0).astype(np.float32)
+    if float((bottom - line_y).max()) > 1.5:
+        # (the skin under the margin, mirrored up, reaches as far under it again: read past the window)
+        under = rgb[y0 : min(rgb.shape[0], y1 + int(rim_depth * iod) + 2), x0:x1].astype(np.float32)
+        source = _under_eye_grain(under, source, light, line_y, bottom, soft, iod)
     skin = source + _membrane(window - source, known)
     # In its middle the lid comes forward out of the socket into the light: at least LID_LIGHT of the
     # lid skin's tone there, whatever shadow the seam brought in from round the lid.
@@ -225,6 +245,8 @@ def close_eye(
     crease_line = np.stack([xs, fold_y - 0.6 * LID_TOP * iod], axis=1).astype(np.float32)
     crease = _soft_polyline((height, width), crease_line, 0.01 * iod + 1)
     shading = shading * (1 - CREASE_DARKNESS * crease * np.clip(middle * 1.5, 0, 1))
+    # The lower lid under the lash line faces up into the light again: its shade fades out to its edge.
+    shading = 1 + (shading - 1) * (1 - smoothstep((margin - MARGIN_FADE) / (1 - MARGIN_FADE)))
     lid = skin * shading[..., None]
     cover = (region * strength)[..., None]
     out = window * (1 - cover) + lid * cover
@@ -294,8 +316,8 @@ def _lid_tone(
 
 def _rim_depth(still_rgb: np.ndarray, rim: np.ndarray, iod: float) -> float:
     """How far under the open eye's lower lid margin (`rim`, a curve in the still) a shut lid reaches (IOD
-    units): RIM_DEPTH, and up to RIM_REACH where the still's skin under the lower lid's lashes is as light
-    as the cheek below it."""
+    units): RIM_DEPTH (none where that margin is dark, DARK_MARGIN), and up to RIM_REACH where the still's
+    skin under the lower lid's lashes is as light as the cheek below it."""
     left, right = float(rim[:, 0].min()), float(rim[:, 0].max())
     xs = np.arange(int(left + 0.25 * (right - left)), int(right - 0.25 * (right - left)) + 1)
     xs = xs[(xs >= 0) & (xs < still_rgb.shape[1])]
@@ -312,10 +334,13 @@ def _rim_depth(still_rgb: np.ndarray, rim: np.ndarray, iod: float) -> float:
         return float(np.median(_luminance(still_rgb[rows[inside], cols[inside]].astype(np.float32))))
 
     under, cheek = light(0.06, 0.12), light(0.16, 0.24)
-    if under is None or cheek is None or cheek <= 0:
+    margin = light(0.0, max(0.02, 1.0 / iod))
+    if under is None or cheek is None or margin is None or cheek <= 0:
         return RIM_DEPTH
     low, high = LASH_SKIN
-    return RIM_DEPTH + (RIM_REACH - RIM_DEPTH) * float(smoothstep((under / cheek - low) / (high - low)))
+    dark, light_margin = DARK_MARGIN
+    shallowest = RIM_DEPTH * float(smoothstep((margin / cheek - dark) / (light_margin - dark)))
+    return shallowest + (RIM_REACH - shallowest) * float(smoothstep((under / cheek - low) / (high - low)))
 
 
 def _lift(window: np.ndarray, tone: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -339,8 +364,9 @@ def _lid_skin(
     down: np.ndarray,
     tone: np.ndarray,
     iod: float,
-) -> np.ndarray:
-    """The still's lid and brow skin, between the brow and the fold, stretched down over the shut lid.
+) -> tuple[np.ndarray, np.ndarray]:
+    """The still's lid and brow skin, between the brow and the fold, stretched down over the shut lid,
+    and its light alone (without the grain).
 
     A closing lid is that skin unfolding over the eyeball, so each column of the lid (top to lash line)
     takes the same column of the band above the fold, top to bottom. Its grain comes through clipped (a
@@ -378,7 +404,7 @@ def _lid_skin(
     skin = light + own * np.clip(picked - smooth, -DETAIL_MAX, DETAIL_MAX)
     if own.min() < 1:  # (the under-eye skin's grain is one more blur of a wider patch: only when needed)
         skin = skin + (1 - own) * _lid_detail(still_rgb, origin, box, top_y, bottom_y, down, iod)
-    return skin
+    return skin, light
 
 
 def _lid_detail(
@@ -415,6 +441,41 @@ def _lid_detail(
         detail, move, (width, height), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
     )
     return np.clip(placed, -DETAIL_MAX, DETAIL_MAX)  # grain and fine lines, not a mole or a lash
+
+
+def _under_eye_grain(
+    frame: np.ndarray,
+    source: np.ndarray,
+    light: np.ndarray,
+    line_y: np.ndarray,
+    bottom: np.ndarray,
+    soft: float,
+    iod: float,
+) -> np.ndarray:
+    """The lid's skin (`source`, the lid's window; `light`, its light alone) with, under its lash line, the
+    grain of the frame's skin under the margin instead (`frame`: from the window's top, past its bottom).
+
+    The grain (detail under DETAIL_SCALE, clipped) is mirrored up about the margin's lower edge, so
+    the under-eye skin's fine lines and pores carry on across it; the light stays the lid skin's, and
+    the membrane fill takes it to the skin round the lid.
+    """
+    height, width = source.shape[:2]
+    blur = max(1.0, DETAIL_SCALE * iod)
+    first = max(0, int(line_y.min() - 3 * blur))  # only the rows from the lash line down are needed
+    ys = np.arange(first, height, dtype=np.float32)[:, None]
+    edge = (bottom + soft)[None, :]
+    below = frame[first:]
+    map_y = np.clip(2 * edge - ys - first, 0, len(below) - 1).astype(np.float32)
+    map_x = np.broadcast_to(np.arange(width, dtype=np.float32)[None, :], map_y.shape)
+    grain = _luminance(below)  # (the grain of skin is its light's: one channel to blur, not three)
+    detail = np.clip(grain - cv2.GaussianBlur(grain, (0, 0), blur), -DETAIL_MAX, DETAIL_MAX)
+    mirrored = cv2.remap(detail, map_x, map_y, cv2.INTER_LINEAR)[..., None]
+    # From the lid's grain to the lower lid's over the first pixels under the lash line.
+    share = smoothstep((ys - line_y[None, :]) / max(1.0, 0.02 * iod))[..., None]
+    share = share * (ys <= edge)[..., None]
+    out = source.copy()
+    out[first:] = source[first:] * (1 - share) + (light[first:] + mirrored) * share
+    return out
 
 
 def _lashes(shape: tuple[int, int], line: np.ndarray, down: np.ndarray, eye: int, iod: float) -> np.ndarray:
