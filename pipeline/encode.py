@@ -422,10 +422,10 @@ def _blended_patch(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     pixels too, and a flat fill costs it least: 15-20 % off the motion frames against leaving the
     canvas there (libwebp only evens out 8-pixel blocks that are wholly transparent)."""
     mean = cv2.mean(rgb, mask=mask)[:3]
-    flat = np.empty_like(rgb)
-    flat[:] = np.round(mean).astype(np.uint8)
+    # Made as planes and merged: numpy's fill of a 3-value pixel is 3x slower (an inner loop of 3).
+    flat = cv2.merge([np.full(mask.shape, round(level), np.uint8) for level in mean])
     cv2.copyTo(rgb, mask, flat)
-    return cv2.merge([flat, mask * np.uint8(255)])
+    return cv2.merge([*cv2.split(flat), mask * np.uint8(255)])
 
 
 def _tail(sequence: Iterator[tuple[np.ndarray, Box | None, int]]) -> Iterator[tuple[np.ndarray, Box | None, int]]:
