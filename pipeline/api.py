@@ -232,16 +232,19 @@ class Animator:
         if full is None or not meshes:
             return Animation(None, None, len(found.detections), 0, found.width, found.height, timings)
 
-        start = time.perf_counter()
-        face_boxes = [m.box.shrunk(0.08) for m in meshes]  # about where a face detector frames each face
-        frames = render.render_frames(full, found.motions, found.warps, list(self.preset.durations_ms), face_boxes)
-        timings["warp"] += _ms_since(start)
-
-        start = time.perf_counter()
         focus = Box.union(*(m.box for m in meshes))
         assert focus is not None  # there is a mesh
-        encoded = encode.ENCODERS[fmt](full.rgb, full.alpha, frames, full.icc_profile, focus.shrunk(0.15), source=data)
-        timings["encode"] = _ms_since(start)
+        # The encode begins with the still (a WebP's first frame needs nothing else) while the frames are
+        # drawn; "encode" times what is left of it once they are.
+        with encode.begin(fmt, full.rgb, full.alpha, full.icc_profile, focus.shrunk(0.15), source=data) as encoding:
+            start = time.perf_counter()
+            face_boxes = [m.box.shrunk(0.08) for m in meshes]  # about where a face detector frames each face
+            frames = render.render_frames(full, found.motions, found.warps, list(self.preset.durations_ms), face_boxes)
+            timings["warp"] += _ms_since(start)
+
+            start = time.perf_counter()
+            encoded = encoding.finish(frames)
+            timings["encode"] = _ms_since(start)
 
         start = time.perf_counter()
         signed = provenance.sign(encoded, fmt, self.preset.name, self.signing_key)

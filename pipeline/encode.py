@@ -25,7 +25,7 @@ from pipeline.fullframe import canvas_frames, encode_apng, encode_avif, encode_g
 from pipeline.marking import exif_block, xmp_packet
 from pipeline.types import Box, Frame
 
-__all__ = ["ENCODERS", "encode_apng", "encode_avif", "encode_gif", "encode_webp"]
+__all__ = ["ENCODERS", "Encoding", "begin", "encode_apng", "encode_avif", "encode_gif", "encode_webp"]
 
 #: The first frame gets the lowest quality whose error over the face stays under STILL_MAX_ERROR, so
 #: the animation starts as the photo (the fidelity rule: at most 1.5 levels mean over the face, and
@@ -227,43 +227,56 @@ def encode_webp(
     pixels, so the last frame meets the first. Images with their own alpha use plain rectangles.
     libwebp releases the GIL, so the frames are encoded on two threads while the next masks are made.
     """
-    height, width = rgb.shape[:2]
+    with begin("webp", rgb, alpha, icc_profile, focus, source) as encoding:
+        return encoding.finish(frames)
 
-    def still_frame() -> tuple[bool, bytes, np.ndarray | None]:
-        """(whether it is lossless; the frame's chunks; its decoded pixels, None with alpha)."""
-        served = webp.still_chunks(source) if source is not None and alpha is None else None
-        if served is not None and not webp.carries_alpha(served):
-            shown = webp.decode_frame(served)
-            if np.array_equal(shown, rgb):  # not turned upright, not converted to sRGB: the photo's own pixels
-                return served.startswith(b"VP8L"), served, shown
-        bar, method = STILL_MAX_ERROR - STILL_CROP_MARGIN, STILL_METHOD
-        quality, _ = _still_quality(rgb, focus, bar, STILL_FIRST_GUESS)
-        image = _image(rgb, alpha)
-        chunks = webp.frame_chunks(image, quality, method)
-        if quality is not None and source is not None and len(chunks) > STILL_BIG_SHARE * len(source):
-            # At the higher effort the same error comes about one quality step lower.
-            method = STILL_METHOD_BIG
-            quality, _ = _still_quality(rgb, focus, bar, quality - 1.0, method)
-            chunks = webp.frame_chunks(image, quality, method)
-        if alpha is not None:  # decode_frame reads opaque frames only, and the restoring frame needs none
-            return quality is None, chunks, None
-        shown = webp.decode_frame(chunks)  # also what the restoring frame puts back
-        face = _face_box(rgb, focus)
-        while quality is not None:
-            excess = _face_error(shown, rgb, face) - STILL_MAX_ERROR
-            if excess > 0:  # the crop read low (see STILL_CROP_MARGIN): up by the usual slope's worth
-                step = max(STILL_RECHECK_STEP, math.ceil(excess / STILL_ERROR_PER_QUALITY * 4) / 4)
-            elif _psnr(shown, rgb) < STILL_MIN_PSNR:  # the face passed; the rest did not
-                step = STILL_PSNR_STEP
-            else:
-                break
-            quality = quality + step if quality + step <= 100.0 else None
-            chunks = webp.frame_chunks(image, quality, method)
-            shown = webp.decode_frame(chunks)
-        return quality is None, chunks, shown
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        still = pool.submit(still_frame)  # the masks below are made while it is chosen and encoded
+class Encoding:
+    """An encode begun before its frames are drawn (`begin`), finished with them (`finish`).
+
+    A WebP's first frame is the still alone, and choosing its quality and encoding it is the longest
+    single piece of the encode (~90 ms on a 0.9 MP photo): begun first, it runs on a thread while the
+    frames are drawn, instead of after them. The other formats start when their frames are there.
+    Use it as a context manager, so the thread ends even when drawing the frames fails.
+    """
+
+    def __init__(
+        self,
+        fmt: str,
+        rgb: np.ndarray,
+        alpha: np.ndarray | None,
+        icc_profile: bytes | None,
+        focus: Box | None,
+        source: bytes | None,
+    ) -> None:
+        self.fmt, self.rgb, self.alpha, self.icc_profile, self.focus, self.source = (
+            fmt,
+            rgb,
+            alpha,
+            icc_profile,
+            focus,
+            source,
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._still: Future | None = None
+        if fmt == "webp":
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wink-encode")
+            self._still = self._pool.submit(_still_frame, rgb, alpha, focus, source)
+
+    def __enter__(self) -> Encoding:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def finish(self, frames: list[Frame]) -> bytes:
+        """The encoded animation of these frames (frame 0 is the still itself)."""
+        if self._pool is None or self._still is None:
+            encoder = ENCODERS[self.fmt]
+            return encoder(self.rgb, self.alpha, frames, self.icc_profile, self.focus, source=self.source)
+        rgb, alpha, focus, pool, still = self.rgb, self.alpha, self.focus, self._pool, self._still
+        height, width = rgb.shape[:2]
         first = _Planned(Box(0, 0, width, height), still, frames[0].duration_ms, blend=False)
         planned = [first]
         if alpha is not None:
@@ -271,7 +284,55 @@ def encode_webp(
         else:
             _blended_deltas(rgb, frames, planned, pool, focus, still)
         done = [webp.WebPFrame(p.box, p.chunks(), p.duration_ms, p.blend) for p in planned]
-    return webp.assemble(width, height, done, icc_profile, exif_block(), xmp_packet())
+        return webp.assemble(width, height, done, self.icc_profile, exif_block(), xmp_packet())
+
+
+def begin(
+    fmt: str,
+    rgb: np.ndarray,
+    alpha: np.ndarray | None,
+    icc_profile: bytes | None = None,
+    focus: Box | None = None,
+    source: bytes | None = None,
+) -> Encoding:
+    """Start encoding the still `rgb` as `fmt` (one of ENCODERS); `Encoding.finish(frames)` ends it."""
+    return Encoding(fmt, rgb, alpha, icc_profile, focus, source)
+
+
+def _still_frame(
+    rgb: np.ndarray, alpha: np.ndarray | None, focus: Box | None, source: bytes | None
+) -> tuple[bool, bytes, np.ndarray | None]:
+    """A WebP's first frame: (whether it is lossless; the frame's chunks; its decoded pixels, None with alpha)."""
+    served = webp.still_chunks(source) if source is not None and alpha is None else None
+    if served is not None and not webp.carries_alpha(served):
+        shown = webp.decode_frame(served)
+        if np.array_equal(shown, rgb):  # not turned upright, not converted to sRGB: the photo's own pixels
+            return served.startswith(b"VP8L"), served, shown
+    bar, method = STILL_MAX_ERROR - STILL_CROP_MARGIN, STILL_METHOD
+    quality, _ = _still_quality(rgb, focus, bar, STILL_FIRST_GUESS)
+    image = _image(rgb, alpha)
+    chunks = webp.frame_chunks(image, quality, method)
+    if quality is not None and source is not None and len(chunks) > STILL_BIG_SHARE * len(source):
+        # At the higher effort the same error comes about one quality step lower.
+        method = STILL_METHOD_BIG
+        quality, _ = _still_quality(rgb, focus, bar, quality - 1.0, method)
+        chunks = webp.frame_chunks(image, quality, method)
+    if alpha is not None:  # decode_frame reads opaque frames only, and the restoring frame needs none
+        return quality is None, chunks, None
+    shown = webp.decode_frame(chunks)  # also what the restoring frame puts back
+    face = _face_box(rgb, focus)
+    while quality is not None:
+        excess = _face_error(shown, rgb, face) - STILL_MAX_ERROR
+        if excess > 0:  # the crop read low (see STILL_CROP_MARGIN): up by the usual slope's worth
+            step = max(STILL_RECHECK_STEP, math.ceil(excess / STILL_ERROR_PER_QUALITY * 4) / 4)
+        elif _psnr(shown, rgb) < STILL_MIN_PSNR:  # the face passed; the rest did not
+            step = STILL_PSNR_STEP
+        else:
+            break
+        quality = quality + step if quality + step <= 100.0 else None
+        chunks = webp.frame_chunks(image, quality, method)
+        shown = webp.decode_frame(chunks)
+    return quality is None, chunks, shown
 
 
 @dataclass
@@ -361,10 +422,10 @@ def _blended_patch(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     pixels too, and a flat fill costs it least: 15-20 % off the motion frames against leaving the
     canvas there (libwebp only evens out 8-pixel blocks that are wholly transparent)."""
     mean = cv2.mean(rgb, mask=mask)[:3]
-    flat = np.empty_like(rgb)
-    flat[:] = np.round(mean).astype(np.uint8)
+    # Made as planes and merged: numpy's fill of a 3-value pixel is 3x slower (an inner loop of 3).
+    flat = cv2.merge([np.full(mask.shape, round(level), np.uint8) for level in mean])
     cv2.copyTo(rgb, mask, flat)
-    return cv2.merge([flat, mask * np.uint8(255)])
+    return cv2.merge([*cv2.split(flat), mask * np.uint8(255)])
 
 
 def _tail(sequence: Iterator[tuple[np.ndarray, Box | None, int]]) -> Iterator[tuple[np.ndarray, Box | None, int]]:

@@ -9,6 +9,8 @@ the motion already takes, so no face jumps, however detailed.
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import cv2
 import numpy as np
 
@@ -26,6 +28,9 @@ MIN_FRAME_MS = 20
 MAX_HALVINGS = 3
 #: In-betweens that do not fit in the time the motion takes make the loop longer, up to this.
 MAX_LOOP_MS = 3000
+#: Threads that draw the preset's frames (each frame is drawn on its own from the still): OpenCV and
+#: numpy release the GIL for most of a frame's work, so a second core that is idle is used.
+DRAWING_THREADS = 2
 
 
 def _draw(still: Still, motions: list[FaceMotion], warps: list[warp.FaceWarp], index: int) -> Patch | None:
@@ -99,16 +104,30 @@ def render_frames(
     In-betweens share the time of the motion they split (taken from the frame before, which shows
     while the face is on its way); when that is too short for them, the loop grows, up to MAX_LOOP_MS.
     """
-    drawn: dict[bytes, Patch | None] = {}
+    with ThreadPoolExecutor(DRAWING_THREADS, thread_name_prefix="wink-draw") as pool:
+        return _frames(still, motions, warps, durations_ms, regions, pool)
+
+
+def _frames(
+    still: Still,
+    motions: list[FaceMotion],
+    warps: list[warp.FaceWarp],
+    durations_ms: list[int],
+    regions: list[Box],
+    pool: ThreadPoolExecutor,
+) -> list[Frame]:
+    keys = [_key(motions, index) for index in range(len(durations_ms))]
+    drawn: dict[bytes, Future[Patch | None]] = {}
+    for index, key in enumerate(keys):  # frames that show the same pose are drawn once
+        if index and key not in drawn and key != keys[0]:
+            drawn[key] = pool.submit(_draw, still, motions, warps, index)
     in_betweens = _InBetweens(still, motions, warps, regions)
     spare_ms = MAX_LOOP_MS - sum(int(d) for d in durations_ms)
     frames: list[Frame] = []
     previous = _views(still, None, regions)
     for index, duration in enumerate(durations_ms):
-        key = _key(motions, index)
-        if key not in drawn:
-            drawn[key] = _draw(still, motions, warps, index) if index else None
-        patch = drawn[key]
+        key = keys[index]
+        patch = drawn[key].result() if key in drawn else None
         views = _views(still, patch, regions)
         if frames:
             extra = in_betweens.between(index, 0.0, 1.0, previous, views)

@@ -12,6 +12,11 @@ with three workers or more, identifications and animations together all but `RES
 A look then waits for at most one identification (~20 ms a face), never for an animation. With two workers
 (the default on two cores) nothing more is kept back: a worker kept idle for looks left a page's
 photos of other people to a single worker, which cost more than it saved (benchmarks/pageload_bench.py).
+
+Within those limits a waiting animation takes the first worker that is free, before waiting looks:
+it cannot take the last worker, so looks still have one, but behind a page's stream of looks an
+animation in lane order waited for a free worker for as long as the page kept asking (half a second
+and more on the page-load benchmark), and the target's photo is the one its page waits for longest.
 """
 
 from __future__ import annotations
@@ -88,9 +93,13 @@ class Lanes:
         self._dispatch()
 
     def _dispatch(self) -> None:
-        """Start every waiting step that may start, in lane order; a step that may not (an animation,
-        all heavy workers busy) does not hold up the looks behind it."""
-        for ticket in list(self._waiting):
+        """Start every waiting step that may start: an animation first (within its limit), then in lane
+        order; a step that may not (an animation, all heavy workers busy) does not hold up the looks
+        behind it."""
+        order = self._waiting
+        if self.pool.settings.size >= 2:  # one worker alone takes the looks first
+            order = sorted(order, key=lambda ticket: ticket.lane is not Lane.ANIMATE)  # stable: lane order after
+        for ticket in list(order):
             if self.may_start(ticket.lane):
                 self._waiting.remove(ticket)
                 self.running[ticket.lane] += 1

@@ -14,6 +14,7 @@ import resource
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,15 +28,23 @@ if TYPE_CHECKING:  # the models load in the worker, on first use, never in the p
 NOTHING = WorkResult(Kind.NOTHING)
 #: Seconds between heartbeats; the parent's watchdog calls a worker frozen when they stop.
 HEARTBEAT = 0.25
+#: Niceness of the processes: a look or an identification holds a page's photo while it runs, so it
+#: takes the CPU as an equal of the browser that waits for it (at 5, the browser's threads took ~3x its
+#: share and a 12 ms look took 40-180 ms; benchmarks/pageload_bench.py).
+STEP_NICE = 0
+#: Animations run in a thread this much nicer (Linux keeps a nice value per thread, and the threads an
+#: animation starts inherit it): hundreds of ms of CPU that yield to looks, to the proxy and to the browser.
+ANIMATION_NICE = 5
 
 _roster: Roster | None = None
 _slot: int | None = None
+_animations: ThreadPoolExecutor | None = None
 #: The proxy's confdir, whose key signs this process's animations (set once, by init).
 _confdir = ""
 
 
 def init(target: str, preset: str, confdir: str, roster: Roster, memory_mb: int = 0) -> None:
-    """Process initializer: ignore Ctrl-C (the proxy shuts us down), yield the CPU to the proxy, cap our
+    """Process initializer: ignore Ctrl-C (the proxy shuts us down), set our niceness, cap our
     address space (a job that wants more fails with MemoryError instead of taking the machine), warm up.
 
     The process signs in on the pool's roster, beats a heartbeat, and marks itself ready once its
@@ -48,7 +57,7 @@ def init(target: str, preset: str, confdir: str, roster: Roster, memory_mb: int 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     silence_native_logs("WINK_WORKER_STDERR")  # MediaPipe's C++ notices would fill the proxy's console
     with contextlib.suppress(OSError):
-        os.nice(5)  # page traffic in the proxy process goes first when all cores are busy
+        os.nice(STEP_NICE)
     # One process per core already: BLAS threads of their own would only fight over the same cores
     # (and OpenBLAS's spin-waiting ones burn CPU while they wait).
     import numpy  # noqa: F401  (loads the BLAS that the limit applies to)
@@ -125,7 +134,20 @@ def identify(step: Step) -> WorkResult:
 
 
 def animate(step: Step) -> WorkResult:
-    """Animate the target's faces in one image (all the steps, when `faces` is empty)."""
+    """Animate the target's faces in one image (all the steps, when `faces` is empty), on the
+    process's animation thread (ANIMATION_NICE)."""
+    global _animations
+    if _animations is None:
+        _animations = ThreadPoolExecutor(1, thread_name_prefix="wink-animation", initializer=_yield_more)
+    return _animations.submit(_animate, step).result()
+
+
+def _yield_more() -> None:
+    with contextlib.suppress(OSError):
+        os.nice(ANIMATION_NICE)  # this thread only (Linux)
+
+
+def _animate(step: Step) -> WorkResult:
     try:
         targets = [box for box, _ in step.faces] or None
         animation = _animator(step.target, step.preset).animate(step.data, fmt=step.fmt, targets=targets)

@@ -42,28 +42,64 @@ async def finish(pool: FakePool, name: str) -> None:
 
 
 @pytest.mark.asyncio
-async def test_looks_go_before_waiting_identifications_and_animations():
+async def test_looks_go_before_waiting_identifications():
     pool = FakePool(2)
     lanes = Lanes(pool)  # type: ignore[arg-type]
     tasks = [asyncio.create_task(lanes.run(step(Lane.IDENTIFY, f"id{i}"))) for i in range(2)]
     await settle()
-    tasks += [asyncio.create_task(lanes.run(step(Lane.ANIMATE, "anim")))]
     tasks += [asyncio.create_task(lanes.run(step(Lane.IDENTIFY, "id2")))]
     tasks += [asyncio.create_task(lanes.run(step(Lane.LOOK, f"look{i}"))) for i in range(2)]
     await settle()
     assert pool.started == ["id0", "id1"]
-    assert lanes.waiting() == {"look": 2, "identify": 1, "animate": 1}
+    assert lanes.waiting() == {"look": 2, "identify": 1, "animate": 0}
     await finish(pool, "id0")
     await finish(pool, "id1")
     assert pool.started[2:] == ["look0", "look1"]
     await finish(pool, "look0")
     assert pool.started[4:] == ["id2"]
-    await finish(pool, "look1")
-    assert pool.started[5:] == ["anim"]
-    for name in ("id2", "anim"):
+    for name in ("look1", "id2"):
         await finish(pool, name)
     await asyncio.gather(*tasks)
     assert lanes.working() == {"look": 0, "identify": 0, "animate": 0}
+
+
+@pytest.mark.asyncio
+async def test_a_waiting_animation_takes_the_first_free_worker_and_looks_keep_the_other():
+    pool = FakePool(2)
+    lanes = Lanes(pool)  # type: ignore[arg-type]
+    tasks = [asyncio.create_task(lanes.run(step(Lane.LOOK, f"look{i}"))) for i in range(2)]
+    await settle()
+    tasks += [asyncio.create_task(lanes.run(step(Lane.ANIMATE, f"anim{i}"))) for i in range(2)]
+    tasks += [asyncio.create_task(lanes.run(step(Lane.LOOK, f"look{i}"))) for i in range(2, 5)]
+    await settle()
+    await finish(pool, "look0")
+    assert pool.started[2:] == ["anim0"]  # not behind the three looks that were waiting too
+    await finish(pool, "look1")
+    assert pool.started[3:] == ["look2"]  # the second animation may not take the last worker
+    await finish(pool, "look2")
+    assert pool.started[4:] == ["look3"]
+    await finish(pool, "anim0")
+    assert pool.started[5:] == ["anim1"]
+    for name in ("look3", "look4", "anim1"):
+        await finish(pool, name)
+    assert pool.started[6:] == ["look4"]
+    await asyncio.gather(*tasks)
+
+
+@pytest.mark.asyncio
+async def test_one_worker_alone_takes_looks_before_a_waiting_animation():
+    pool = FakePool(1)
+    lanes = Lanes(pool)  # type: ignore[arg-type]
+    tasks = [asyncio.create_task(lanes.run(step(Lane.LOOK, "look0")))]
+    await settle()
+    tasks += [asyncio.create_task(lanes.run(step(Lane.ANIMATE, "anim")))]
+    tasks += [asyncio.create_task(lanes.run(step(Lane.LOOK, "look1")))]
+    await settle()
+    await finish(pool, "look0")
+    assert pool.started == ["look0", "look1"]
+    for name in ("look1", "anim"):
+        await finish(pool, name)
+    await asyncio.gather(*tasks)
 
 
 @pytest.mark.asyncio

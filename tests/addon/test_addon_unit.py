@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import zlib
 from concurrent.futures.process import BrokenProcessPool
 
@@ -18,11 +19,11 @@ from mitmproxy.proxy.layers.http import HttpConnectHook, HttpRequestHook, HttpRe
 from mitmproxy.test import taddons, tflow
 from PIL import Image
 
-from proxy_addon import bodies, control, etags, rewrite, stats, wink
+from proxy_addon import bodies, control, etags, rewrite, stats, wink, worker
 from proxy_addon.cache import Cache
 from proxy_addon.control_host import ControlHost
 from proxy_addon.options import WinkOptions
-from proxy_addon.protocol import Kind, WorkResult
+from proxy_addon.protocol import Kind, Lane, Step, WorkResult
 from proxy_addon.scheduler import QUEUE_PER_WORKER
 from proxy_addon.workers import Workers
 from tests.harness import WEBP_ACCEPT
@@ -640,3 +641,14 @@ def test_http2_to_the_browser_is_asked_of_mitmproxy_and_can_be_declined():
         with taddons.context(Proxyserver(), multiplex) as tctx:
             tctx.configure(multiplex, wink_http2=wanted)
             assert tctx.options.connection_strategy == strategy
+
+
+def test_an_animation_runs_nicer_than_the_looks_of_its_worker(monkeypatch):
+    """A worker's looks hold page photos and compete as the browser's equals; its animations yield."""
+
+    def report_niceness(step: Step) -> WorkResult:
+        return WorkResult(Kind.NOTHING, reason=str(os.getpriority(os.PRIO_PROCESS, 0)))  # this thread's (Linux)
+
+    monkeypatch.setattr(worker, "_animate", report_niceness)
+    result = worker.animate(Step(Lane.ANIMATE, b"", "zeman", "wink", "webp"))
+    assert int(result.reason) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + worker.ANIMATION_NICE)

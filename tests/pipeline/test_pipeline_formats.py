@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import avif
+from pipeline import avif, encode
 from pipeline.marking import DIGITAL_SOURCE_TYPE
+from pipeline.types import Box
 from tests.pipeline.helpers import frames_of
 
 
@@ -95,3 +97,12 @@ def test_avif_carries_the_marking_as_file_items_and_still_opens_once_signed(zema
     tracks = [(o, h, s) for kind, o, h, s in avif.boxes(data, offset + header, offset + size) if kind == b"trak"]
     assert tracks and all(kind != b"meta" for o, h, s in tracks for kind, *_ in avif.boxes(data, o + h, o + s))
     assert len(frames_of(data)) >= 8  # every frame decodes after signing moved the boxes
+
+
+def test_an_encoding_begun_before_its_frames_ends_its_thread_when_drawing_fails():
+    """api.animate begins the WebP's first frame before the frames are drawn; a failure in between
+    must not leave the encoding's thread running in a worker process."""
+    rgb = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    with pytest.raises(RuntimeError), encode.begin("webp", rgb, None, None, Box(32, 16, 96, 80)):
+        raise RuntimeError("the frames could not be drawn")
+    assert not any(thread.name.startswith("wink-encode") for thread in threading.enumerate())
