@@ -80,7 +80,7 @@ def _full_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame])
 #: the focus grown by STILL_NEAR_PAD of its size on every side, well past any face detector's box.
 #: The moving pixels, each shown for 50-250 ms, are kept to multiples of MOTION_STEP (at most 4 off),
 #: as GIF's 256 colours are coarser still. Step 4 near the face (1.0 levels) made zeman_1's APNG of an
-#: AVIF q60 photo 14.6x the photo, against 13.9x at 5; 6 away from it was 14.3x, 8 left kit_1 at 40.8 dB.
+#: AVIF q60 photo 14.3x the photo, against 13.9x at 5; 6 away from it was 14.1x, 8 left kit_1 at 40.8 dB.
 STILL_STEP = 5
 STILL_STEP_AWAY = 7
 STILL_NEAR_PAD = 0.3
