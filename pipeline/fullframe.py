@@ -32,7 +32,7 @@ GIF_CHANGE_LEVELS = 10
 #: Away from the face the still may show a colour this many levels (in its worst channel) further
 #: from the photo than the nearest one, where that continues the run on its left. 3 levels: the AVIF
 #: q60 photos' first frames 10-35 % smaller, 0.5-3.3 dB lower over the picture (to 35.1-40.7 dB), the
-#: face as before; 6 everywhere took 0.5-1.3 levels over the face.
+#: face as before; 6 everywhere added 1.0-1.5 levels over the face, and 2 everywhere 0.2-0.3.
 GIF_RUN_SLACK = 3
 #: The moving pixels' redraw mask is opened (eroded, then dilated) by a square this wide: a warp's
 #: slow gradients cross GIF_CHANGE_LEVELS in speckles, and each lone drawn pixel breaks LZW's runs of
@@ -95,7 +95,7 @@ APNG_CHANGE_LEVELS = 10
 APNG_MASK_CLOSE = 11
 #: The colour that marks a pixel a frame leaves alone: every drawn value is a multiple of a step over 1.
 APNG_KEY = (1, 1, 1)
-#: libdeflate's level (1-12). 8 makes zeman_1's APNG 4 % smaller than 6, in twice the time (+0.3 s).
+#: libdeflate's level (1-12). 8 makes zeman_1's APNG 4 % smaller than 6, in 2-4 times the time (+0.3-0.4 s).
 APNG_DEFLATE_LEVEL = 6
 
 
@@ -216,7 +216,7 @@ class _GifPalette:
     """The one palette of every frame: GIF_COLOURS colours libimagequant picks from the still (a
     half-size copy of it, plus the face at full size, so the face weighs more). Every pixel gets the
     nearest of them, found exactly (a k-d tree): Pillow's palette mapping is approximate, and on the
-    same palette it left the face 0.3-0.6 levels further off (1.5 dB). Mapping the moving pixels
+    same palette it left the face 0.3-0.6 levels further off (0.6-3.1 dB). Mapping the moving pixels
     Pillow's way too made the GIF 1-12 % bigger: more of them then differ from the still's."""
 
     def __init__(self, rgb: np.ndarray, focus: Box | None) -> None:
