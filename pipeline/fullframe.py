@@ -1,10 +1,10 @@
-"""APNG, GIF and AVIF: the formats other than WebP, made of whole frames by Pillow.
+"""APNG, GIF and AVIF: the formats other than WebP.
 
 APNG and GIF are for clients that take no WebP. Both are lossless over the palette or pixels they
-carry, so what keeps them small is what each frame leaves out: Pillow crops every frame to the
-rectangle that changed, and the GIF's frames mark every pixel equal to the frame before as
-transparent, which LZW codes in a few bits. AVIF is for photos a site already serves as AVIF: AV1's
-inter frames code the unchanged pixels of every later frame in almost nothing.
+carry, so what keeps them small is what each frame leaves out: an APNG frame is the rectangle that
+changed, with a colour key for its unchanged pixels, and the GIF's frames mark every pixel equal to
+the frame before as transparent, which LZW codes in a few bits. AVIF is for photos a site already
+serves as AVIF: AV1's inter frames code the unchanged pixels of every later frame in almost nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pipeline import avif
+from pipeline import apng, avif
 from pipeline.marking import DESCRIPTION, SOFTWARE, exif_block, xmp_packet
 from pipeline.types import Box, Frame
 
@@ -25,8 +25,20 @@ __all__ = ["canvas_frames", "encode_apng", "encode_avif", "encode_gif"]
 #: GIF: colours taken from the still, and the palette index left free for transparent pixels.
 GIF_COLOURS = 255
 GIF_TRANSPARENT = 255
-#: A pixel is redrawn when its palette colour is this far, in some channel, from the one shown.
-GIF_CHANGE_LEVELS = 9
+#: A pixel is redrawn when a channel of the picture it should show has moved this far from the one its
+#: shown colour was picked for. Judged on the colours themselves (9 levels), neighbouring palette
+#: entries kept flipping under a slow warp: 1-16 % more bytes on the AVIF q60 photos than now.
+GIF_CHANGE_LEVELS = 10
+#: Away from the face the still may show a colour this many levels (in its worst channel) further
+#: from the photo than the nearest one, where that continues the run on its left. 3 levels: the AVIF
+#: q60 photos' first frames 10-35 % smaller, 0.5-3.3 dB lower over the picture (to 35.1-40.7 dB), the
+#: face as before; 6 everywhere added 1.0-1.5 levels over the face, and 2 everywhere 0.2-0.3.
+GIF_RUN_SLACK = 3
+#: The moving pixels' redraw mask is opened (eroded, then dilated) by a square this wide: a warp's
+#: slow gradients cross GIF_CHANGE_LEVELS in speckles, and each lone drawn pixel breaks LZW's runs of
+#: the transparent index. A change left out grows until a later frame draws it, and the last frame
+#: restores every pixel exactly. 3 px: zeman_1's GIF of an AVIF q60 photo 9.05x -> 7.59x; 2 px 8.23x.
+GIF_MASK_OPEN = 3
 
 
 def canvas_frames(
@@ -61,15 +73,30 @@ def _full_frames(rgb: np.ndarray, alpha: np.ndarray | None, frames: list[Frame])
     return images, durations
 
 
-#: APNG of an opaque photo: the still is kept to multiples of STILL_STEP levels (at most 2 levels off,
-#: about 1 on average: PSNR 46 dB, within the fidelity rule), so PNG's filters see a quarter of the
-#: values and deflate codes each in about two bits less. The moving pixels, each shown for 50-250 ms,
-#: are kept to multiples of MOTION_STEP (at most 4 off), as GIF's 256 colours are coarser still.
-STILL_STEP = 4
+#: APNG of an opaque photo: the still is kept to multiples of STILL_STEP levels near the face (at most
+#: 2 levels off, 1.2 on average, against the fidelity rule's 1.5) and of STILL_STEP_AWAY elsewhere (at
+#: most 3 off: the whole picture stays at 42-43 dB, against the rule's 40), so PNG's Up filter sees a
+#: fifth or a seventh of the values and deflate codes each in 2.3-2.8 bits less. "Near the face" is
+#: the focus grown by STILL_NEAR_PAD of its size on every side, well past any face detector's box.
+#: The moving pixels, each shown for 50-250 ms, are kept to multiples of MOTION_STEP (at most 4 off),
+#: as GIF's 256 colours are coarser still. Step 4 near the face (1.0 levels) made zeman_1's APNG of an
+#: AVIF q60 photo 14.3x the photo, against 13.9x at 5; 6 away from it was 14.1x, 8 left kit_1 at 40.8 dB.
+STILL_STEP = 5
+STILL_STEP_AWAY = 7
+STILL_NEAR_PAD = 0.3
 MOTION_STEP = 8
-#: A pixel is redrawn when a channel of the wanted frame is this far from what is shown (the WebP's
-#: threshold); the frame that ends the loop redraws every pixel not exactly the still's.
-APNG_CHANGE_LEVELS = 9
+#: A pixel is redrawn when a channel of the picture it should show has moved this far from the one it
+#: shows (before either is posterized, so posterizing does not add changes of its own); the frame that
+#: ends the loop redraws every pixel not exactly the still's.
+APNG_CHANGE_LEVELS = 10
+#: The redrawn pixels' mask is closed (dilated, then eroded) by a square this wide: the warp's slow
+#: gradients cross the levels in speckles, and each edge between drawn and keyed pixels costs deflate
+#: a literal. 11 px: zeman_1's APNG 7 % smaller than unclosed; 5 px the same; 21 px 3 % bigger again.
+APNG_MASK_CLOSE = 11
+#: The colour that marks a pixel a frame leaves alone: every drawn value is a multiple of a step over 1.
+APNG_KEY = (1, 1, 1)
+#: libdeflate's level (1-12). 8 makes zeman_1's APNG 4 % smaller than 6, in 2-4 times the time (+0.3-0.4 s).
+APNG_DEFLATE_LEVEL = 6
 
 
 def _posterized(pixels: np.ndarray, step: int) -> np.ndarray:
@@ -78,16 +105,28 @@ def _posterized(pixels: np.ndarray, step: int) -> np.ndarray:
     return np.minimum((pixels.astype(np.uint16) + step // 2) // step * step, top).astype(np.uint8)
 
 
-def _apng_delta_frames(rgb: np.ndarray, frames: list[Frame]) -> tuple[list[Image.Image], list[int]]:
-    """RGBA frames for an opaque photo: the still, then per frame only the pixels that change, opaque
-    over a transparent rest (blended onto what is shown), and last the still's own pixels back."""
+def _apng_still(rgb: np.ndarray, focus: Box | None) -> np.ndarray:
+    """The posterized first frame: finer steps near the face (see STILL_STEP)."""
+    if focus is None:
+        return _posterized(rgb, STILL_STEP)
+    near = focus.padded(STILL_NEAR_PAD, rgb.shape[1], rgb.shape[0])
+    still = _posterized(rgb, STILL_STEP_AWAY)
+    region = (slice(near.y0, near.y1), slice(near.x0, near.x1))
+    still[region] = _posterized(rgb[region], STILL_STEP)
+    return still
+
+
+def _apng_delta_frames(rgb: np.ndarray, frames: list[Frame], focus: Box | None) -> list[apng.ApngFrame]:
+    """RGB frames for an opaque photo: the still, then per frame only the rectangle around the pixels
+    that change, APNG_KEY elsewhere (blended onto what is shown), and last the still's own pixels back."""
     import cv2
 
-    still = _posterized(rgb, STILL_STEP)
-    shown = still.copy()
+    still = _apng_still(rgb, focus)
+    shown = still.copy()  # what the canvas shows
+    intended = rgb.copy()  # the picture each shown pixel stands for, before posterizing
     height, width = rgb.shape[:2]
-    images = [Image.fromarray(np.dstack([still, np.full((height, width), 255, np.uint8)]), "RGBA")]
-    durations = [frames[0].duration_ms]
+    closing = np.ones((APNG_MASK_CLOSE, APNG_MASK_CLOSE), np.uint8)
+    out = [apng.ApngFrame(Box(0, 0, width, height), still, frames[0].duration_ms, blend_over=False)]
     drawn: Box | None = None  # where any frame drew: where the still may need to be put back
     for canvas, may_differ, duration in _tail(canvas_frames(rgb, None, frames)):
         if may_differ is not None and drawn is not None:
@@ -96,22 +135,30 @@ def _apng_delta_frames(rgb: np.ndarray, frames: list[Frame]) -> tuple[list[Image
                 may_differ = drawn  # the still again: every pixel drawn since gets exactly the first frame's back
         if may_differ is not None:
             region = (slice(may_differ.y0, may_differ.y1), slice(may_differ.x0, may_differ.x1))
-            if may_differ is drawn:
-                wanted, levels = still[region], 0
-            else:
-                wanted, levels = _posterized(canvas[region], MOTION_STEP), APNG_CHANGE_LEVELS
-            over = cv2.threshold(cv2.absdiff(wanted, shown[region]), levels, 255, cv2.THRESH_BINARY)[1]
+            if may_differ is drawn:  # the still's own pixels, wherever any channel is off
+                wanted, moved, levels = still[region], cv2.absdiff(still[region], shown[region]), 0
+            else:  # judged before posterizing, so posterizing does not add changes of its own
+                wanted, moved = _posterized(canvas[region], MOTION_STEP), cv2.absdiff(canvas[region], intended[region])
+                levels = APNG_CHANGE_LEVELS
+            over = cv2.threshold(moved, levels, 255, cv2.THRESH_BINARY)[1]
             mask = (cv2.cvtColor(over, cv2.COLOR_RGB2GRAY) > 0).view(np.uint8)  # some channel is past `levels`
             if cv2.countNonZero(mask):
+                mask = np.asarray(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, closing), np.uint8)
+                rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+                y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+                box = Box(may_differ.x0 + x0, may_differ.y0 + y0, may_differ.x0 + x1, may_differ.y0 + y1)
+                inner = (slice(y0, y1), slice(x0, x1))
+                pixels = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+                pixels[:] = APNG_KEY
+                cv2.copyTo(wanted[inner], mask[inner], pixels)
                 cv2.copyTo(wanted, mask, shown[region])
-                frame = np.zeros((height, width, 4), np.uint8)
-                frame[region] = cv2.merge([cv2.copyTo(wanted, mask), mask * np.uint8(255)])
+                cv2.copyTo(canvas[region] if may_differ is not drawn else rgb[region], mask, intended[region])
                 drawn = Box.union(drawn, may_differ)
-                images.append(Image.fromarray(frame, "RGBA"))
-                durations.append(duration)
+                out.append(apng.ApngFrame(box, pixels, duration, blend_over=True))
                 continue
-        durations[-1] += duration  # nothing to draw: the frame before shows longer
-    return images, durations
+        last = out[-1]  # nothing to draw: the frame before shows longer
+        out[-1] = apng.ApngFrame(last.box, last.rgb, last.duration_ms + duration, last.blend_over)
+    return out
 
 
 def _tail(sequence: Iterator[tuple[np.ndarray, Box | None, int]]) -> Iterator[tuple[np.ndarray, Box | None, int]]:
@@ -127,27 +174,37 @@ def encode_apng(
     focus: Box | None = None,
     source: bytes | None = None,
 ) -> bytes:
-    """APNG. An opaque photo's frames after the first carry only the pixels that change, blended over
-    the frame before (Pillow crops each to the rectangle that differs); an image with alpha of its
-    own gets whole frames, replaced in turn. (`focus` and `source` serve the WebP encoder only.)"""
+    """APNG. An opaque photo's file is RGB (written by apng.py): frames after the first carry only the
+    rectangle of the pixels that change, keyed elsewhere, blended over the frame before, and `focus`
+    says where the still keeps its finer steps. An image with alpha of its own gets whole RGBA frames
+    from Pillow, replaced in turn. (`source` serves the WebP encoder only.)"""
     from PIL import PngImagePlugin
 
+    texts = {"Description": DESCRIPTION, "Software": SOFTWARE}
     if alpha is None:
-        images, durations = _apng_delta_frames(rgb, frames)
-        blend = [PngImagePlugin.Blend.OP_SOURCE] + [PngImagePlugin.Blend.OP_OVER] * (len(images) - 1)
-    else:
-        images, durations = _full_frames(rgb, alpha, frames)
-        blend = [PngImagePlugin.Blend.OP_SOURCE] * len(images)
+        height, width = rgb.shape[:2]
+        return apng.write(
+            width,
+            height,
+            _apng_delta_frames(rgb, frames, focus),
+            APNG_KEY,
+            icc_profile=icc_profile,
+            exif=exif_block(),
+            texts=texts,
+            xmp=xmp_packet().decode(),
+            level=APNG_DEFLATE_LEVEL,
+        )
+    images, durations = _full_frames(rgb, alpha, frames)
     info = PngImagePlugin.PngInfo()
     info.add_itxt("XML:com.adobe.xmp", xmp_packet().decode())
-    info.add_text("Description", DESCRIPTION)
-    info.add_text("Software", SOFTWARE)
+    for name, text in texts.items():
+        info.add_text(name, text)
     return _sequence(
         images,
         durations,
         "PNG",
         disposal=PngImagePlugin.Disposal.OP_NONE,
-        blend=blend,
+        blend=[PngImagePlugin.Blend.OP_SOURCE] * len(images),
         pnginfo=info,
         icc_profile=icc_profile,
         compress_level=3,
@@ -155,23 +212,86 @@ def encode_apng(
     )
 
 
-def _gif_palette(rgb: np.ndarray) -> tuple[Image.Image, list[int]]:
-    """The one palette of every frame, made from the still, and its 256 RGB entries as a flat list."""
-    palette_image = Image.fromarray(rgb).quantize(colors=GIF_COLOURS, method=Image.Quantize.MEDIANCUT)
-    return palette_image, ((palette_image.getpalette() or []) + [0] * 768)[:768]
+class _GifPalette:
+    """The one palette of every frame: GIF_COLOURS colours libimagequant picks from the still (a
+    half-size copy of it, plus the face at full size, so the face weighs more). Every pixel gets the
+    nearest of them, found exactly (a k-d tree): Pillow's palette mapping is approximate, and on the
+    same palette it left the face 0.3-0.6 levels further off (0.6-3.1 dB). Mapping the moving pixels
+    Pillow's way too made the GIF 1-12 % bigger: more of them then differ from the still's."""
+
+    def __init__(self, rgb: np.ndarray, focus: Box | None) -> None:
+        import imagequant
+        from scipy.spatial import cKDTree
+
+        pixels = [rgb[::2, ::2].reshape(-1, 3)]
+        if focus is not None:
+            near = focus.padded(STILL_NEAR_PAD, rgb.shape[1], rgb.shape[0])
+            pixels.append(rgb[near.y0 : near.y1, near.x0 : near.x1].reshape(-1, 3))
+        sample = np.concatenate(pixels)
+        rgba = np.concatenate([sample, np.full((len(sample), 1), 255, np.uint8)], axis=1)
+        _, chosen = imagequant.quantize_raw_rgba_bytes(
+            rgba.tobytes(), len(sample), 1, dithering_level=0.0, max_colors=GIF_COLOURS
+        )
+        found = np.array(chosen, np.uint8).reshape(-1, 4)[:GIF_COLOURS, :3]
+        self.colours = np.zeros((256, 3), np.uint8)  # unused entries (and the transparent one) black
+        self.colours[: len(found)] = found
+        self.flat = [int(v) for v in self.colours.reshape(-1)]
+        self._tree = cKDTree(found.astype(np.float32))
+        self._known = np.full(1 << 24, GIF_TRANSPARENT, np.uint8)
+
+    def nearest(self, pixels: np.ndarray) -> np.ndarray:
+        """The palette index nearest each RGB pixel (no dithering: a dithered frame would flicker).
+        Found ones are kept in a table over all 2^24 colours (16 MB), so each is looked up once."""
+        flat = pixels.reshape(-1, 3)
+        packed = (flat[:, 0].astype(np.int32) << 16) | (flat[:, 1].astype(np.int32) << 8) | flat[:, 2]
+        found = self._known[packed]
+        unknown = found == GIF_TRANSPARENT  # no colour maps there: the table's "not yet"
+        if unknown.any():
+            _, looked_up = self._tree.query(flat[unknown].astype(np.float32))
+            found[unknown] = looked_up
+            self._known[packed[unknown]] = looked_up
+        return found.reshape(pixels.shape[:2])
+
+    def image(self, indices: np.ndarray) -> Image.Image:
+        image = Image.fromarray(indices, "P")
+        image.putpalette(self.flat)
+        return image
 
 
-def _gif_delta_frames(rgb: np.ndarray, frames: list[Frame]) -> tuple[list[Image.Image], list[int]]:
-    """Palette frames for an opaque photo: the still, then per frame only the pixels whose colour
-    moves past GIF_CHANGE_LEVELS from the one shown (as the WebP and the APNG do), transparent
-    elsewhere; a frame that shows the still again puts back exactly the first frame's pixels."""
-    palette_image, palette = _gif_palette(rgb)
-    colours = np.array(palette, np.int16).reshape(256, 3)
-    still = Image.fromarray(rgb).quantize(palette=palette_image, dither=Image.Dither.NONE)  # nearest colours
-    first = np.asarray(still)
+def _longer_runs(indices: np.ndarray, rgb: np.ndarray, colours: np.ndarray, focus: Box | None) -> np.ndarray:
+    """The still's palette indices, where away from the face a pixel takes its left neighbour's colour
+    whenever that is at most GIF_RUN_SLACK levels worse than its own nearest: LZW codes the longer
+    runs in fewer codes. Near the face (as the APNG's finer steps) every pixel keeps its nearest."""
+    height, width = indices.shape
+    slack = np.full((height, width), GIF_RUN_SLACK, np.int16)
+    if focus is not None:
+        near = focus.padded(STILL_NEAR_PAD, width, height)
+        slack[near.y0 : near.y1, near.x0 : near.x1] = 0
+    palette = colours.astype(np.int16)
+    pixels = rgb.astype(np.int16)
+    allowed = np.abs(palette[indices] - pixels).max(axis=2) + slack  # the nearest colour's error, plus the slack
+    kept = indices.copy()
+    for column in range(1, width):  # left to right: a run grows as far as its colour stays close enough
+        left = kept[:, column - 1]
+        close = np.abs(palette[left] - pixels[:, column]).max(axis=1) <= allowed[:, column]
+        kept[:, column] = np.where(close, left, indices[:, column])
+    return kept
+
+
+def _gif_delta_frames(rgb: np.ndarray, frames: list[Frame], focus: Box | None) -> tuple[list[Image.Image], list[int]]:
+    """Palette frames for an opaque photo: the still, then per frame only the pixels whose picture
+    moves past GIF_CHANGE_LEVELS from the one shown stands for (as the WebP and the APNG do), and
+    whose colour then changes, transparent elsewhere; a frame that shows the still again puts back
+    exactly the first frame's pixels."""
+    import cv2
+
+    palette = _GifPalette(rgb, focus)
+    first = _longer_runs(palette.nearest(rgb), rgb, palette.colours, focus)
     shown = first.copy()  # the palette index of every pixel on screen
+    intended = rgb.copy()  # the picture each shown pixel stands for, before its colour was picked
+    opening = np.ones((GIF_MASK_OPEN, GIF_MASK_OPEN), np.uint8)
     height, width = rgb.shape[:2]
-    images, durations = [still], [frames[0].duration_ms]
+    images, durations = [palette.image(first)], [frames[0].duration_ms]
     drawn: Box | None = None  # where any frame drew: where the still may need to be put back
     for canvas, may_differ, duration in _tail(canvas_frames(rgb, None, frames)):
         if may_differ is not None and drawn is not None and np.array_equal(canvas, rgb):
@@ -182,15 +302,17 @@ def _gif_delta_frames(rgb: np.ndarray, frames: list[Frame]) -> tuple[list[Image.
                 wanted = first[region]
                 redraw = wanted != shown[region]
             else:
-                crop = Image.fromarray(np.ascontiguousarray(canvas[region]))
-                wanted = np.asarray(crop.quantize(palette=palette_image, dither=Image.Dither.NONE))
-                redraw = np.abs(colours[wanted] - colours[shown[region]]).max(axis=2) > GIF_CHANGE_LEVELS
+                wanted = palette.nearest(canvas[region])
+                moved = cv2.absdiff(canvas[region], intended[region]).max(axis=2) > GIF_CHANGE_LEVELS
+                redraw = moved & (wanted != shown[region])
+                redraw = cv2.morphologyEx(redraw.view(np.uint8), cv2.MORPH_OPEN, opening).view(bool)
             if redraw.any():
                 shown[region] = np.where(redraw, wanted, shown[region])
+                picture = rgb[region] if may_differ is drawn else canvas[region]
+                intended[region] = np.where(redraw[..., None], picture, intended[region])
                 indices = np.full((height, width), GIF_TRANSPARENT, np.uint8)
                 indices[region] = np.where(redraw, wanted, GIF_TRANSPARENT)
-                images.append(Image.fromarray(indices, "P"))
-                images[-1].putpalette(palette)
+                images.append(palette.image(indices))
                 drawn = Box.union(drawn, may_differ)
                 durations.append(duration)
                 continue
@@ -217,16 +339,15 @@ def encode_gif(
     """
     options: dict = {"disposal": 1, "transparency": GIF_TRANSPARENT}
     if alpha is None:
-        paletted, durations = _gif_delta_frames(rgb, frames)
+        paletted, durations = _gif_delta_frames(rgb, frames, focus)
     else:
         images, durations = _full_frames(rgb, alpha, frames)
-        palette_image, palette = _gif_palette(rgb)
+        palette = _GifPalette(rgb, focus)
         paletted = []
         for image in images:
-            indices = np.asarray(image.convert("RGB").quantize(palette=palette_image, dither=Image.Dither.NONE))
+            indices = palette.nearest(np.asarray(image.convert("RGB")))
             clear = np.asarray(image.getchannel("A")) < 128
-            paletted.append(Image.fromarray(np.where(clear, GIF_TRANSPARENT, indices).astype(np.uint8), "P"))
-            paletted[-1].putpalette(palette)
+            paletted.append(palette.image(np.where(clear, GIF_TRANSPARENT, indices).astype(np.uint8)))
         options["disposal"] = 2
     return _sequence(
         paletted,
