@@ -252,33 +252,27 @@ class Encoding:
         focus: Box | None,
         source: bytes | None,
     ) -> None:
-        self.fmt, self.rgb, self.alpha, self.icc_profile, self.focus, self.source = (
-            fmt,
-            rgb,
-            alpha,
-            icc_profile,
-            focus,
-            source,
-        )
-        self._pool: ThreadPoolExecutor | None = None
-        self._still: Future | None = None
+        self.fmt, self.rgb, self.alpha = fmt, rgb, alpha
+        self.icc_profile, self.focus, self.source = icc_profile, focus, source
+        #: A WebP's thread pool and its first frame, being chosen and encoded on it; None for other formats.
+        self._started: tuple[ThreadPoolExecutor, Future] | None = None
         if fmt == "webp":
-            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wink-encode")
-            self._still = self._pool.submit(_still_frame, rgb, alpha, focus, source)
+            pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wink-encode")
+            self._started = pool, pool.submit(_still_frame, rgb, alpha, focus, source)
 
     def __enter__(self) -> Encoding:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._started is not None:
+            self._started[0].shutdown(wait=True, cancel_futures=True)
 
     def finish(self, frames: list[Frame]) -> bytes:
         """The encoded animation of these frames (frame 0 is the still itself)."""
-        if self._pool is None or self._still is None:
+        if self._started is None:
             encoder = ENCODERS[self.fmt]
             return encoder(self.rgb, self.alpha, frames, self.icc_profile, self.focus, source=self.source)
-        rgb, alpha, focus, pool, still = self.rgb, self.alpha, self.focus, self._pool, self._still
+        (pool, still), rgb, alpha, focus = self._started, self.rgb, self.alpha, self.focus
         height, width = rgb.shape[:2]
         first = _Planned(Box(0, 0, width, height), still, frames[0].duration_ms, blend=False)
         planned = [first]
