@@ -7,6 +7,7 @@ Everything listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import http.client
@@ -171,6 +172,62 @@ class Origin:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class H2Origin:
+    """An HTTPS server on 127.0.0.1 that speaks HTTP/2 (and HTTP/1.1, by ALPN), serving fixed routes.
+
+    Most image hosts and CDNs speak HTTP/2: mitmproxy then speaks it to the browser too, and a photo held
+    for its look holds up no other request. hypercorn does the protocol; this is a small ASGI app on it.
+    """
+
+    def __init__(self, routes: dict[str, Route], tls_dir: Path) -> None:
+        from hypercorn.config import Config
+
+        self.routes, self.hits, self.scheme = routes, list[str](), "https"
+        self.port = free_port()
+        cert, key = self_signed(tls_dir)
+        config = Config()
+        config.bind = [f"127.0.0.1:{self.port}"]
+        config.certfile, config.keyfile = str(cert), str(key)
+        config.accesslog = config.errorlog = None
+        config.graceful_timeout = 1.0  # open connections (a browser not yet closed) do not hold up close()
+        self._loop = asyncio.new_event_loop()
+        self._stopping = asyncio.Event()
+        self._ready = threading.Event()
+        self.thread = threading.Thread(target=self._serve, args=(config,), daemon=True)
+        self.thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the HTTP/2 origin did not start")
+
+    def _serve(self, config: Any) -> None:
+        from hypercorn.asyncio import serve
+
+        async def main() -> None:
+            self._loop.call_later(0.2, self._ready.set)  # the socket is bound on serve's first steps
+            await serve(self._app, config, shutdown_trigger=self._stopping.wait)  # type: ignore[arg-type]
+
+        self._loop.run_until_complete(main())
+
+    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        self.hits.append(scope["path"])
+        route = self.routes.get(scope["path"]) or Route(b"not found\n", "text/plain", 404)
+        headers = [(b"content-type", route.content_type.encode()), (b"content-length", str(len(route.body)).encode())]
+        headers += [(name.lower().encode(), value.encode()) for name, value in route.headers.items()]
+        await send({"type": "http.response.start", "status": route.status, "headers": headers})
+        await send({"type": "http.response.body", "body": route.body if scope["method"] != "HEAD" else b""})
+
+    def url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._stopping.set)
+        self.thread.join(5)  # a client still connected keeps the (daemon) thread a while longer; fine at exit
 
 
 class Mitmdump:
