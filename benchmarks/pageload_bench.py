@@ -1,8 +1,8 @@
 """The page-load tax: a page of photos in real Chromium, through a bare mitmdump and through the add-on.
 
-    uv run python benchmarks/pageload_bench.py [--rounds 5] [--set wink_workers=3] [--json out.json]
+    uv run python benchmarks/pageload_bench.py [--rounds 5] [--http2] [--set wink_workers=3] [--json out.json]
 
-Everything runs on 127.0.0.1: an HTTPS origin, `mitmdump` (baseline) and `mitmdump -s
+Everything runs on 127.0.0.1: an HTTPS origin (HTTP/1.1, or HTTP/2 with --http2), `mitmdump` (baseline) and `mitmdump -s
 proxy_addon/wink.py` (fresh cache and confdir, default options plus any `--set`), and Debian's
 Chromium through Playwright, one browser per proxy and a fresh context (empty HTTP cache) per load.
 
@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from tests.browser.paint import CHROMIUM_ARGS as PAINT_CHROMIUM_ARGS
-from tests.harness import Mitmdump, Origin, Route, temp_workdir
+from tests.harness import H2Origin, Mitmdump, Origin, Route, temp_workdir
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
@@ -153,7 +153,7 @@ def page_html(paths: list[tuple[str, Photo]]) -> bytes:
 class Site:
     """The origin's pages and photos, made for each round and proxy before they are loaded."""
 
-    def __init__(self, origin: Origin) -> None:
+    def __init__(self, origin: Origin | H2Origin) -> None:
         self.origin = origin
 
     def page(self, name: str, photos: list[Photo], round_index: int, proxy: str) -> str:
@@ -197,7 +197,7 @@ TIMING_JS = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const images = performance.getEntriesByType('resource')
     .filter(e => e.initiatorType === 'img')
-    .map(e => [new URL(e.name).pathname, e.responseEnd]);
+    .map(e => [new URL(e.name).pathname, e.responseEnd, e.nextHopProtocol]);
   const complete = Array.from(document.images).every(i => i.complete && i.naturalWidth > 0);
   return {load: nav.loadEventEnd, images, complete};
 }"""
@@ -208,6 +208,7 @@ class Load:
     load_ms: float
     response_end: dict[str, float]  # image name -> ms
     animated: set[str]  # image names answered with an animation
+    protocols: set[str]  # what the browser spoke to the proxy for the images: "http/1.1", "h2"
     proxy_cpu_ms: float
     worker_cpu_ms: float
 
@@ -242,8 +243,9 @@ class Browser:
         settle(self.proxy)  # the CPU of work finishing after its response left counts too
         return Load(
             timing["load"],
-            {Path(path).stem: end for path, end in timing["images"]},
+            {Path(path).stem: end for path, end, _ in timing["images"]},
             animated,
+            {protocol for _, _, protocol in timing["images"]},
             cpu_ms(proxy_pids) - proxy_before,
             cpu_ms(worker_pids) - workers_before,
         )
@@ -258,11 +260,14 @@ def quantile(values: list[float], fraction: float) -> float:
 
 
 @contextmanager
-def proxies(options: dict[str, str], timeline: Path | None = None) -> Iterator[tuple[Origin, Mitmdump, Mitmdump]]:
-    """The origin and both proxies; with `timeline` (a folder), each proxy also runs TIMELINE_SCRIPT."""
+def proxies(
+    options: dict[str, str], timeline: Path | None = None, http2: bool = False
+) -> Iterator[tuple[Origin | H2Origin, Mitmdump, Mitmdump]]:
+    """The origin and both proxies; with `timeline` (a folder), each proxy also runs TIMELINE_SCRIPT.
+    `http2`: the origin speaks HTTP/2, and so both proxies to the browser (mitmproxy mirrors the site)."""
     workdir = temp_workdir("wink-pageload-")
     (workdir / "tls").mkdir()
-    origin = Origin({}, tls_dir=workdir / "tls")
+    origin = H2Origin({}, workdir / "tls") if http2 else Origin({}, tls_dir=workdir / "tls")
     scripts: tuple[Path, ...] = ()
     if timeline is not None:
         os.environ["WINK_TIMELINE_DIR"] = str(timeline)
@@ -289,6 +294,11 @@ def main() -> int:
         action="store_true",
         help="also time each image inside both proxies: the site's answer, then the hold (timeline_addon.py)",
     )
+    parser.add_argument(
+        "--http2",
+        action="store_true",
+        help="the site speaks HTTP/2, as most image hosts and CDNs do (default: an HTTP/1.1 site, six connections)",
+    )
     args = parser.parse_args()
     options = dict(item.split("=", 1) for item in args.set)
 
@@ -302,7 +312,7 @@ def main() -> int:
     kinds = {"scenery": sceneries, "people": people, "target": targets}
     loads: dict[str, dict[str, list[Load]]] = {name: {"base": [], "wink": []} for name in [*variants, *kinds]}
     timeline = temp_workdir("wink-timeline-") if args.timeline else None
-    with proxies(options, timeline) as (origin, base, wink), sync_playwright() as playwright:
+    with proxies(options, timeline, args.http2) as (origin, base, wink), sync_playwright() as playwright:
         site = Site(origin)
         browsers = {"base": Browser(playwright, base), "wink": Browser(playwright, wink)}
         try:
@@ -375,6 +385,7 @@ def summarize(
             "targets_animated_first_load": [len(set(targets) & w.animated) for _, w in pairs],
             "targets": len(targets),
             "others_animated": sum(len(w.animated - set(targets)) for _, w in pairs),
+            "protocols": sorted({p for b, w in pairs for p in b.protocols | w.protocols}),
         }
     per_kind = {}
     for kind, photos in kinds.items():
@@ -436,7 +447,7 @@ def report(results: dict[str, Any]) -> None:
             f"{row['median_added_ms']:>12.0f}{row['p90_added_ms']:>9.0f}  {animated}"
             f"  (others animated: {row['others_animated']})"
         )
-        print(f"{'':<12}median +ms by kind: {row['median_added_ms_by_kind']}")
+        print(f"{'':<12}median +ms by kind: {row['median_added_ms_by_kind']}; images over {row['protocols']}")
     print(f"bars: median image <= {BARS['median_added_ms']:.0f} ms later; CPU per other face <= 100 ms")
     print(f"\n{'CPU ms per image':<18}{'proxy':>8}{'bare proxy':>12}{'workers':>9}")
     for kind, row in results["cpu_per_image"].items():
