@@ -2,12 +2,14 @@
 
 mitmproxy mirrors the site's protocol, so Chromium speaks HTTP/2 to the proxy too, and a page's photos
 are asked for at once, multiplexed on one connection. The target's photo must still come back animated
-on the first load, and every other photo and the page's script data byte-identical.
+on the first load and paint the pipeline's frames (screenshots matched as in tests/browser/paint.py),
+and every other photo and the page's script data come through byte-identical.
 """
 
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from tests.browser import paint
-from tests.conftest import fixture_path
+from tests.conftest import _missing, fixture_path
 from tests.harness import H2Origin, Mitmdump, Route, temp_workdir
 
 pytestmark = pytest.mark.browser
@@ -36,9 +38,10 @@ def _scenery(index: int) -> bytes:
 
 @pytest.fixture(scope="module")
 def loaded() -> dict[str, Any]:
-    """One load of a page of eight photos (one of the target) and a JSON fetch, over HTTP/2."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed")
+    """One load of a page of eight photos (one of the target) and a JSON fetch, over HTTP/2, and
+    screenshots of the target photo as it plays."""
+    if not CHROMIUM.is_file():
+        _missing(CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     workdir = temp_workdir("wink-h2-")
@@ -46,10 +49,12 @@ def loaded() -> dict[str, Any]:
     routes = {f"/scenery_{i}.jpg": Route(_scenery(i), "image/jpeg") for i in range(7)}
     routes["/target.jpg"] = Route(fixture_path("faces/zeman/zeman_1.jpg").read_bytes(), "image/jpeg")
     routes["/data.json"] = Route(b'{"photos": 8}\n', "application/json")
-    images = [f"/scenery_{i}.jpg" for i in range(3)] + ["/target.jpg"] + [f"/scenery_{i}.jpg" for i in range(3, 7)]
-    html = "".join(f'<img src="{path}" width="200">' for path in images)
+    # The target first, at its own size at the top left, so a screenshot of it compares pixel for pixel.
+    html = '<img id="target" src="/target.jpg" style="display: block">'
+    html += "".join(f'<img src="/scenery_{i}.jpg" width="200">' for i in range(7))
     html += "<script>fetch('/data.json').then(r => r.text()).then(t => { document.title = t.trim(); });</script>"
-    routes["/index.html"] = Route(f"<!doctype html><body>{html}</body>".encode(), "text/html; charset=utf-8")
+    page_html = f"<!doctype html><body style='margin: 0; background: #fff'>{html}</body>"
+    routes["/index.html"] = Route(page_html.encode(), "text/html; charset=utf-8")
     origin = H2Origin(routes, workdir / "tls")
     proxy = Mitmdump(workdir / "proxy")
     try:
@@ -73,7 +78,12 @@ def loaded() -> dict[str, Any]:
 
             page.on("response", seen)
             page.goto(origin.url("/index.html"), wait_until="load", timeout=60_000)
+            loaded_at = time.monotonic()
             page.wait_for_function("document.title.length > 0", timeout=10_000)
+            ref = paint.reference(bodies["target.jpg"][0])
+            clip = {"x": 0, "y": 0, "width": ref.width, "height": ref.height}
+            page.set_viewport_size({"width": max(1280, ref.width), "height": max(720, ref.height)})
+            shots = paint.watch(lambda: paint.decode_png(page.screenshot(clip=clip)), ref, loaded_at)
             state = page.evaluate(
                 """() => ({
                   protocols: performance.getEntriesByType('resource').map(e => e.nextHopProtocol),
@@ -85,7 +95,7 @@ def loaded() -> dict[str, Any]:
     finally:
         proxy.stop()
         origin.close()
-    return {"routes": routes, "bodies": bodies, **state}
+    return {"routes": routes, "bodies": bodies, "reference": ref, "shots": shots, **state}
 
 
 def test_the_browser_spoke_http2_to_the_proxy(loaded: dict[str, Any]) -> None:
@@ -103,6 +113,14 @@ def test_the_target_is_animated_on_the_first_load(loaded: dict[str, Any]) -> Non
         ImageOps.exif_transpose(Image.open(fixture_path("faces/zeman/zeman_1.jpg"))).convert("RGB"), np.int16
     )
     assert first.shape == still.shape and float(np.abs(first - still).mean()) < 3.0
+
+
+def test_the_browser_paints_the_target_s_frames(loaded: dict[str, Any]) -> None:
+    ref = loaded["reference"]
+    matches = [paint.match(shot, ref) for shot in loaded["shots"]]
+    detail = ", ".join(f"#{m.frame} {m.error:.1f}/{m.moving_error:.1f}" for m in matches)
+    assert max(max(m.error, m.moving_error) for m in matches) <= paint.MAX_MEAN_ERROR, detail
+    assert paint.distinct_frames(matches, ref) >= paint.FRAMES_TO_SEE, detail
 
 
 def test_everything_else_passes_byte_identical(loaded: dict[str, Any]) -> None:
