@@ -184,30 +184,32 @@ class H2Origin:
     def __init__(self, routes: dict[str, Route], tls_dir: Path) -> None:
         from hypercorn.config import Config
 
-        self.routes, self.hits, self.scheme = routes, list[str](), "https"
+        self.routes = routes
         self.port = free_port()
         cert, key = self_signed(tls_dir)
         config = Config()
         config.bind = [f"127.0.0.1:{self.port}"]
         config.certfile, config.keyfile = str(cert), str(key)
         config.accesslog = config.errorlog = None
-        config.graceful_timeout = 1.0  # open connections (a browser not yet closed) do not hold up close()
         self._loop = asyncio.new_event_loop()
         self._stopping = asyncio.Event()
-        self._ready = threading.Event()
         self.thread = threading.Thread(target=self._serve, args=(config,), daemon=True)
         self.thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the HTTP/2 origin did not start")
+        deadline = time.monotonic() + 10
+        while True:  # listening once a connection is accepted
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or not self.thread.is_alive():
+                    raise RuntimeError("the HTTP/2 origin did not start") from None
+                time.sleep(0.02)
 
     def _serve(self, config: Any) -> None:
         from hypercorn.asyncio import serve
 
-        async def main() -> None:
-            self._loop.call_later(0.2, self._ready.set)  # the socket is bound on serve's first steps
-            await serve(self._app, config, shutdown_trigger=self._stopping.wait)  # type: ignore[arg-type]
-
-        self._loop.run_until_complete(main())
+        shutdown = self._stopping.wait
+        self._loop.run_until_complete(serve(self._app, config, shutdown_trigger=shutdown))  # type: ignore[arg-type]
 
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -215,7 +217,6 @@ class H2Origin:
                 await send({"type": message["type"] + ".complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
-        self.hits.append(scope["path"])
         route = self.routes.get(scope["path"]) or Route(b"not found\n", "text/plain", 404)
         headers = [(b"content-type", route.content_type.encode()), (b"content-length", str(len(route.body)).encode())]
         headers += [(name.lower().encode(), value.encode()) for name, value in route.headers.items()]
