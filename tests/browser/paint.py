@@ -179,7 +179,7 @@ def moments_ms(ref: Reference, count: int = 8) -> list[int]:
 
 #: A browser that starts the loop late, or screenshots slowly, gets up to this many more loops of
 #: shots (one every SHOT_GAP_MS) to show 3 different frames. A blink closes and reopens in frames of 50 ms
-#: in a 2.1 s loop: at ~0.4 s a shot, four loops missed all of them in 2 of 2 runs on a slow day.
+#: in a 2.1 s loop: at ~0.4 s a shot, four loops missed all of them in 3 of 3 runs on a slow day.
 EXTRA_LOOPS = 8
 FRAMES_TO_SEE = 3
 
