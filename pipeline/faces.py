@@ -14,6 +14,7 @@ import numpy as np
 
 from pipeline.decode import shrink
 from pipeline.face_encoder import CHIP_PADDING, CHIP_SIZE, FaceEncoder
+from pipeline.mediapipe_solutions import solutions
 from pipeline.types import Box, Still
 
 #: Faces smaller than this (box height, full-image pixels) are not worth animating and are skipped.
@@ -32,9 +33,7 @@ class Face:
 
 @cache
 def _detector(model_selection: int):
-    import mediapipe as mp
-
-    return mp.solutions.face_detection.FaceDetection(model_selection=model_selection, min_detection_confidence=0.5)
+    return solutions().face_detection.FaceDetection(model_selection=model_selection, min_detection_confidence=0.5)
 
 
 def _iou(a: Box, b: Box) -> float:

@@ -11,6 +11,7 @@ from functools import cache
 import cv2
 import numpy as np
 
+from pipeline.mediapipe_solutions import solutions
 from pipeline.types import Box, Landmarks
 
 #: Face Mesh works at 192x192 internally; a larger crop only costs resizing time.
@@ -19,9 +20,7 @@ CROP_SIDE = 384
 
 @cache
 def _mesh():
-    import mediapipe as mp
-
-    return mp.solutions.face_mesh.FaceMesh(
+    return solutions().face_mesh.FaceMesh(
         static_image_mode=True, refine_landmarks=True, max_num_faces=1, min_detection_confidence=0.4
     )
 
