@@ -192,16 +192,64 @@ def _as_srgb(rgb: np.ndarray, icc: bytes | None) -> tuple[np.ndarray, bytes | No
     return np.asarray(converted), None
 
 
+def _opencv_pixels(data: bytes, info: ImageInfo, mode: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """RGB and alpha of a JPEG (RGB or grey) or a still WebP decoded by OpenCV, as stored (not turned
+    upright), or None to leave the image to Pillow.
+
+    The same libjpeg-turbo and libwebp decodes, bit for bit, in a third to a half of the time: Pillow
+    decodes a WebP through libwebp's animation decoder into RGBA and copies it more (a 1600 px WebP,
+    53 against 17 ms). Pillow keeps what OpenCV does differently: CMYK JPEGs (a level apart), every
+    other format, and every file OpenCV cannot read whole (it returns nothing for a cut JPEG or WebP,
+    baseline or progressive), so that Pillow's error names the damage."""
+    import cv2
+
+    if info.format == "jpeg" and mode in ("RGB", "L"):
+        flags = cv2.IMREAD_COLOR
+    elif info.format == "webp" and mode in ("RGB", "RGBA"):
+        flags = cv2.IMREAD_UNCHANGED
+    else:
+        return None
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags | cv2.IMREAD_IGNORE_ORIENTATION)
+    if pixels is None or pixels.dtype != np.uint8 or pixels.shape[:2] != (info.height, info.width):
+        return None
+    if pixels.ndim == 2:
+        return np.ascontiguousarray(np.repeat(pixels[..., None], 3, axis=2)), None
+    if pixels.shape[2] == 4:
+        alpha = np.ascontiguousarray(pixels[..., 3])
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB), None if alpha.min() == 255 else alpha
+    return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB), None
+
+
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """`pixels` as EXIF orientation `orientation` says to display them (what ImageOps.exif_transpose does)."""
+    turned = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }.get(orientation)
+    return pixels if turned is None else np.ascontiguousarray(turned(pixels))
+
+
 def decode(data: bytes) -> Still:
     """The full image, upright (EXIF orientation applied), in sRGB, with its alpha."""
     image, info = _open(data)
     _check_still(info)
     icc = _rgb_profile(image.info.get("icc_profile"))
     orientation = _orientation(image)
-    _load(image)
-    if orientation != 1:
-        image = ImageOps.exif_transpose(image)
-    rgb, alpha = _to_arrays(image)
+    fast = _opencv_pixels(data, info, image.mode)
+    if fast is not None:
+        rgb, alpha = fast
+        if orientation != 1:
+            rgb, alpha = _upright(rgb, orientation), None if alpha is None else _upright(alpha, orientation)
+    else:
+        _load(image)
+        if orientation != 1:
+            image = ImageOps.exif_transpose(image)
+        rgb, alpha = _to_arrays(image)
     rgb, icc = _as_srgb(rgb, icc)
     return Still(rgb=rgb, alpha=alpha, icc_profile=icc, full_size=(rgb.shape[1], rgb.shape[0]))
 

@@ -187,3 +187,57 @@ def test_an_avif_that_names_the_generic_brand_first_is_read_as_avif():
     generic = data[:8] + b"mif1" + data[12:]
     assert decode.sniff(generic[:64]) == "avif"
     assert decode.probe(generic).format == "avif" and decode.decode(generic).width == 64
+
+
+def _pillow_decode(data: bytes) -> tuple[np.ndarray, np.ndarray | None]:
+    """What decode() gives when Pillow decodes the pixels (upright, RGB, alpha or None)."""
+    from PIL import ImageOps
+
+    with Image.open(io.BytesIO(data)) as image:
+        upright = ImageOps.exif_transpose(image)
+        rgba = np.asarray(upright.convert("RGBA"))
+    alpha = rgba[..., 3]
+    return rgba[..., :3], None if alpha.min() == 255 else alpha
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_jpeg_and_webp_decode_as_pillow_decodes_them_in_every_orientation(fixtures, orientation):
+    """decode() reads JPEG and WebP pixels with OpenCV (faster): the same pixels, turned the same way."""
+    with Image.open(fixtures / "faces" / "zeman" / "zeman_2.jpg") as photo:
+        rgb = photo.convert("RGB").resize((301, 203))
+    rgba = rgb.convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize(rgb.size))
+    cases = {
+        "jpeg": (rgb, "JPEG", {"quality": 85}),
+        "grey jpeg": (rgb.convert("L"), "JPEG", {"quality": 85}),
+        "webp": (rgb, "WEBP", {"quality": 80}),
+        "webp with alpha": (rgba, "WEBP", {"quality": 80}),
+    }
+    for name, (image, kind, params) in cases.items():
+        buffer = io.BytesIO()
+        image.save(buffer, kind, exif=_orientation_exif(orientation), **params)
+        still = decode.decode(buffer.getvalue())
+        expected_rgb, expected_alpha = _pillow_decode(buffer.getvalue())
+        assert still.rgb.shape == expected_rgb.shape and np.array_equal(still.rgb, expected_rgb), name
+        assert (still.alpha is None) == (expected_alpha is None), name
+        if expected_alpha is not None:
+            assert np.array_equal(still.alpha, expected_alpha), name
+
+
+def test_cut_webp_and_progressive_jpeg_are_errors_and_a_padded_jpeg_is_the_photo(fixtures):
+    """OpenCV reads JPEG and WebP pixels; a file cut short is still an error, not a part-grey photo, and
+    a JPEG with bytes after its end marker is still the photo."""
+    with Image.open(fixtures / "faces" / "zeman" / "zeman_2.jpg") as photo:
+        rgb = photo.convert("RGB")
+    buffer = io.BytesIO()
+    rgb.save(buffer, "WEBP", quality=80)
+    webp = buffer.getvalue()
+    buffer = io.BytesIO()
+    rgb.save(buffer, "JPEG", quality=85, progressive=True)
+    progressive = buffer.getvalue()
+    for cut in (webp[: len(webp) * 2 // 3], progressive[: len(progressive) * 9 // 10]):
+        with pytest.raises(ImageError):
+            decode.decode(cut)
+    jpeg = (fixtures / "faces" / "zeman" / "zeman_2.jpg").read_bytes()
+    padded = decode.decode(jpeg + b"trailing bytes a server appended")
+    assert np.array_equal(padded.rgb, decode.decode(jpeg).rgb)
