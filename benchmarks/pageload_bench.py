@@ -1,6 +1,7 @@
 """The page-load tax: a page of photos in real Chromium, through a bare mitmdump and through the add-on.
 
-    uv run python benchmarks/pageload_bench.py [--rounds 5] [--http2] [--set wink_workers=3] [--json out.json]
+    uv run python benchmarks/pageload_bench.py [--rounds 5] [--http2] [--served-as webp] [--set wink_workers=3]
+                                               [--json out.json]
 
 Everything runs on 127.0.0.1: an HTTPS origin (HTTP/1.1, or HTTP/2 with --http2), `mitmdump` (baseline) and `mitmdump -s
 proxy_addon/wink.py` (fresh cache and confdir, default options plus any `--set`), and Debian's
@@ -128,14 +129,18 @@ def fixture_photos(paths: tuple[str, ...], kind: str) -> list[Photo]:
     return photos
 
 
-def fresh_bytes(photo: Photo, page: str, round_index: int, proxy: str) -> bytes:
-    """New bytes for every page, round and proxy: a different JPEG quality and a few pixels stamped."""
+#: How the site serves its photos (--served-as): the format, its media type, and its file extension.
+SERVED_AS = {"jpeg": ("JPEG", "image/jpeg", "jpg"), "webp": ("WEBP", "image/webp", "webp")}
+
+
+def fresh_bytes(photo: Photo, page: str, round_index: int, proxy: str, served_as: str = "jpeg") -> bytes:
+    """New bytes for every page, round and proxy: a different quality and a few pixels stamped."""
     image = photo.image.copy()
     stamp = zlib.crc32(f"{page}/{round_index}/{proxy}".encode())
     for i in range(4):
         image.putpixel((i, 0), ((stamp >> (8 * i)) & 255, 0, 0))
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=80 + round_index % 8)
+    image.save(out, SERVED_AS[served_as][0], quality=80 + round_index % 8)
     return out.getvalue()
 
 
@@ -153,15 +158,18 @@ def page_html(paths: list[tuple[str, Photo]]) -> bytes:
 class Site:
     """The origin's pages and photos, made for each round and proxy before they are loaded."""
 
-    def __init__(self, origin: Origin | H2Origin) -> None:
+    def __init__(self, origin: Origin | H2Origin, served_as: str = "jpeg") -> None:
         self.origin = origin
+        self.served_as = served_as
 
     def page(self, name: str, photos: list[Photo], round_index: int, proxy: str) -> str:
         prefix = f"/{proxy}/r{round_index}/{name}"
         paths = []
+        _, media_type, extension = SERVED_AS[self.served_as]
         for photo in photos:
-            path = f"{prefix}/{photo.name}.jpg"
-            self.origin.routes[path] = Route(fresh_bytes(photo, name, round_index, proxy), "image/jpeg")
+            path = f"{prefix}/{photo.name}.{extension}"
+            data = fresh_bytes(photo, name, round_index, proxy, self.served_as)
+            self.origin.routes[path] = Route(data, media_type)
             paths.append((path, photo))
         self.origin.routes[f"{prefix}/index.html"] = Route(page_html(paths), "text/html; charset=utf-8")
         return self.origin.url(f"{prefix}/index.html")
@@ -299,6 +307,12 @@ def main() -> int:
         action="store_true",
         help="the site speaks HTTP/2, as most image hosts and CDNs do (default: an HTTP/1.1 site, six connections)",
     )
+    parser.add_argument(
+        "--served-as",
+        choices=sorted(SERVED_AS),
+        default="jpeg",
+        help="the photos' format (default: jpeg; webp is what image CDNs send Chromium)",
+    )
     args = parser.parse_args()
     options = dict(item.split("=", 1) for item in args.set)
 
@@ -313,7 +327,7 @@ def main() -> int:
     loads: dict[str, dict[str, list[Load]]] = {name: {"base": [], "wink": []} for name in [*variants, *kinds]}
     timeline = temp_workdir("wink-timeline-") if args.timeline else None
     with proxies(options, timeline, args.http2) as (origin, base, wink), sync_playwright() as playwright:
-        site = Site(origin)
+        site = Site(origin, args.served_as)
         browsers = {"base": Browser(playwright, base), "wink": Browser(playwright, wink)}
         try:
             for name in ("base", "wink"):  # connections, TLS and the browser warm
@@ -334,6 +348,7 @@ def main() -> int:
             for browser in browsers.values():
                 browser.close()
     results = summarize(loads, variants, kinds, status, memory)
+    results["served_as"] = args.served_as
     if timeline is not None:
         results["timeline"] = {
             name: inside_the_proxy(timeline / f"timeline-{proxy.port}.jsonl", variants)
@@ -412,7 +427,7 @@ def inside_the_proxy(path: Path, variants: dict[str, list[Photo]]) -> dict[str, 
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for line in path.read_text().splitlines():
         row = json.loads(line)
-        parts = row["path"].split("/")  # /<proxy>/r<round>/<page>/<photo>.jpg
+        parts = row["path"].split("/")  # /<proxy>/r<round>/<page>/<photo>.<jpg or webp>
         if len(parts) == 5 and parts[3] in variants and Path(parts[4]).stem in kinds:
             rows.setdefault((parts[3], parts[2]), []).append(row | {"kind": kinds[Path(parts[4]).stem]})
     out: dict[str, dict[str, float]] = {}
@@ -437,6 +452,7 @@ def inside_the_proxy(path: Path, variants: dict[str, list[Photo]]) -> dict[str, 
 
 
 def report(results: dict[str, Any]) -> None:
+    print(f"photos served as {results.get('served_as', 'jpeg')}")
     header = f"{'page':<12}{'bare ms':>9}{'wink ms':>9}{'ratio':>7}{'bar':>5}{'median +ms':>12}{'p90 +ms':>9}"
     print(f"\n{header}  targets animated")
     for variant, bar in (("no_target", BARS["ratio_no_target"]), ("with_target", BARS["ratio_with_target"])):
