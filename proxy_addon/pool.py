@@ -1,8 +1,13 @@
 """The worker processes: started warm, watched, replaced when one dies or hangs, stopped without waiting.
 
-`WorkerPool` wraps a ProcessPoolExecutor (spawned processes: no forked copies of the proxy's event
-loop) through its public API only; the processes sign in on a `Roster` (proxy_addon.roster), which is
-how the status page knows whether they have loaded their models, and how the watchdog sees them.
+`WorkerPool` wraps a ProcessPoolExecutor through its public API only. Its processes are forked by
+multiprocessing's fork server, not from the proxy (no copies of the proxy's event loop or threads):
+a clean process that imported the pipeline once (proxy_addon.worker_preload), so a new worker only
+loads its models. Spawned afresh, each one imported mitmproxy's main script and the pipeline again:
+7.1-7.4 s from a frozen worker's kill to a ready pool on this machine, against 0.8-0.9 s forked.
+The first launch waits for the server's imports, so it runs in a thread, off the event loop. The
+processes sign in on a `Roster` (proxy_addon.roster), which is how the status page knows whether they
+have loaded their models, and how the watchdog sees them.
 
 The watchdog kills a worker that is stopped (SIGSTOP) or whose heartbeat stopped, and one whose job
 runs far past the deadline; the pool is then replaced at once. A job whose worker died under it (a
@@ -21,9 +26,10 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -36,6 +42,26 @@ logger = logging.getLogger(__name__)
 
 class JobKilledWorker(BrokenProcessPool):
     """The worker running this job died under it: the job is to blame, not the pool."""
+
+
+#: What the fork server imports before it forks workers: the pipeline, and what mitmdump's main
+#: script imports. multiprocessing runs the main script in every new process (under another name, so
+#: only its imports happen): ~3 s of mitmproxy, unless the server has them already. "__main__" itself
+#: is not passed to the server on Python 3.11 (its forkserver asks the preparation data for a key
+#: named "main_path", which is called "init_main_from_path" there); it is named in case a later one does.
+PRELOAD = ["__main__", "mitmproxy.tools.main", "proxy_addon.worker_preload"]
+
+
+def _context() -> ForkServerContext:
+    """The fork server's context, set up before the server starts (the first worker starts it).
+
+    The workers are one per core and limit BLAS to one thread each (worker.init); with the variable
+    set, numpy's and scipy's BLAS start no thread in the server either, and a process with no other
+    thread is safe to fork."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
 
 
 @dataclass(frozen=True)
@@ -87,6 +113,7 @@ class WorkerPool:
         self._blamed: set[int] = set()  # jobs whose worker died under them
         self._stopped_since: dict[int, float] = {}
         self._watchdog: asyncio.Task[None] | None = None
+        self._launching: asyncio.Future[list[Future[WorkResult]]] | None = None  # being forked, in a thread
 
     @property
     def running(self) -> bool:
@@ -105,13 +132,13 @@ class WorkerPool:
     def start(self) -> ProcessPoolExecutor:
         """The running executor, started (and warmed) if there is none."""
         if self._executor is None:
-            spawn = multiprocessing.get_context("spawn")
+            context = _context()
             settings = self.settings
-            self._roster = Roster(spawn, settings.size)
+            self._roster = Roster(context, settings.size)
             self._seen, self._stopped_since, self._innocent = {}, {}, set()
             self._executor = ProcessPoolExecutor(
                 max_workers=settings.size,
-                mp_context=spawn,
+                mp_context=context,
                 initializer=worker.init,
                 initargs=(settings.target, settings.preset, settings.confdir, self._roster, settings.memory_mb),
             )
@@ -125,6 +152,10 @@ class WorkerPool:
         once, by whoever notices first)."""
         job = next(self._jobs)
         executor = self.start()
+        launching = self._launching
+        if launching is not None and not launching.done():
+            with contextlib.suppress(Exception):  # a pool that broke meanwhile shows at submit
+                await asyncio.shield(launching)  # a submit now would fork a process on the event loop
         try:
             future = executor.submit(worker.run_job, job, step)
         except (BrokenProcessPool, RuntimeError):
@@ -254,21 +285,35 @@ class WorkerPool:
 
     def _warm(self, executor: ProcessPoolExecutor) -> None:
         """Start every worker now (each loads the models as it starts), so no page waits for that; a job
-        per worker, since workers are started as jobs arrive. Outside an event loop (start-up checks)
+        per worker, since workers are started as jobs arrive. The jobs are submitted from a thread:
+        the first fork waits for the fork server's imports. Outside an event loop (start-up checks)
         the processes start with the first image instead."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
         settings = self.settings
-        for _ in range(settings.size):
-            try:
-                submitted = executor.submit(worker.warm, settings.target, settings.preset)
-                future = asyncio.wrap_future(submitted, loop=loop)
-            except (BrokenProcessPool, RuntimeError):
+
+        def submit() -> list[Future[WorkResult]]:
+            submitted = []
+            for _ in range(settings.size):
+                try:
+                    submitted.append(executor.submit(worker.warm, settings.target, settings.preset))
+                except (BrokenProcessPool, RuntimeError):
+                    break
+            return submitted
+
+        def watch(launched: asyncio.Future[list[Future[WorkResult]]]) -> None:
+            if launched.cancelled() or launched.exception() is not None:
                 return
-            self._warming.add(future)
-            future.add_done_callback(self._warmed)
+            for submitted in launched.result():
+                future = asyncio.wrap_future(submitted, loop=loop)
+                self._warming.add(future)
+                future.add_done_callback(self._warmed)
+
+        launched = loop.run_in_executor(None, submit)
+        launched.add_done_callback(watch)
+        self._launching = launched
 
     def _warmed(self, future: asyncio.Future[WorkResult]) -> None:
         self._warming.discard(future)

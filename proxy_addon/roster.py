@@ -3,7 +3,7 @@
 Each worker signs in with its pid, says when its models are loaded, beats a heartbeat, and names the
 job it is running and since when. The parent reads it for the status page, for the watchdog that
 replaces frozen or runaway workers, and to tell which job a dead worker was running. It is handed to
-the workers as they are spawned, the way multiprocessing shares memory.
+the workers as they are started, the way multiprocessing shares memory.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from dataclasses import dataclass
-from multiprocessing.context import SpawnContext
+from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 
 
@@ -27,7 +27,7 @@ class Member:
 
 
 class Roster:
-    def __init__(self, context: SpawnContext, size: int) -> None:
+    def __init__(self, context: BaseContext, size: int) -> None:
         self._signed_in = context.Value("i", 0)
         self._pids = context.Array("i", size)  # 0: a slot no process took
         self._ready = context.Array("b", size)

@@ -17,8 +17,8 @@ goes wrong sends the original bytes. `http://wink.proxy/` (through the proxy) sh
     Privacy       no URLs on the console, private files, the cache partitioned by site (privacy.py)
     Multiplex     HTTP/2 to the browser also for HTTP/1.1 sites, when asked (multiplex.py)
 
-Importing this module loads no model and no OpenCV: mitmproxy runs it with a sys.path that spawned
-workers inherit, and the pipeline only loads inside the workers.
+Importing this module loads no model and no OpenCV: mitmproxy runs it with a sys.path that the
+workers inherit, and the pipeline only loads inside the workers (and their fork server, pool.py).
 """
 
 from __future__ import annotations

@@ -331,18 +331,25 @@ class Mitmdump:
         headers = {"content-type": "application/json", "x-wink-secret": self.secret()}
         return self.client.request("POST", f"http://wink.proxy{path}", json.dumps(value).encode(), headers)
 
+    def fork_server_pids(self) -> list[int]:
+        """The process the workers are forked from (multiprocessing's fork server), while one runs."""
+        return [pid for pid in _children(self.process.pid) if "forkserver" in _cmdline(pid)]
+
     def worker_pids(self) -> list[int]:
-        """The proxy's worker processes (the API does not name them): its spawned children."""
-        return sorted(pid for pid in _children(self.process.pid) if "spawn_main" in _cmdline(pid))
+        """The proxy's worker processes (the API does not name them): the children of its fork server."""
+        return sorted(pid for server in self.fork_server_pids() for pid in _children(server))
 
     def rss_kb(self) -> int:
         """The proxy's resident memory now, in kB."""
         return _status_kb(self.process.pid, "VmRSS")
 
     def memory_peak_kb(self) -> dict[str, int]:
-        """Peak resident memory (VmHWM) of the proxy and of each worker process, in kB."""
+        """Peak resident memory (VmHWM) of the proxy, of its fork server and of each worker process, in kB
+        (a worker's count includes the pages it shares with the fork server it was forked from)."""
         peaks = {"proxy": _vm_hwm(self.process.pid)}
         if self.addon:
+            for pid in self.fork_server_pids():
+                peaks["fork server"] = _vm_hwm(pid)
             for pid in self.worker_pids():
                 peaks[f"worker {pid}"] = _vm_hwm(pid)
         return peaks
