@@ -261,7 +261,7 @@ def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
     orientation = _orientation(image)
     if info.format == "jpeg" and image.mode in ("RGB", "L", "CMYK", "YCbCr"):
         # Draft mode decodes at 1/2, 1/4 or 1/8 scale directly from the DCT: several times faster.
-        image.draft("RGB", _draft_request(info.width, info.height, side))
+        image.draft("RGB", (side, side))
     _load(image)
     if orientation != 1:
         image = ImageOps.exif_transpose(image)
@@ -271,28 +271,13 @@ def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
     return Still(rgb=_fit(rgb, side), alpha=None, icc_profile=None, full_size=full_size)
 
 
-def _draft_request(width: int, height: int, side: int) -> tuple[int, int]:
-    """The size to ask JPEG draft mode for: the preview's own, long side `side`. Draft mode picks the
-    largest of 1/2, 1/4, 1/8 that keeps both sides at least this, so the long side stays >= `side`.
-    (Asked for `side` x `side`, a 1600 x 1200 photo was decoded whole: its short side is under 1280.)"""
-    factor = min(1.0, side / max(width, height))
-    return max(1, round(width * factor)), max(1, round(height * factor))
-
-
-def _draft_scale(width: int, height: int, side: int) -> int:
-    """The fraction (1, 2, 4 or 8) that draft mode decodes a JPEG of this size at, for a preview."""
-    request_w, request_h = _draft_request(width, height, side)
-    fits = min(width // request_w, height // request_h)
-    return next(scale for scale in (8, 4, 2, 1) if fits >= scale)
-
-
 def for_detection(data: bytes, side: int = PREVIEW_SIDE) -> tuple[Still, Still | None]:
     """The preview faces are looked for in, and the full image too when the preview meant decoding it
-    all anyway. Only a JPEG has a cheaper way in, and only when draft mode really decodes a fraction,
-    which takes a long side of at least twice `side`. A smaller JPEG would be decoded whole in draft
-    mode too, and then again for its identification."""
+    all anyway. Only a JPEG has a cheaper way in, and only when draft mode really decodes a fraction:
+    asked for `side` x `side`, it halves only when both sides are at least twice that. A smaller JPEG
+    would be decoded whole in draft mode too, and then again for its identification."""
     info = probe(data)
-    if info.format == "jpeg" and _draft_scale(info.width, info.height, side) >= 2:
+    if info.format == "jpeg" and min(info.width, info.height) >= 2 * side:
         return preview(data, side), None
     full = decode(data)
     return shrink(full, side), full
