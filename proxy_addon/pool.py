@@ -53,12 +53,7 @@ PRELOAD = ["__main__", "mitmproxy.tools.main", "proxy_addon.worker_preload"]
 
 
 def _context() -> ForkServerContext:
-    """The fork server's context, set up before the server starts (the first worker starts it).
-
-    The workers are one per core and limit BLAS to one thread each (worker.init); with the variable
-    set, numpy's and scipy's BLAS start no thread in the server either, and a process with no other
-    thread is safe to fork."""
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    """The fork server's context, set up before the server starts (the first worker starts it)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     return context

@@ -121,6 +121,15 @@ def proxy(origins):
         print(proxy.log()[-3000:])
 
 
+def test_addon_proxy_workers_come_from_a_fork_server_without_threads(proxy):
+    """The workers are forked from one clean process that imported the pipeline (pool.py). A thread
+    running in it as it forks would leave whatever locks it held locked in every worker; OpenBLAS stops
+    its own before a fork, and nothing else that the server imports may start one."""
+    (server,) = proxy.fork_server_pids()
+    assert len(os.listdir(f"/proc/{server}/task")) == 1
+    assert len(proxy.worker_pids()) == 2
+
+
 def animated_frames(body: bytes) -> tuple[str, tuple[int, int], int]:
     image = Image.open(io.BytesIO(body))
     return image.format, image.size, getattr(image, "n_frames", 1)
