@@ -137,8 +137,7 @@ def _to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         image = image.convert("RGBA")
     if image.mode == "RGBA":
         rgba = np.asarray(image)
-        alpha = np.ascontiguousarray(rgba[..., 3])
-        return np.ascontiguousarray(rgba[..., :3]), None if alpha.min() == 255 else alpha
+        return np.ascontiguousarray(rgba[..., :3]), _alpha(rgba)
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.asarray(image), None
@@ -212,12 +211,15 @@ def _opencv_pixels(data: bytes, info: ImageInfo, mode: str) -> tuple[np.ndarray,
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags | cv2.IMREAD_IGNORE_ORIENTATION)
     if pixels is None or pixels.dtype != np.uint8 or pixels.shape[:2] != (info.height, info.width):
         return None
-    if pixels.ndim == 2:
-        return np.ascontiguousarray(np.repeat(pixels[..., None], 3, axis=2)), None
-    if pixels.shape[2] == 4:
-        alpha = np.ascontiguousarray(pixels[..., 3])
-        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB), None if alpha.min() == 255 else alpha
+    if pixels.shape[2] == 4:  # IMREAD_COLOR gives 3 channels, grey JPEGs too; a WebP has 3 or 4
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB), _alpha(pixels)
     return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB), None
+
+
+def _alpha(rgba: np.ndarray) -> np.ndarray | None:
+    """The alpha plane of 4-channel pixels, or None when every pixel is opaque."""
+    alpha = np.ascontiguousarray(rgba[..., 3])
+    return None if alpha.min() == 255 else alpha
 
 
 def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
