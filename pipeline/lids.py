@@ -19,9 +19,16 @@ from pipeline.motion import FaceMotion
 #: Closure by which the lid is fully painted over the part of the eye it covers (it fades in before).
 LID_FROM = 0.3
 #: How far above the open eye's upper lid a shut lid is painted (IOD units): over a hooded eye's fold.
-#: Higher covers more of a deep-set eye's shadowed fold (0.1 read obama_2 and alex_1 shut), but takes
-#: rose_1's identity distance over its bar (0.37 at 0.06 to 0.1, 0.34 at 0.04).
+#: Where the skin above is lit, it is skin the photo shows: covered to 0.06-0.1, rose_1's identity
+#: distance went over its bar (0.37; 0.34 at 0.04).
 LID_TOP = 0.04
+#: How far above the fold a shut lid reaches where the skin above the fold is a deep-set eye's shadow
+#: (IOD units, never nearer the brow than 0.03): that dark is the socket's, and a shut lid comes forward
+#: out of it into the light. How dark that skin is, relative to the lid's tone, for the lid to reach
+#: that far (first value) and to stay at LID_TOP (second). Measured on the fixtures: obama_2 0.27-0.36
+#: and kit_2 0.40-0.62 (deep-set, in shadow), rose_1 0.82-0.85, alex_1 0.78, zeman_1 0.69.
+LID_TOP_SHADOW = 0.1
+SHADOWED_FOLD = (0.45, 0.7)
 #: Over how much of that the lid fades in from the top (IOD units): the skin there is part lid, part fold.
 LID_TOP_FADE = 0.02
 #: How far under the open eye's lower lid margin its bright rim reaches (IOD units), painted over too.
@@ -157,7 +164,8 @@ def close_eye(
     - skin: the still's band of lid and brow skin between the brow and the fold, stretched down over
       the lid column by column (`_lid_skin`): its grain and fine lines, its light along the lid, at least
       the tone of the upper lid and brow skin, so a deep-set eye's shadowed socket does not fill the lid
-      with a dark disc. It is the still's, so it stays put from frame to frame;
+      with a dark disc. It is the still's, so it stays put from frame to frame. Its top is a little
+      above the fold, and higher where the skin there is the socket's shadow (`_lid_top`);
     - seam: a gradient-domain transfer. The lid is that skin plus a membrane fill of how far it is from
       the frame's skin round the lid, so it meets it without an edge; in the lid's middle, lifted to
       LID_LIGHT of the lid skin's tone, since there it comes forward out of the socket's shadow;
@@ -176,26 +184,35 @@ def close_eye(
     rim = _curve(motion.still[[corners[0], *lower, corners[1]]] - origin).astype(np.float32)
     rim_depth = _rim_depth(still_rgb, rim + origin.astype(np.float32), iod)
     brow_edge = (motion.still[list(brow[5:])] - origin).astype(np.float32)
-    # A window with room for the skin around the lid that the fill starts from, and for the lashes.
+    # Windows with room for the skin around the lid that the fill starts from, and for the lashes.
     pad_x, pad_y = int((CORNER_REACH + 0.04) * iod) + 3, int(max(0.06, LASH_LENGTH) * iod) + 3
     x0 = max(0, int(line[:, 0].min()) - pad_x)
     x1 = min(rgb.shape[1], int(line[:, 0].max()) + pad_x + 1)
-    y0 = max(0, int(min(fold[:, 1].min() - LID_TOP * iod, line[:, 1].min())) - pad_y)
     y1 = min(rgb.shape[0], int(max(line[:, 1].max(), rim[:, 1].max()) + rim_depth * iod) + pad_y + 1)
-    if x1 - x0 < 8 or y1 - y0 < 8:
+    if x1 - x0 < 8:
+        return
+    xs = np.arange(x1 - x0, dtype=np.float32)
+    # The open eye's lids, fold and brow per column, in patch coordinates (x from x0).
+    fold_at, brow_at = polyline_y(fold - [x0, 0], xs), polyline_y(brow_edge - [x0, 0], xs)
+    rim_at = polyline_y(rim - [x0, 0], xs)
+    # The lid's tone and how far over the fold it comes, read from a window that reaches LID_TOP over it.
+    y0 = max(0, int(min(fold[:, 1].min() - LID_TOP * iod, line[:, 1].min())) - pad_y)
+    tone_box = (x0, y0, x1, y1)
+    tone = _lid_tone(still_rgb, origin, tone_box, fold_at - y0, brow_at - y0, rim_at - y0, iod)
+    reach = _lid_top(still_rgb, origin, tone_box, fold_at - y0, brow_at - y0, tone, iod)
+    # The window drawn in: room for the skin above the lid that the fill starts from, and the lashes.
+    y0 = min(y0, max(0, int(fold[:, 1].min() - reach * iod) - pad_y))
+    if y1 - y0 < 8:
         return
     window = rgb[y0:y1, x0:x1].astype(np.float32)
     height, width = window.shape[:2]
-    xs = np.arange(width, dtype=np.float32)
     ys = np.arange(height, dtype=np.float32)[:, None]
     line_y = polyline_y(line - [x0, y0], xs).astype(np.float32)
-    rim_line = polyline_y(rim - [x0, y0], xs).astype(np.float32)
-    # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
-    fold_y = polyline_y(fold - [x0, y0], xs)
-    brow_y = polyline_y(brow_edge - [x0, y0], xs)
+    rim_line = (rim_at - y0).astype(np.float32)
+    fold_y, brow_y = fold_at - y0, brow_at - y0
     box = (x0, y0, x1, y1)
-    tone = _lid_tone(still_rgb, origin, box, fold_y, brow_y, rim_line, iod)
-    top_y = np.maximum(fold_y - LID_TOP * iod, brow_y + 0.03 * iod)
+    # The lid's top: a little above the open eye's fold (its shadow goes under the lid), never the brow.
+    top_y = np.maximum(fold_y - reach * iod, brow_y + 0.03 * iod)
     top_y = np.minimum(top_y, line_y - 1.0).astype(np.float32)
     # Where: between the fold and just under the rim, over the eye corners and a little past them,
     # where the stretched lashes of both lids converge.
@@ -312,6 +329,37 @@ def _lid_tone(
     if below is not None:
         lid = lid * max(1.0, UNDER_EYE_SHARE * float(_luminance(below)) / max(float(_luminance(lid)), 1.0))
     return lid
+
+
+def _lid_top(
+    still_rgb: np.ndarray,
+    origin: np.ndarray,
+    box: tuple[int, int, int, int],
+    fold_y: np.ndarray,
+    brow_y: np.ndarray,
+    tone: np.ndarray,
+    iod: float,
+) -> float:
+    """How far above the open eye's fold a shut lid reaches (IOD units): LID_TOP, and up to LID_TOP_SHADOW
+    where the still's skin in between is in shadow (SHADOWED_FOLD, relative to the lid's tone)."""
+    if np.isnan(tone).any():
+        return LID_TOP
+    left, top = _still_window(origin, box)
+    width = box[2] - box[0]
+    columns = np.arange(width)[width // 5 : width - width // 5]
+    rows = np.arange(int(fold_y[columns].max()) + 1)[:, None]
+    above = (rows >= np.maximum(fold_y[columns] - LID_TOP_SHADOW * iod, brow_y[columns] + 0.03 * iod)[None, :]) & (
+        rows < (fold_y[columns] - LID_TOP * iod)[None, :]
+    )
+    where_rows, where_cols = np.nonzero(above)
+    ys, xs = where_rows + top, columns[where_cols] + left
+    inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
+    if not inside.any():
+        return LID_TOP
+    light = float(np.median(_luminance(still_rgb[ys[inside], xs[inside]].astype(np.float32))))
+    dark, lit = SHADOWED_FOLD
+    shadow = float(smoothstep((lit - light / max(float(_luminance(tone)), 1.0)) / (lit - dark)))
+    return LID_TOP + (LID_TOP_SHADOW - LID_TOP) * shadow
 
 
 def _rim_depth(still_rgb: np.ndarray, rim: np.ndarray, iod: float) -> float:
