@@ -45,6 +45,11 @@ DARK_MARGIN = (0.45, 0.55)
 #: at 0.12). Where that skin is darker (make-up, a shadowed bag) it is part of the face, and the margin
 #: stays at RIM_DEPTH: covered, rose_1's identity distance went over its bar (0.355).
 RIM_REACH = 0.12
+#: From how far down the cover under a shut lid's lash line (a share of its depth) the lower lid's own
+#: skin is raised to the lash line, over the margin and its lashes. Against that skin's grain mirrored
+#: onto a smooth patch, MediaPipe read obama_2's wink 0.36 -> 0.35 (held 0 -> 250 ms) and biden_2's blink
+#: 0.46 -> 0.42, and biden_2's under-eye wrinkles carry on to the lash line.
+RAISED_FROM = 0.5
 #: From how far down a shut lid's margin under its lash line (a share of its depth) its shade fades out:
 #: the lower lid there faces up into the light. The shade right under the lash line stays: without it,
 #: MediaPipe read alex_1's and biden_2's shut lids more open (0.31 and 0.38 mean, against 0.27 and 0.33).
@@ -169,6 +174,8 @@ def close_eye(
     - seam: a gradient-domain transfer. The lid is that skin plus a membrane fill of how far it is from
       the frame's skin round the lid, so it meets it without an edge; in the lid's middle, lifted to
       LID_LIGHT of the lid skin's tone, since there it comes forward out of the socket's shadow;
+    - under the lash line, once the lids meet: the lower lid's own skin, raised over its margin and
+      lashes (`_lower_lid_raised`), so the skin under the eye keeps its wrinkles up to the lash line;
     - shape: shaded as a convex lid over the eyeball, lit above its middle and darker towards the lashes,
       with a soft crease where the fold was;
     - a lash line along the lid margin, with lashes that point down and out.
@@ -238,17 +245,12 @@ def close_eye(
     # The lid and brow skin of the still, stretched down over the lid: its grain, its fine lines and its
     # own light. Moved into the lid in the gradient domain: the lid is that skin plus a smooth field
     # (a membrane fill of the difference) that makes it meet the frame's skin round the lid without a seam.
-    source, light = _lid_skin(
-        still_rgb, origin, box, top_y, bottom, fold_y, brow_y, motion.pose.rotation[:2, 1], tone, iod
-    )
-    # Under the lash line, over the lower lid's margin and lashes: the lower lid's skin, whose grain the
-    # skin just under it has (mirrored up across the margin's lower edge, so it carries on across it).
+    source = _lid_skin(still_rgb, origin, box, top_y, bottom, fold_y, brow_y, motion.pose.rotation[:2, 1], tone, iod)
+    # Under the lash line, over the lower lid's margin and lashes: the lower lid's own skin, raised.
     margin = np.clip((ys - line_y[None, :]) / np.maximum(bottom - line_y, 1.0)[None, :], 0, 1)
     margin = np.where(ys > line_y[None, :], margin, 0).astype(np.float32)
     if float((bottom - line_y).max()) > 1.5:
-        # (the skin under the margin, mirrored up, reaches as far under it again: read past the window)
-        under = rgb[y0 : min(rgb.shape[0], y1 + int(rim_depth * iod) + 2), x0:x1].astype(np.float32)
-        source = _under_eye_grain(under, source, light, line_y, bottom, soft, iod)
+        source = _lower_lid_raised(window, source, line_y, bottom, soft, iod)
     skin = source + _membrane(window - source, known)
     # In its middle the lid comes forward out of the socket into the light: at least LID_LIGHT of the
     # lid skin's tone there, whatever shadow the seam brought in from round the lid.
@@ -412,9 +414,8 @@ def _lid_skin(
     down: np.ndarray,
     tone: np.ndarray,
     iod: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The still's lid and brow skin, between the brow and the fold, stretched down over the shut lid,
-    and its light alone (without the grain).
+) -> np.ndarray:
+    """The still's lid and brow skin, between the brow and the fold, stretched down over the shut lid.
 
     A closing lid is that skin unfolding over the eyeball, so each column of the lid (top to lash line)
     takes the same column of the band above the fold, top to bottom. Its grain comes through clipped (a
@@ -452,7 +453,7 @@ def _lid_skin(
     skin = light + own * np.clip(picked - smooth, -DETAIL_MAX, DETAIL_MAX)
     if own.min() < 1:  # (the under-eye skin's grain is one more blur of a wider patch: only when needed)
         skin = skin + (1 - own) * _lid_detail(still_rgb, origin, box, top_y, bottom_y, down, iod)
-    return skin, light
+    return skin
 
 
 def _lid_detail(
@@ -491,38 +492,31 @@ def _lid_detail(
     return np.clip(placed, -DETAIL_MAX, DETAIL_MAX)  # grain and fine lines, not a mole or a lash
 
 
-def _under_eye_grain(
-    frame: np.ndarray,
-    source: np.ndarray,
-    light: np.ndarray,
-    line_y: np.ndarray,
-    bottom: np.ndarray,
-    soft: float,
-    iod: float,
+def _lower_lid_raised(
+    frame: np.ndarray, source: np.ndarray, line_y: np.ndarray, bottom: np.ndarray, soft: float, iod: float
 ) -> np.ndarray:
-    """The lid's skin (`source`, the lid's window; `light`, its light alone) with, under its lash line, the
-    grain of the frame's skin under the margin instead (`frame`: from the window's top, past its bottom).
+    """The lid's skin (`source`, the lid's window) with, under its lash line, the frame's own lower lid
+    skin raised over the margin (`frame`: the frame's window).
 
-    The grain (detail under DETAIL_SCALE, clipped) is mirrored up about the margin's lower edge, so
-    the under-eye skin's fine lines and pores carry on across it; the light stays the lid skin's, and
-    the membrane fill takes it to the skin round the lid.
+    A shutting eye's lower lid rises a little, so its margin and lashes go under the upper lid. The skin
+    from RAISED_FROM of the way down to the cover's edge is stretched up to the lash line: the bag keeps
+    its own wrinkles, pores and light, carried on to the lash line (the skin below joins it seamlessly,
+    where the stretch ends), instead of a smooth patch of lid skin.
     """
     height, width = source.shape[:2]
-    blur = max(1.0, DETAIL_SCALE * iod)
-    first = max(0, int(line_y.min() - 3 * blur))  # only the rows from the lash line down are needed
+    first = max(0, int(line_y.min()))  # only the rows from the lash line down are raised
     ys = np.arange(first, height, dtype=np.float32)[:, None]
-    edge = (bottom + soft)[None, :]
-    below = frame[first:]
-    map_y = np.clip(2 * edge - ys - first, 0, len(below) - 1).astype(np.float32)
+    top, edge = line_y[None, :], (bottom + soft)[None, :]
+    depth = np.maximum(edge - top, 1.0)
+    hidden = RAISED_FROM * depth
+    map_y = np.where(ys < edge, top + hidden + (ys - top) * (1 - RAISED_FROM), ys)
+    map_y = np.clip(map_y, 0, len(frame) - 1).astype(np.float32)
     map_x = np.broadcast_to(np.arange(width, dtype=np.float32)[None, :], map_y.shape)
-    grain = _luminance(below)  # (the grain of skin is its light's: one channel to blur, not three)
-    detail = np.clip(grain - cv2.GaussianBlur(grain, (0, 0), blur), -DETAIL_MAX, DETAIL_MAX)
-    mirrored = cv2.remap(detail, map_x, map_y, cv2.INTER_LINEAR)[..., None]
-    # From the lid's grain to the lower lid's over the first pixels under the lash line.
-    share = smoothstep((ys - line_y[None, :]) / max(1.0, 0.02 * iod))[..., None]
-    share = share * (ys <= edge)[..., None]
+    raised = cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR)
+    # From the lid's skin to the lower lid's over the first pixels under the lash line.
+    share = smoothstep((ys - top) / max(1.0, 0.02 * iod))[..., None]
     out = source.copy()
-    out[first:] = source[first:] * (1 - share) + (light[first:] + mirrored) * share
+    out[first:] = source[first:] * (1 - share) + raised * share
     return out
 
 
