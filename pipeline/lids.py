@@ -288,6 +288,26 @@ def _still_window(origin: np.ndarray, box: tuple[int, int, int, int]) -> tuple[i
     return box[0] + int(origin[0]), box[1] + int(origin[1])
 
 
+def _middle_columns(box: tuple[int, int, int, int]) -> np.ndarray:
+    """The middle three fifths of a patch window's columns: the eye's own skin, away from its corners."""
+    width = box[2] - box[0]
+    return np.arange(width)[width // 5 : width - width // 5]
+
+
+def _still_pixels(
+    still_rgb: np.ndarray, origin: np.ndarray, box: tuple[int, int, int, int], columns: np.ndarray, where: np.ndarray
+) -> np.ndarray | None:
+    """The still's pixels (float RGB, one per row) where `where` is set: window rows by `columns`; None
+    when none of them is in the picture."""
+    left, top = _still_window(origin, box)
+    where_rows, where_cols = np.nonzero(where)
+    ys, xs = where_rows + top, columns[where_cols] + left
+    inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
+    if not inside.any():
+        return None
+    return still_rgb[ys[inside], xs[inside]].astype(np.float32)
+
+
 def _lid_tone(
     still_rgb: np.ndarray,
     origin: np.ndarray,
@@ -306,20 +326,15 @@ def _lid_tone(
     at least. A hooded eye shows no lid skin above its fold: the skin under the eye stands in. NaN when
     neither is in the picture.
     """
-    left, top = _still_window(origin, box)
-    width = box[2] - box[0]
-    columns = np.arange(width)[width // 5 : width - width // 5]
+    columns = _middle_columns(box)
     rows = np.arange(int(max(fold_y[columns].max(), rim_y[columns].max() + 0.16 * iod)) + 1)[:, None]
     upper = (rows > brow_y[columns][None, :] + 0.02 * iod + 1) & (rows < fold_y[columns][None, :])
     under = (rows >= rim_y[columns][None, :] + 0.08 * iod) & (rows < rim_y[columns][None, :] + 0.16 * iod)
 
     def lighter_half(where: np.ndarray) -> np.ndarray | None:
-        where_rows, where_cols = np.nonzero(where)
-        ys, xs = where_rows + top, columns[where_cols] + left
-        inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
-        if not inside.any():
+        values = _still_pixels(still_rgb, origin, box, columns, where)
+        if values is None:
             return None
-        values = still_rgb[ys[inside], xs[inside]].astype(np.float32)
         light = _luminance(values)
         lighter = values[(light >= np.percentile(light, 50)) & (light <= np.percentile(light, 90))]
         return lighter.mean(axis=0) if len(lighter) else values.mean(axis=0)
@@ -346,19 +361,15 @@ def _lid_top(
     where the still's skin in between is in shadow (SHADOWED_FOLD, relative to the lid's tone)."""
     if np.isnan(tone).any():
         return LID_TOP
-    left, top = _still_window(origin, box)
-    width = box[2] - box[0]
-    columns = np.arange(width)[width // 5 : width - width // 5]
+    columns = _middle_columns(box)
     rows = np.arange(int(fold_y[columns].max()) + 1)[:, None]
     above = (rows >= np.maximum(fold_y[columns] - LID_TOP_SHADOW * iod, brow_y[columns] + 0.03 * iod)[None, :]) & (
         rows < (fold_y[columns] - LID_TOP * iod)[None, :]
     )
-    where_rows, where_cols = np.nonzero(above)
-    ys, xs = where_rows + top, columns[where_cols] + left
-    inside = (ys >= 0) & (ys < still_rgb.shape[0]) & (xs >= 0) & (xs < still_rgb.shape[1])
-    if not inside.any():
+    values = _still_pixels(still_rgb, origin, box, columns, above)
+    if values is None:
         return LID_TOP
-    light = float(np.median(_luminance(still_rgb[ys[inside], xs[inside]].astype(np.float32))))
+    light = float(np.median(_luminance(values)))
     dark, lit = SHADOWED_FOLD
     shadow = float(smoothstep((lit - light / max(float(_luminance(tone)), 1.0)) / (lit - dark)))
     return LID_TOP + (LID_TOP_SHADOW - LID_TOP) * shadow
