@@ -178,26 +178,39 @@ def moments_ms(ref: Reference, count: int = 8) -> list[int]:
 
 
 #: A browser that starts the loop late, or screenshots slowly, gets up to this many more loops of
-#: shots (one every SHOT_GAP_MS) to show 3 different frames. A blink closes and reopens in frames of 50 ms
-#: in a 2.1 s loop: at ~0.4 s a shot, four loops missed all of them in 3 of 3 runs on a slow day.
-EXTRA_LOOPS = 8
+#: shots to show 3 different frames. A blink closes and reopens in frames of 50 ms in a 2.1 s loop: at
+#: ~0.4 s a shot, four loops missed all of them in 3 of 3 runs on a slow day.
+EXTRA_LOOPS = 16
 FRAMES_TO_SEE = 3
+#: How far on in the loop each further loop of extra shots looks at least (ms): under the shortest frame (a
+#: blink's 50 ms), so a sweep of the loop meets every frame. Shots taken back to back instead land where
+#: the loop's length happens to divide by their pace: in CI, at ~0.7 s a shot in a blink's 2.1 s loop,
+#: 22 shots saw only the two stills and the shut frame.
+SWEEP_MS = 40
 
 
 def watch(take: Callable[[], np.ndarray], ref: Reference, loaded: float) -> list[np.ndarray]:
     """Screenshots at `moments_ms` after `loaded` (time.monotonic()), then, until FRAMES_TO_SEE different
-    frames were seen, more for up to EXTRA_LOOPS loops. Every one of them is still held to the match
-    bar, and a browser that shows only the still never gets there."""
+    frames were seen, more for up to EXTRA_LOOPS loops, as many per loop as the browser's pace allows
+    and each loop SWEEP_MS further on, so they sweep the loop whatever its offset from `loaded`. Every
+    one of them is still held to the match bar, and a browser that shows only the still never gets there."""
     shots: list[np.ndarray] = []
     for moment in moments_ms(ref):
         wait = loaded + moment / 1000 - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         shots.append(take())
-    until = time.monotonic() + EXTRA_LOOPS * ref.loop_ms / 1000
+    loop = ref.loop_ms / 1000
+    until = time.monotonic() + EXTRA_LOOPS * loop
+    due = time.monotonic() + SHOT_GAP_MS / 2000
     while time.monotonic() < until and distinct_frames([match(s, ref) for s in shots], ref) < FRAMES_TO_SEE:
-        time.sleep(SHOT_GAP_MS / 2000)
+        time.sleep(max(0.0, due - time.monotonic()))
+        started = time.monotonic()
         shots.append(take())
+        per_loop = max(1, int(loop // (time.monotonic() - started + SHOT_GAP_MS / 2000)))
+        # Each interleaved sweep covers its share of the loop within three quarters of the budget.
+        step = max(SWEEP_MS / 1000, loop / (per_loop * EXTRA_LOOPS * 0.75))
+        due = started + (loop + step) / per_loop
     return shots
 
 
