@@ -185,14 +185,14 @@ FRAMES_TO_SEE = 3
 #: How far on in the loop each further loop of extra shots looks at least (ms): under the shortest frame (a
 #: blink's 50 ms), so a sweep of the loop meets every frame. Shots taken back to back instead land where
 #: the loop's length happens to divide by their pace: in CI, at ~0.7 s a shot in a blink's 2.1 s loop,
-#: 22 shots saw only the two stills and the shut frame.
+#: 30 shots saw only the two stills and the shut frame.
 SWEEP_MS = 40
 
 
 def watch(take: Callable[[], np.ndarray], ref: Reference, loaded: float) -> list[np.ndarray]:
     """Screenshots at `moments_ms` after `loaded` (time.monotonic()), then, until FRAMES_TO_SEE different
     frames were seen, more for up to EXTRA_LOOPS loops, as many per loop as the browser's pace allows
-    and each loop SWEEP_MS further on, so they sweep the loop whatever its offset from `loaded`. Every
+    and each loop at least SWEEP_MS further on, so they sweep the loop whatever its offset from `loaded`. Every
     one of them is still held to the match bar, and a browser that shows only the still never gets there."""
     shots: list[np.ndarray] = []
     for moment in moments_ms(ref):
