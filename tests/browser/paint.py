@@ -13,6 +13,7 @@ where any two frames differ, and the number of different frames the moments show
 from __future__ import annotations
 
 import io
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -182,35 +183,58 @@ def moments_ms(ref: Reference, count: int = 8) -> list[int]:
 #: ~0.4 s a shot, four loops missed all of them in 3 of 3 runs on a slow day.
 EXTRA_LOOPS = 16
 FRAMES_TO_SEE = 3
-#: How far on in the loop each further loop of extra shots looks at least (ms): under the shortest frame (a
-#: blink's 50 ms), so a sweep of the loop meets every frame. Shots taken back to back instead land where
-#: the loop's length happens to divide by their pace: in CI, at ~0.7 s a shot in a blink's 2.1 s loop,
-#: 30 shots saw only the two stills and the shut frame.
-SWEEP_MS = 40
+#: How much longer than the slowest screenshot so far the extra shots are spaced (s): room for a shot
+#: that takes a little longer, so each one still starts on time.
+SHOT_MARGIN_S = 0.1
+
+
+def sweep(loop: float, shortest: float, budget: float) -> tuple[float, int]:
+    """(interval, count): `count` shots, `interval` s apart (at least `shortest`), within about `budget`
+    s (plus at most a loop), whose moments in a `loop` s long loop fall on `count` evenly spaced points,
+    each once.
+
+    Shots taken back to back instead land where the loop's length happens to divide by their pace:
+    in CI, at ~0.7 s a shot in a blink's 2.1 s loop, 30 shots saw only the two stills and the shut
+    frame. Here the interval is `turns` loops over `count`, with `turns` and `count` coprime, so shot k
+    lands k * turns / count of a loop on: a permutation of the count points, spaced loop / count apart.
+    """
+    count = max(1, int(budget // shortest))
+    while True:  # ends by count 1 at the latest; the whole sweep takes turns loops, under budget + loop
+        turns = max(1, math.ceil(shortest * count / loop))
+        if math.gcd(turns, count) == 1:
+            return turns * loop / count, count
+        count -= 1
 
 
 def watch(take: Callable[[], np.ndarray], ref: Reference, loaded: float) -> list[np.ndarray]:
     """Screenshots at `moments_ms` after `loaded` (time.monotonic()), then, until FRAMES_TO_SEE different
-    frames were seen, more for up to EXTRA_LOOPS loops, as many per loop as the browser's pace allows
-    and each loop at least SWEEP_MS further on, so they sweep the loop whatever its offset from `loaded`. Every
-    one of them is still held to the match bar, and a browser that shows only the still never gets there."""
+    frames were seen, more for about EXTRA_LOOPS loops, spaced by `sweep` so that they meet the loop at
+    evenly spaced moments whatever its offset from `loaded` (spaced anew, for the time left, when a shot
+    takes longer than its slot). Every one of them is still held to the match bar, and a browser that
+    shows only the still never gets there."""
     shots: list[np.ndarray] = []
+    slowest = 0.0
     for moment in moments_ms(ref):
         wait = loaded + moment / 1000 - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        shots.append(take())
-    loop = ref.loop_ms / 1000
-    until = time.monotonic() + EXTRA_LOOPS * loop
-    due = time.monotonic() + SHOT_GAP_MS / 2000
-    while time.monotonic() < until and distinct_frames([match(s, ref) for s in shots], ref) < FRAMES_TO_SEE:
-        time.sleep(max(0.0, due - time.monotonic()))
         started = time.monotonic()
         shots.append(take())
-        per_loop = max(1, int(loop // (time.monotonic() - started + SHOT_GAP_MS / 2000)))
-        # Each interleaved sweep covers its share of the loop within three quarters of the budget.
-        step = max(SWEEP_MS / 1000, loop / (per_loop * EXTRA_LOOPS * 0.75))
-        due = started + (loop + step) / per_loop
+        slowest = max(slowest, time.monotonic() - started)
+    loop = ref.loop_ms / 1000
+    ends = time.monotonic() + EXTRA_LOOPS * loop
+    interval, count = sweep(loop, slowest + SHOT_MARGIN_S, ends - time.monotonic())
+    begun, index = time.monotonic(), 0
+    while index < count and distinct_frames([match(s, ref) for s in shots], ref) < FRAMES_TO_SEE:
+        time.sleep(max(0.0, begun + index * interval - time.monotonic()))
+        started = time.monotonic()
+        shots.append(take())
+        index += 1
+        took = time.monotonic() - started
+        if took + SHOT_MARGIN_S / 2 > interval and ends > time.monotonic():  # the browser slowed down: new spacing
+            slowest = max(slowest, took)
+            interval, count = sweep(loop, slowest + SHOT_MARGIN_S, ends - time.monotonic())
+            begun, index = time.monotonic(), 0
     return shots
 
 
