@@ -96,3 +96,15 @@ def test_the_sampler_gives_up_on_a_still_within_its_extra_loops(monkeypatch):
     loop = ref.loop_ms / 1000
     budget = paint.moments_ms(ref)[-1] / 1000 + (paint.EXTRA_LOOPS + 1) * loop + 2 * browser.pace
     assert browser.now - browser.loaded <= budget
+
+
+@pytest.mark.parametrize("loop", [1.0, 2.1, 3.35])
+@pytest.mark.parametrize("shortest", [0.35, 0.5, 0.8, 1.05, 2.5])
+def test_a_sweep_meets_the_loop_at_evenly_spaced_moments_each_once(loop, shortest):
+    budget = paint.EXTRA_LOOPS * loop
+    interval, count = paint.sweep(loop, shortest, budget)
+    assert interval >= shortest
+    assert count * interval <= budget + loop
+    assert count >= budget // shortest / 2  # not thinned out to find a coprime pair
+    phases = sorted(round((k * interval % loop) / loop * count) % count for k in range(count))
+    assert phases == list(range(count)), "some points met twice, others never"
