@@ -63,6 +63,10 @@ CORNER_REACH = 0.15
 #: comes forward out of a deep-set eye's shadowed socket into the light (and faces it, so a little lighter
 #: than the band's lighter half). rose_1's identity (bar 0.35) read 0.34 at 0.9 and at 1.1; a lighter lid raises it.
 LID_LIGHT = 1.1
+#: Over what share of a shut lid's height, from its top, that lift into the light comes in: the top of
+#: the lid turns up into the fold, under the brow and in its shadow. Lifted right up to its top, a deep-set
+#: eye's lid was a lit egg cut out of the socket's shadow (obama_2: 30 to 99 levels in 3 rows, 0.025 IOD).
+LIGHT_FROM_TOP = 0.5
 #: How light a shut lid is at least, relative to the skin under the eye (under a brow in shadow).
 UNDER_EYE_SHARE = 0.8
 #: How much a shut lid's crease, where the open eye's fold was, darkens the lid.
@@ -253,11 +257,12 @@ def close_eye(
         source = _lower_lid_raised(window, source, line_y, bottom, soft, iod)
     skin = source + _membrane(window - source, known)
     # In its middle the lid comes forward out of the socket into the light: at least LID_LIGHT of the
-    # lid skin's tone there, whatever shadow the seam brought in from round the lid.
+    # lid skin's tone there, whatever shadow the seam brought in from round the lid; its top, turning
+    # up into the fold under the brow, comes out of that shadow gradually (LIGHT_FROM_TOP).
     # (Measured on the skin's light, not per pixel: the lift must not flatten its grain.)
     missing, towards = _lift(cv2.GaussianBlur(skin, (0, 0), max(1.0, 2 * DETAIL_SCALE * iod)), tone)
     span = np.clip((ys - top_y[None, :]) / np.maximum(bottom - top_y, 1.0)[None, :], 0, 1)
-    bulge = np.sqrt(np.clip(np.sin(np.pi * span) * middle, 0, 1))
+    bulge = np.sqrt(np.clip(np.sin(np.pi * span) * middle, 0, 1)) * smoothstep(span / LIGHT_FROM_TOP)
     skin = skin + (missing * bulge)[..., None] * towards
     # Convex: lit a little above its middle, turning away from the light towards the lashes and corners.
     shading = 1.0 + 0.05 * middle * np.exp(-(((depth - 0.35) / 0.3) ** 2)) - EDGE_SHADE * depth**3 - 0.03 * (1 - middle)

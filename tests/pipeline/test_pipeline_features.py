@@ -233,6 +233,41 @@ def test_a_shut_lid_comes_over_a_deep_set_eyes_shadowed_fold_and_stops_under_lit
     assert lid >= 1.25 * shadow
 
 
+def test_a_deep_set_eyes_shut_lid_comes_out_of_the_brows_shadow_gradually(prepared, monkeypatch):
+    """On obama_2's deep-set eye, lit from above, the shut lid comes up to just under the brow, out of the
+    socket's shadow. Its top turns up into the fold, in the brow's shadow, so its light rises over some
+    height, as a convex lid's does, instead of starting at its edge: a lit egg cut out of the shadow."""
+    still, face_motion, face_warp = prepared("faces/obama/obama_2.jpg", "any", "wink-left")
+    eye = 1
+    _, upper_lid, _, corners, brow, _ = topology.EYES[eye]
+    index = int(np.argmax(face_motion.eye_closure[:, eye]))
+    reaches: list[float] = []
+    lid_top = lids._lid_top
+
+    def recorded(*args: object) -> float:
+        reaches.append(lid_top(*args))
+        return reaches[-1]
+
+    monkeypatch.setattr(lids, "_lid_top", recorded)
+    image = _painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
+    iod = face_motion.pose.scale
+    left, right = np.sort(face_motion.still[list(corners), 0])
+    columns = np.arange(int(left + 0.3 * (right - left)), int(right - 0.3 * (right - left)))
+    fold = np.interp(columns, *_by_x(face_motion.still[list(upper_lid)]))
+    brow_edge = np.interp(columns, *_by_x(face_motion.still[list(brow[5:])]))
+    top = np.maximum(fold - reaches[-1] * iod, brow_edge + 0.03 * iod)
+    assert np.median(top - brow_edge) < 0.05 * iod  # the lid does come up to the brow here
+    rows = np.arange(-int(0.04 * iod), int(0.12 * iod) + 1)
+    profile = np.array([[image[int(y) + r, x] for r in rows] for y, x in zip(top, columns, strict=True)]).mean(0)
+    shadow, lit = profile[: len(rows) // 4].min(), profile[-3:].mean()
+    assert lit > shadow + 40  # the lid's middle is lit
+    quarter = int(np.argmax(profile > shadow + 0.25 * (lit - shadow)))
+    three_quarters = int(np.argmax(profile > shadow + 0.75 * (lit - shadow)))
+    # Measured: from a quarter to three quarters of the way, the light rises over 0.050 IOD (6 rows);
+    # lifted right up to its top edge, over 0.025 (3 rows).
+    assert three_quarters - quarter >= 0.04 * iod
+
+
 def test_under_a_shut_lid_the_lower_lid_keeps_its_own_wrinkles_up_to_the_lash_line(prepared):
     """Once the lids meet, the lower lid's margin and lashes go under the shut lid: the skin just under the
     lash line is the lower lid's own, raised, with the wrinkles of biden_2's under-eye bag, not a smooth
