@@ -89,12 +89,10 @@ def _by_x(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return points[order, 0], points[order, 1]
 
 
-@pytest.mark.parametrize("photo", ["faces/zeman/zeman_1.jpg", "faces/zeman/zeman_2.jpg"])
-def test_a_shut_lid_has_no_edge_where_it_meets_the_skin_above(prepared, photo, monkeypatch):
-    """The shut lid takes its light from the skin around it, so it does not show as a patch: across its top
-    edge (a little above the open eye's fold) the light changes by no more than the skin's own texture."""
-    still, face_motion, face_warp = prepared(photo, "zeman", "wink-left")
-    _, upper_lid, _, corners, _, _ = topology.EYES[1]
+def _shut_lid_top(still, face_motion, face_warp, monkeypatch, margin: float) -> tuple[np.ndarray, ...]:
+    """The left eye's most shut frame (grey), and over the eye's columns but `margin` of its width at
+    each end: those columns, the rows of the shut lid's top and of the brow's lower edge."""
+    _, upper_lid, _, corners, brow, _ = topology.EYES[1]
     index = int(np.argmax(face_motion.eye_closure[:, 1]))
     assert face_motion.eye_closure[index, 1] > 0.95
     reaches: list[float] = []  # how far above the fold the lid's top is (LID_TOP, or more over a shadow)
@@ -108,10 +106,20 @@ def test_a_shut_lid_has_no_edge_where_it_meets_the_skin_above(prepared, photo, m
     image = _painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
     iod = face_motion.pose.scale
     left, right = np.sort(face_motion.still[list(corners), 0])
-    columns = np.arange(int(left + 0.2 * (right - left)), int(right - 0.2 * (right - left)))
+    columns = np.arange(int(left + margin * (right - left)), int(right - margin * (right - left)))
     fold = np.interp(columns, *_by_x(face_motion.still[list(upper_lid)]))
-    brow = np.interp(columns, *_by_x(face_motion.still[list(topology.EYES[1][4][5:])]))
-    top = np.maximum(fold - reaches[-1] * iod, brow + 0.03 * iod)
+    brow_edge = np.interp(columns, *_by_x(face_motion.still[list(brow[5:])]))
+    top = np.maximum(fold - reaches[-1] * iod, brow_edge + 0.03 * iod)
+    return image, columns, top, brow_edge
+
+
+@pytest.mark.parametrize("photo", ["faces/zeman/zeman_1.jpg", "faces/zeman/zeman_2.jpg"])
+def test_a_shut_lid_has_no_edge_where_it_meets_the_skin_above(prepared, photo, monkeypatch):
+    """The shut lid takes its light from the skin around it, so it does not show as a patch: across its top
+    edge (a little above the open eye's fold) the light changes by no more than the skin's own texture."""
+    still, face_motion, face_warp = prepared(photo, "zeman", "wink-left")
+    image, columns, top, brow = _shut_lid_top(still, face_motion, face_warp, monkeypatch, 0.2)
+    iod = face_motion.pose.scale
     room = top - brow > 0.06 * iod  # where the skin above the lid is skin, not the brow's hair
     assert room.sum() >= 5
     columns, top = columns[room], top[room]
@@ -238,24 +246,8 @@ def test_a_deep_set_eyes_shut_lid_comes_out_of_the_brows_shadow_gradually(prepar
     socket's shadow. Its top turns up into the fold, in the brow's shadow, so its light rises over some
     height, as a convex lid's does, instead of starting at its edge: a lit egg cut out of the shadow."""
     still, face_motion, face_warp = prepared("faces/obama/obama_2.jpg", "any", "wink-left")
-    eye = 1
-    _, upper_lid, _, corners, brow, _ = topology.EYES[eye]
-    index = int(np.argmax(face_motion.eye_closure[:, eye]))
-    reaches: list[float] = []
-    lid_top = lids._lid_top
-
-    def recorded(*args: object) -> float:
-        reaches.append(lid_top(*args))
-        return reaches[-1]
-
-    monkeypatch.setattr(lids, "_lid_top", recorded)
-    image = _painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
+    image, columns, top, brow_edge = _shut_lid_top(still, face_motion, face_warp, monkeypatch, 0.3)
     iod = face_motion.pose.scale
-    left, right = np.sort(face_motion.still[list(corners), 0])
-    columns = np.arange(int(left + 0.3 * (right - left)), int(right - 0.3 * (right - left)))
-    fold = np.interp(columns, *_by_x(face_motion.still[list(upper_lid)]))
-    brow_edge = np.interp(columns, *_by_x(face_motion.still[list(brow[5:])]))
-    top = np.maximum(fold - reaches[-1] * iod, brow_edge + 0.03 * iod)
     assert np.median(top - brow_edge) < 0.05 * iod  # the lid does come up to the brow here
     rows = np.arange(-int(0.04 * iod), int(0.12 * iod) + 1)
     profile = np.array([[image[int(y) + r, x] for r in rows] for y, x in zip(top, columns, strict=True)]).mean(0)
