@@ -221,16 +221,18 @@ def watch(take: Callable[[], np.ndarray], ref: Reference, loaded: float) -> list
         started = time.monotonic()
         shots.append(take())
         slowest = max(slowest, time.monotonic() - started)
+    matches = [match(s, ref) for s in shots]  # each shot matched once, as it comes: a match reads every frame
     loop = ref.loop_ms / 1000
     ends = time.monotonic() + EXTRA_LOOPS * loop
-    interval, count = sweep(loop, slowest + SHOT_MARGIN_S, ends - time.monotonic())
+    interval, count = sweep(loop, slowest + SHOT_MARGIN_S, EXTRA_LOOPS * loop)
     begun, index = time.monotonic(), 0
-    while index < count and distinct_frames([match(s, ref) for s in shots], ref) < FRAMES_TO_SEE:
+    while index < count and distinct_frames(matches, ref) < FRAMES_TO_SEE:
         time.sleep(max(0.0, begun + index * interval - time.monotonic()))
         started = time.monotonic()
         shots.append(take())
-        index += 1
         took = time.monotonic() - started
+        matches.append(match(shots[-1], ref))
+        index += 1
         if took + SHOT_MARGIN_S / 2 > interval and ends > time.monotonic():  # the browser slowed down: new spacing
             slowest = max(slowest, took)
             interval, count = sweep(loop, slowest + SHOT_MARGIN_S, ends - time.monotonic())

@@ -44,6 +44,7 @@ class _Browser:
         self.ref, self.offset_ms, self.pace, self.rng, self.slowing = ref, offset_ms, pace, rng, slowing
         self.now = self.loaded = 100.0
         self.shots = 0
+        self.planned = len(paint.moments_ms(ref))  # the shots at planned moments, before the sweep
         self.starts = np.cumsum([0, *ref.durations_ms])
 
     def monotonic(self) -> float:
@@ -56,7 +57,7 @@ class _Browser:
         captured = self.now + 0.5 * self.pace + self.rng.uniform(-0.02, 0.02)
         self.now += self.pace + self.rng.uniform(-0.05, 0.05)
         self.shots += 1
-        if self.shots == len(paint.moments_ms(self.ref)):
+        if self.shots == self.planned:
             self.pace *= self.slowing
         phase = ((captured - self.loaded) * 1000 + self.offset_ms) % self.ref.loop_ms
         frame = int(np.searchsorted(self.starts, phase, side="right") - 1)
