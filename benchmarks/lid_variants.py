@@ -18,7 +18,6 @@ import argparse
 import io
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -29,7 +28,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from pipeline import topology
-from pipeline.api import Animator
+from pipeline.api import animator
+from tests.pipeline.helpers import judge, shadowed_socket
 
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
 JUDGE = FIXTURES.parent / "tools" / "judge.py"
@@ -39,24 +39,16 @@ BARS = {"mp_wink_ratio": 0.30, "mp_other_eye_ratio": 0.80, "mp_shut_ms": 150, "m
 
 
 def _shadowed_sockets(rgb: np.ndarray) -> np.ndarray:
-    """Both sockets darkened to 55 %, from above the fold to under the lower lid, as under a heavy brow."""
+    """Both sockets in shadow to 55 % (the lid tests' heavy brow lit from above)."""
     encoded = io.BytesIO()
     Image.fromarray(rgb).save(encoded, "PNG")
-    stages = Animator("zeman", "wink").stages(encoded.getvalue())
-    if not stages.meshes:
+    stages = animator("zeman", "wink").stages(encoded.getvalue())
+    if stages.still is None or not stages.motions:
         raise SystemExit("No face mesh on the fixture: is it the right photo?")
-    points = stages.meshes[0].points[:, :2]
-    ys, xs = np.mgrid[: rgb.shape[0], : rgb.shape[1]].astype(np.float32)
-    centres = [points[list(corners)].mean(axis=0) for _, _, _, corners, _, _ in topology.EYES]
-    iod = float(np.linalg.norm(centres[0] - centres[1]))
-    inside = np.zeros(rgb.shape[:2], np.float32)
-    for (_, upper, lower, _, _, _), centre in zip(topology.EYES, centres, strict=True):
-        top = points[list(upper), 1].min() - 0.1 * iod
-        bottom = points[list(lower), 1].max() + 0.1 * iod
-        across = np.clip(1 - np.abs(xs - centre[0]) / (0.45 * iod), 0, 1)
-        inside = np.maximum(inside, across * ((ys > top) & (ys < bottom)))
-    shade = 1 - 0.45 * cv2.GaussianBlur(inside, (0, 0), 0.03 * iod)
-    return np.clip(rgb * shade[..., None], 0, 255).astype(np.uint8)
+    still = stages.still
+    for eye in range(len(topology.EYES)):
+        still = shadowed_socket(still, stages.motions[0], eye, 0.55)
+    return still.rgb
 
 
 def variant(rgb: np.ndarray, name: str) -> np.ndarray:
@@ -90,16 +82,13 @@ def judge_one(photo: str, name: str, folder: str) -> dict:
     stem = Path(photo).stem
     original = Path(folder) / f"{stem}_{name}.jpg"
     original.write_bytes(served.getvalue())
-    animation = Animator("zeman", "wink").animate(served.getvalue())
+    animation = animator("zeman", "wink").animate(served.getvalue())
     row: dict = {"photo": stem, "variant": name}
     if animation.data is None:
         return {**row, "error": "not animated (Zeman not recognised)"}
-    animated = Path(folder) / f"{stem}_{name}.webp"
-    animated.write_bytes(animation.data)
-    judged = subprocess.run(
-        [sys.executable, str(JUDGE), str(original), str(animated)], capture_output=True, text=True, check=True
-    )
-    faces = json.loads(judged.stdout.strip().splitlines()[-1])["faces"]
+    workdir = Path(folder) / f"{stem}_{name}"  # judge() names its file the same for every variant
+    workdir.mkdir()
+    faces = judge(JUDGE, original, animation.data, workdir)["faces"]
     if not faces:
         return {**row, "error": "the judge found no face"}
     face = max(faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][1] - f["box"][3]))
@@ -123,9 +112,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the rows here too")
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     args = parser.parse_args()
-    if not JUDGE.is_file():
-        print(f"The judge {JUDGE} is missing; set WINK_FIXTURES to the fixtures folder.", file=sys.stderr)
-        return 2
+    for needed in (JUDGE, *(FIXTURES / photo for photo in PHOTOS)):
+        if not needed.is_file():
+            print(f"{needed} is missing; set WINK_FIXTURES to the fixtures folder.", file=sys.stderr)
+            return 2
     with tempfile.TemporaryDirectory() as folder, ProcessPoolExecutor(args.jobs) as pool:
         jobs = [pool.submit(judge_one, photo, name, folder) for photo in PHOTOS for name in VARIANTS]
         rows = [job.result() for job in jobs]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
+
+from pipeline import topology
+from pipeline.motion import FaceMotion
+from pipeline.types import Still
 
 
 def frames_of(data: bytes) -> list[np.ndarray]:
@@ -34,3 +40,19 @@ def judge(judge_script: Path, original: Path, animated_bytes: bytes, tmp_path: P
         check=True,
     )
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def shadowed_socket(still: Still, face_motion: FaceMotion, eye: int, factor: float) -> Still:
+    """The still with the socket round one eye in shadow, as under a heavy brow lit from above: darkened
+    from just above the fold to under the lower lid, the lid and brow skin above it left lit.
+    `factor`: how much light the shadow leaves. Also used by benchmarks/lid_variants.py."""
+    _, upper, lower, corners, _, _ = topology.EYES[eye]
+    iod = face_motion.pose.scale
+    centre = face_motion.still[list(corners)].mean(axis=0)
+    fold_top = face_motion.still[list(upper), 1].min() - 0.1 * iod
+    rim_bottom = face_motion.still[list(lower), 1].max() + 0.1 * iod
+    ys, xs = np.mgrid[: still.height, : still.width]
+    half_width = 0.45 * iod
+    inside = np.clip(1 - np.abs(xs - centre[0]) / half_width, 0, 1) * ((ys > fold_top) & (ys < rim_bottom))
+    shade = 1 - (1 - factor) * cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 0.03 * iod)
+    return dataclasses.replace(still, rgb=np.clip(still.rgb * shade[..., None], 0, 255).astype(np.uint8))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import cv2
 import numpy as np
 import pytest
 
 from pipeline import features, lids, topology, warp
+from tests.pipeline.helpers import shadowed_socket
 
 
 def _painted(still, face_motion, face_warp, index: int, *, lids_drawn: bool = True) -> np.ndarray:
@@ -135,28 +134,13 @@ def test_a_shut_lid_has_no_edge_where_it_meets_the_skin_above(prepared, photo, m
     assert np.abs(np.diff(profile(image))).max() <= np.abs(np.diff(profile(grey))).max() + 3
 
 
-def _shadowed_socket(still, face_motion, eye: int, factor: float):
-    """The still with the socket round one eye in shadow, as under a heavy brow lit from above: darkened
-    from just above the fold to under the lower lid, the lid and brow skin above it left lit."""
-    _, upper, lower, corners, _, _ = topology.EYES[eye]
-    iod = face_motion.pose.scale
-    centre = face_motion.still[list(corners)].mean(axis=0)
-    fold_top = face_motion.still[list(upper), 1].min() - 0.1 * iod
-    rim_bottom = face_motion.still[list(lower), 1].max() + 0.1 * iod
-    ys, xs = np.mgrid[: still.height, : still.width]
-    half_width = 0.45 * iod
-    inside = np.clip(1 - np.abs(xs - centre[0]) / half_width, 0, 1) * ((ys > fold_top) & (ys < rim_bottom))
-    shade = 1 - (1 - factor) * cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 0.03 * iod)
-    return dataclasses.replace(still, rgb=np.clip(still.rgb * shade[..., None], 0, 255).astype(np.uint8))
-
-
 def test_a_shut_lid_in_a_shadowed_socket_takes_the_light_of_the_lid_skin_not_of_the_shadow(prepared):
     """A deep-set eye in shadow used to fill its shut lid with the socket's dark (a dark disc). The lid is
     the skin between fold and brow come down, so it must stay much lighter than the shadow round it."""
     still, face_motion, face_warp = prepared("faces/rose_leslie/rose_1.jpg", "any", "wink-left")
     eye = 1
     _, upper_lid, _, corners, _, _ = topology.EYES[eye]
-    dark = _shadowed_socket(still, face_motion, eye, 0.3)
+    dark = shadowed_socket(still, face_motion, eye, 0.3)
     index = int(np.argmax(face_motion.eye_closure[:, eye]))
     image = _painted(dark, face_motion, face_warp, index).astype(float).mean(axis=2)
     iod = face_motion.pose.scale
@@ -232,7 +216,7 @@ def test_a_shut_lid_comes_over_a_deep_set_eyes_shadowed_fold_and_stops_under_lit
         ].max()
         == 0
     )
-    dark = _shadowed_socket(still, face_motion, eye, 0.3)
+    dark = shadowed_socket(still, face_motion, eye, 0.3)
     shadow = (
         _painted(dark, face_motion, face_warp, index, lids_drawn=False).astype(float).mean(axis=2)[rows, columns].mean()
     )
