@@ -4,8 +4,9 @@
         [--preset blink] [--out folder]
 
 The judge reads how far an eye shut with MediaPipe's Face Mesh, whose reading of one eye depends on the
-face round it as well as on the lid. biden_2's `blink` shuts his left eye to 0.26 of its openness and
-his right eye only to 0.42 (the bar is 0.35). This asks which it is: the lid drawn over the right eye,
+face round it as well as on the lid. In the served animation, biden_2's `blink` shuts his left eye to
+0.26 of its openness and his right eye only to 0.42 (the bar is 0.35; the frame as drawn, before it is
+encoded, reads 0.24 and 0.38). This asks which it is: the lid drawn over the right eye,
 or the right eye's place in his face. The most-shut frame is drawn, then each eye's shut lid is moved
 onto the other eye (mirrored, aligned by the eye corners, blended in over an ellipse round the eye), and
 `../shared/tools/judge.py` reads each picture, as a two-frame animation (the still, then the picture).
