@@ -26,9 +26,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pipeline import features, topology, warp
+from pipeline import topology
 from pipeline.api import animator
-from tests.pipeline.helpers import judge
+from tests.pipeline.helpers import judge, painted
 
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
 JUDGE = FIXTURES.parent / "tools" / "judge.py"
@@ -42,13 +42,8 @@ def most_shut_frame(data: bytes, target: str, preset: str) -> tuple[np.ndarray, 
     stages = animator(target, preset).stages(data)
     if stages.still is None or not stages.motions:
         raise SystemExit(f"No face of {target!r} to animate in the photo.")
-    still, motion, face_warp = stages.still, stages.motions[0], stages.warps[0]
-    index = int(np.argmax(motion.eye_closure.sum(axis=1)))
-    dest = face_warp.vertex_positions(motion.frames[index])
-    source = face_warp.source_positions(motion.sources[index])
-    patch = features.paint(still, warp.render(still.rgb, None, [(face_warp, dest, source)]), [motion], index)
-    frame = still.rgb.copy()
-    frame[patch.box.y0 : patch.box.y1, patch.box.x0 : patch.box.x1] = patch.rgb
+    still, motion = stages.still, stages.motions[0]
+    frame = painted(still, motion, stages.warps[0], int(np.argmax(motion.eye_closure.sum(axis=1))))
     corners = np.array([motion.still[list(eye[3])] for eye in topology.EYES])
     return still.rgb, frame, corners
 
@@ -74,9 +69,9 @@ def readings(original: Path, still: np.ndarray, picture: np.ndarray, folder: Pat
     frames = [Image.fromarray(still), Image.fromarray(picture)]
     frames[0].save(animation, "WEBP", lossless=True, save_all=True, append_images=frames[1:], duration=[500, 500])
     faces = judge(JUDGE, original, animation.getvalue(), folder)["faces"]
-    if not faces or "mp_closing_eye" not in faces[0]:
+    face = max(faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][1] - f["box"][3]), default={})
+    if "mp_closing_eye" not in face:
         raise SystemExit("The judge's MediaPipe lost the face.")
-    face = max(faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][1] - f["box"][3]))
     other = "left" if face["mp_closing_eye"] == "right" else "right"
     return {face["mp_closing_eye"]: face["mp_wink_ratio"], other: face["mp_other_eye_ratio"]}
 
@@ -105,8 +100,8 @@ def main() -> int:
     print(f"{args.photo}, {args.preset}: the judge's MediaPipe openness, relative to the still (bar 0.35)")
     print(f"{'picture':30} {'right eye':>9} {'left eye':>9}")
     with tempfile.TemporaryDirectory() as folder:
-        for name, picture in pictures.items():
-            workdir = Path(folder) / str(len(os.listdir(folder)))
+        for number, (name, picture) in enumerate(pictures.items()):
+            workdir = Path(folder) / str(number)  # judge() names its file the same for every picture
             workdir.mkdir()
             read = readings(original, still, picture, workdir)
             print(f"{name:30} {read['right']:9.3f} {read['left']:9.3f}")

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pipeline import topology
+from pipeline import features, topology, warp
 from pipeline.motion import FaceMotion
 from pipeline.types import Still
 
@@ -40,6 +40,22 @@ def judge(judge_script: Path, original: Path, animated_bytes: bytes, tmp_path: P
         check=True,
     )
     return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def painted(
+    still: Still, face_motion: FaceMotion, face_warp: warp.FaceWarp, index: int, *, lids_drawn: bool = True
+) -> np.ndarray:
+    """One face's frame `index`, whole: the warp, then (unless `lids_drawn` is False) the lids and mouth
+    drawn over it. Also used by benchmarks/shut_eye_reader.py."""
+    dest = face_warp.vertex_positions(face_motion.frames[index])
+    source = face_warp.source_positions(face_motion.sources[index])
+    patch = warp.render(still.rgb, None, [(face_warp, dest, source)])
+    assert patch is not None, "the frame moves nothing"
+    if lids_drawn:
+        patch = features.paint(still, patch, [face_motion], index)
+    out = still.rgb.copy()
+    out[patch.box.y0 : patch.box.y1, patch.box.x0 : patch.box.x1] = patch.rgb
+    return out
 
 
 def shadowed_socket(still: Still, face_motion: FaceMotion, eye: int, factor: float) -> Still:

@@ -6,20 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline import features, lids, topology, warp
-from tests.pipeline.helpers import shadowed_socket
-
-
-def _painted(still, face_motion, face_warp, index: int, *, lids_drawn: bool = True) -> np.ndarray:
-    """The frame at `index`: the warp, then (unless `lids_drawn` is False) the lids and mouth drawn over it."""
-    dest = face_warp.vertex_positions(face_motion.frames[index])
-    source = face_warp.source_positions(face_motion.sources[index])
-    patch = warp.render(still.rgb, None, [(face_warp, dest, source)])
-    if lids_drawn:
-        patch = features.paint(still, patch, [face_motion], index)
-    out = still.rgb.copy()
-    out[patch.box.y0 : patch.box.y1, patch.box.x0 : patch.box.x1] = patch.rgb
-    return out
+from pipeline import lids, topology
+from tests.pipeline.helpers import painted, shadowed_socket
 
 
 def _gap_column(image: np.ndarray, upper: np.ndarray, lower: np.ndarray, x: float) -> np.ndarray:
@@ -37,7 +25,7 @@ def test_a_parting_closed_mouth_shows_teeth_that_fade_into_shadow_at_the_corners
     index = int(np.argmax((lowers[..., 1] - uppers[..., 1]).mean(axis=1)))
     upper, lower = uppers[index], lowers[index]
     assert (lower[:, 1] - upper[:, 1]).max() >= 4  # the lips do part in this preset
-    image = _painted(still, face_motion, face_warp, index)
+    image = painted(still, face_motion, face_warp, index)
     width = upper[:, 0].max() - upper[:, 0].min()
     middle = upper[len(upper) // 2, 0] + 0.05 * width  # on a central incisor, not the gap between the two
     teeth = _gap_column(image, upper, lower, middle)
@@ -62,7 +50,7 @@ def test_a_shut_lid_is_skin_not_lashes_smeared_over_the_eye(prepared):
     _, upper_lid, _, corners, _, _ = topology.EYES[1]  # the person's own left eye
     index = int(np.argmax(face_motion.eye_closure[:, 1]))
     assert face_motion.eye_closure[index, 1] > 0.95
-    image = _painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
+    image = painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
     iod = face_motion.pose.scale
     fold = face_motion.still[list(upper_lid)]
     line = face_motion.frames[index][list(upper_lid)]
@@ -102,7 +90,7 @@ def _shut_lid_top(still, face_motion, face_warp, monkeypatch, margin: float) -> 
         return reaches[-1]
 
     monkeypatch.setattr(lids, "_lid_top", recorded)
-    image = _painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
+    image = painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
     iod = face_motion.pose.scale
     left, right = np.sort(face_motion.still[list(corners), 0])
     columns = np.arange(int(left + margin * (right - left)), int(right - margin * (right - left)))
@@ -142,7 +130,7 @@ def test_a_shut_lid_in_a_shadowed_socket_takes_the_light_of_the_lid_skin_not_of_
     _, upper_lid, _, corners, _, _ = topology.EYES[eye]
     dark = shadowed_socket(still, face_motion, eye, 0.3)
     index = int(np.argmax(face_motion.eye_closure[:, eye]))
-    image = _painted(dark, face_motion, face_warp, index).astype(float).mean(axis=2)
+    image = painted(dark, face_motion, face_warp, index).astype(float).mean(axis=2)
     iod = face_motion.pose.scale
     left, right = np.sort(face_motion.still[list(corners), 0])
     columns = np.arange(int(left + 0.3 * (right - left)), int(right - 0.3 * (right - left)))
@@ -170,7 +158,7 @@ def test_a_shut_lid_carries_the_skin_texture_of_the_face(prepared):
     eye = 1
     _, upper_lid, _, corners, _, _ = topology.EYES[eye]
     index = int(np.argmax(face_motion.eye_closure[:, eye]))
-    image = _painted(still, face_motion, face_warp, index).astype(np.float32).mean(axis=2)
+    image = painted(still, face_motion, face_warp, index).astype(np.float32).mean(axis=2)
     iod = face_motion.pose.scale
     fine = np.abs(image - cv2.GaussianBlur(image, (0, 0), 0.02 * iod))
     skin = np.abs(
@@ -209,18 +197,18 @@ def test_a_shut_lid_comes_over_a_deep_set_eyes_shadowed_fold_and_stops_under_lit
     eye = 1
     index = int(np.argmax(face_motion.eye_closure[:, eye]))
     rows, columns = _above_fold(face_motion, eye, (0.08, 0.05))
-    lit = _painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
+    lit = painted(still, face_motion, face_warp, index).astype(float).mean(axis=2)
     assert (
-        np.abs(lit - _painted(still, face_motion, face_warp, index, lids_drawn=False).astype(float).mean(axis=2))[
+        np.abs(lit - painted(still, face_motion, face_warp, index, lids_drawn=False).astype(float).mean(axis=2))[
             rows, columns
         ].max()
         == 0
     )
     dark = shadowed_socket(still, face_motion, eye, 0.3)
     shadow = (
-        _painted(dark, face_motion, face_warp, index, lids_drawn=False).astype(float).mean(axis=2)[rows, columns].mean()
+        painted(dark, face_motion, face_warp, index, lids_drawn=False).astype(float).mean(axis=2)[rows, columns].mean()
     )
-    lid = _painted(dark, face_motion, face_warp, index).astype(float).mean(axis=2)[rows, columns].mean()
+    lid = painted(dark, face_motion, face_warp, index).astype(float).mean(axis=2)[rows, columns].mean()
     # Measured: 120 over a shadow of 87; a lid that stopped at LID_TOP there left the shadow (87).
     assert lid >= 1.25 * shadow
 
@@ -263,9 +251,9 @@ def test_under_a_shut_lid_the_lower_lid_keeps_its_own_wrinkles_up_to_the_lash_li
     columns = np.arange(int(left + 0.3 * (right - left)), int(right - 0.3 * (right - left)))
     line = np.interp(columns, *_by_x(face_motion.frames[index][list(upper_lid)]))
     rim = np.interp(columns, *_by_x(face_motion.still[list(lower_lid)]))
-    painted = fine(_painted(still, face_motion, face_warp, index))
+    shut = fine(painted(still, face_motion, face_warp, index))
     under_line = np.concatenate(
-        [painted[int(y + 0.06 * iod) : int(y + 0.1 * iod), x] for y, x in zip(line, columns, strict=True)]
+        [shut[int(y + 0.06 * iod) : int(y + 0.1 * iod), x] for y, x in zip(line, columns, strict=True)]
     )
     bag = fine(still.rgb)
     bag_skin = np.concatenate(
