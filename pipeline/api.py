@@ -19,17 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import decode, encode, faces, landmarks, motion, provenance, render, warp
+from pipeline import decode, encode, faces, formats, landmarks, motion, provenance, render, warp
 from pipeline.errors import ImageError, UsageError, WinkError
 from pipeline.faces import Face
 from pipeline.motion import FaceMotion
 from pipeline.presets import Preset, load_preset
 from pipeline.targets import Target, load_target
-from pipeline.types import FORMATS, MIME_TYPES, PIPELINE_VERSION, Box, Frame, Landmarks, SigningKey, Still
+from pipeline.types import PIPELINE_VERSION, Box, Frame, Landmarks, SigningKey, Still
+
+#: The output formats' names (pipeline.formats holds what each one is).
+FORMATS = formats.NAMES
 
 __all__ = [
     "FORMATS",
-    "MIME_TYPES",
     "PIPELINE_VERSION",
     "Animation",
     "Animator",
@@ -140,7 +142,7 @@ class Animator:
         faces.detect(blank, 1.0, 256, 256)
         landmarks.face_mesh(blank, Box(64, 64, 192, 192))
         faces.encode_faces(blank, [Box(64, 64, 192, 192)])
-        still = encode.encode_gif(blank, None, [Frame(None, 100)])
+        still = encode.encode("gif", blank, None, [Frame(None, 100)])
         provenance.sign(still, "gif", self.preset.name, self.signing_key)  # makes the key on first use
 
     def look(self, data: bytes) -> Stages:
@@ -251,7 +253,7 @@ class Animator:
         timings["sign"] = _ms_since(start)
         return Animation(
             signed,
-            MIME_TYPES[fmt],
+            formats.get(fmt).http_mime,
             len(found.detections),
             len(meshes),
             width=full.width,

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_FACE = 0, 1, 2, 3
-SUFFIXES = {"webp": ".webp", "apng": ".png", "gif": ".gif", "avif": ".avif"}
 
 
 _messages = sys.stderr
@@ -39,7 +38,9 @@ def _say(message: str) -> None:
 
 
 def _output_path(source: Path, args: argparse.Namespace) -> Path:
-    suffix = SUFFIXES[args.format]
+    from pipeline import formats
+
+    suffix = formats.get(args.format).suffix
     if args.out_dir:
         return Path(args.out_dir) / f"{source.stem}.wink{suffix}"
     if args.output:
@@ -241,12 +242,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="wink",
-        description="Make the face of a chosen person in a photo wink and smile (every output is marked as synthetic).",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _add_animate(commands: argparse._SubParsersAction) -> None:
+    from pipeline.formats import NAMES
 
     animate = commands.add_parser("animate", help="animate photos")
     animate.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
@@ -257,12 +254,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", default="zeman", help="enrolled name, photo, folder of photos, or 'any' (default: zeman)"
     )
     animate.add_argument("--preset", default="wink", help="preset name or .npz path (default: wink)")
-    animate.add_argument("--format", choices=tuple(SUFFIXES), default="webp", help="output format (default: webp)")
+    animate.add_argument("--format", choices=NAMES, default="webp", help="output format (default: webp)")
     animate.add_argument(
         "--confdir",
         help="folder of the key that signs the outputs, made on first use (default: $WINK_CONFDIR or certs/confdir)",
     )
     animate.set_defaults(run=cmd_animate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="wink",
+        description="Make the face of a chosen person in a photo wink and smile (every output is marked as synthetic).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_animate(commands)
 
     verify = commands.add_parser("verify", help="show and check a file's C2PA Content Credentials")
     verify.add_argument("file", metavar="FILE", help="an animation (or any WebP, PNG, GIF, AVIF)")

@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
 from pipeline.errors import ImageError
+from pipeline.formats.avif_container import ftyp_brands
 from pipeline.types import Still
 
 #: Images over this many pixels are refused before decoding (decompression bombs, gigapixel scans).
@@ -47,7 +48,7 @@ def sniff(head: bytes) -> str | None:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
     if head[4:8] == b"ftyp":
-        brands = _ftyp_brands(head)
+        brands = ftyp_brands(head)
         if brands & {b"avif", b"avis"}:
             return "avif"
         if brands & {b"mif1", b"msf1", b"heic", b"heix"}:
@@ -56,15 +57,6 @@ def sniff(head: bytes) -> str | None:
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head[:1024].lower()):
         return "svg"
     return None
-
-
-def _ftyp_brands(head: bytes) -> set[bytes]:
-    """The major and compatible brands of an ISO media file's leading ftyp box (as far as `head` goes).
-
-    An AVIF may name the generic image brand `mif1` first and `avif` only among the compatible ones."""
-    size = int.from_bytes(head[:4], "big")
-    end = min(len(head), size) if size >= 16 else len(head)
-    return {head[8:12]} | {head[offset : offset + 4] for offset in range(16, end - 3, 4)}
 
 
 #: Kinds the pipeline animates; everything else is refused with a clear reason.

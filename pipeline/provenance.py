@@ -19,14 +19,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pipeline import formats
 from pipeline.errors import ImageError, UsageError
 from pipeline.marking import DIGITAL_SOURCE_TYPE, SOFTWARE
 from pipeline.types import SigningKey
 
-__all__ = ["C2PA_MIME", "Verdict", "default_confdir", "inspect", "load_key", "sign"]
+__all__ = ["Verdict", "default_confdir", "inspect", "load_key", "sign"]
 
-#: The media type c2pa is told for each output format (an APNG is a PNG to it).
-C2PA_MIME = {"webp": "image/webp", "apng": "image/png", "gif": "image/gif", "avif": "image/avif"}
+#: A JPEG file's first bytes, and what c2pa is told for it: not a format made here, but a photo's own
+#: credentials are worth reading too. The output formats' own are in pipeline.formats.
+JPEG_MAGIC = b"\xff\xd8\xff"
+JPEG_C2PA_MIME = "image/jpeg"
 #: Validation codes that are no fault of the file: the local signer is on no public trust list.
 NOT_A_FAULT = frozenset({"signingCredential.untrusted"})
 SETTINGS = {"builder": {"thumbnail": {"enabled": False}}}
@@ -102,7 +105,7 @@ def sign(data: bytes, fmt: str, preset: str, key: SigningKey, when: datetime.dat
             return placed
     signed = io.BytesIO()
     with c2pa.Builder(definition, _context(key)) as builder:  # a fresh one: the attempt above changed its own
-        builder.sign(C2PA_MIME[fmt], io.BytesIO(data), signed)
+        builder.sign(formats.get(fmt).c2pa_mime, io.BytesIO(data), signed)
     return signed.getvalue()
 
 
@@ -153,9 +156,9 @@ def _sign_gif_in_place(builder: Any, data: bytes) -> bytes | None:
     import c2pa
 
     lib = _embeddable_api()
-    if lib is None or data[:6] not in (b"GIF87a", b"GIF89a") or len(data) < 14:
+    if lib is None or not formats.get("gif").matches(data) or len(data) < 14:
         return None
-    handle, mime = builder._handle, b"image/gif"
+    handle, mime = builder._handle, formats.get("gif").c2pa_mime.encode()
     made = ctypes.POINTER(ctypes.c_ubyte)()
     size = lib.c2pa_builder_placeholder(handle, mime, ctypes.byref(made))
     if size <= 0 or not made:
@@ -197,18 +200,12 @@ class Verdict:
         return not self.problems
 
 
-def _sniff(data: bytes) -> str | None:
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "image/png"
-    if data[:3] == b"\xff\xd8\xff":  # not made here, but a photo's own credentials are worth reading too
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
-        return "image/avif"
-    return None
+def _c2pa_mime(data: bytes) -> str | None:
+    """The media type c2pa reads the file as, from its first bytes; None for one it is not."""
+    if data[:3] == JPEG_MAGIC:
+        return JPEG_C2PA_MIME
+    found = formats.sniff(data[:64])
+    return found.c2pa_mime if found is not None else None
 
 
 def inspect(data: bytes) -> Verdict | None:
@@ -218,7 +215,7 @@ def inspect(data: bytes) -> Verdict | None:
     """
     import c2pa
 
-    mime = _sniff(data)
+    mime = _c2pa_mime(data)
     if mime is None:
         raise ImageError("The file is not a WebP, PNG, GIF, AVIF or JPEG image.")
     try:

@@ -1,4 +1,4 @@
-"""What the stages hand each other, and the output formats: the one module every stage imports.
+"""What the stages hand each other, and the one module every stage imports.
 
 Conventions (stated once in pipeline/api.py): images are RGB uint8 arrays (height, width, 3), alpha
 (height, width) uint8; boxes are whole pixels of the decoded, upright image, x1/y1 exclusive.
@@ -13,9 +13,6 @@ import numpy as np
 
 #: Bumped whenever the same input could produce different output bytes; part of every cache key.
 PIPELINE_VERSION = "15"
-
-FORMATS = ("webp", "apng", "gif", "avif")
-MIME_TYPES = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif", "avif": "image/avif"}
 
 #: Landmarks of the refined mesh: 468 face points and 10 iris points.
 N_LANDMARKS = 478

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mitmproxy import ctx, http
 
+from pipeline import formats
 from pipeline.decode import sniff
-from pipeline.types import MIME_TYPES
 from proxy_addon.bodies import Untouched, examine, is_complete, may_be_image
 from proxy_addon.cache import Cache
 from proxy_addon.gate import CANDIDATE
@@ -126,7 +126,7 @@ class Animate:
         finally:
             self.stats.added(kind, (time.perf_counter() - started) * 1000)
         if decision.outcome is Outcome.ANIMATED and decision.data and flow.response is not None:
-            apply_animation(flow.response, decision.data, MIME_TYPES[choice.fmt], choice.tag)
+            apply_animation(flow.response, decision.data, formats.get(choice.fmt).http_mime, choice.tag)
             self.stats.count(Outcome.ANIMATED)
         else:
             self.stats.count(Outcome.PASSED if decision.outcome is Outcome.ANIMATED else decision.outcome)

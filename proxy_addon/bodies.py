@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import brotli
 import zstandard
 
+from pipeline import formats
 from pipeline.decode import ANIMATABLE, probe, sniff
 from pipeline.errors import WinkError
 
@@ -29,7 +30,8 @@ MAX_DECODED = 48 * 1024 * 1024
 HEADER_PREFIX = 256 * 1024
 #: Decoded pieces are at most about this large (brotli may hand out more from one input byte).
 PIECE = 256 * 1024
-#: Pixels over which an image is not animated: GIF, APNG and AVIF keep every frame at full size.
+#: Pixels over which an image is not animated in a format that keeps every frame at full size
+#: (Format.whole_frames: GIF, APNG and AVIF).
 MAX_PIXELS_FULL_FRAMES = 4_000_000
 
 
@@ -101,7 +103,7 @@ def examine(
         return Untouched("already animated", raw_key)
     if min(info.width, info.height) < min_size:
         return Untouched("too small", raw_key)
-    if fmt in ("gif", "apng", "avif") and info.width * info.height > MAX_PIXELS_FULL_FRAMES:
+    if formats.get(fmt).whole_frames and info.width * info.height > MAX_PIXELS_FULL_FRAMES:
         return Untouched(f"too large for {fmt}", raw_key)
     body = raw
     if encoding:

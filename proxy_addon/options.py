@@ -15,14 +15,14 @@ from mitmproxy import ctx, exceptions
 from mitmproxy.addonmanager import Loader
 
 from pipeline.errors import WinkError
-from pipeline.types import FORMATS
+from pipeline.formats import NAMES
 from proxy_addon.cache import default_cache_dir
 from proxy_addon.etags import settings_tag
 from proxy_addon.rewrite import choose_format
 
 logger = logging.getLogger(__name__)
 
-FORMAT_CHOICES = ("auto", *FORMATS)
+FORMAT_CHOICES = ("auto", *NAMES)
 
 
 def parse_timeout(text: str) -> float:

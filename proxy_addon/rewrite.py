@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from pipeline.decode import sniff
+from pipeline import formats
 from proxy_addon.etags import tagged_etag
 
 #: Response headers that describe the original bytes and would be wrong for the animation.
@@ -43,27 +43,21 @@ def accepted_types(accept: str) -> set[str]:
 
 
 def choose_format(accept: str, setting: str = "auto", served: str | None = None) -> str:
-    """Animated WebP where the client says it takes WebP, else APNG where it says so, else GIF.
-
-    A photo the site `served` as AVIF goes back as animated AVIF to a client that names image/avif:
-    an animated WebP of it is 3-4.5 times its size, the AVIF about 2. AVIF takes 3-4 times longer
-    to encode (0.5 s on zeman_1), so photos served otherwise keep the faster WebP.
+    """The format `setting` names, or for "auto" the first by rank that the client takes (each format
+    says when it is offered, pipeline.formats): AVIF for a photo the site `served` as AVIF to a
+    client that names image/avif, else WebP where the client names it, else APNG, else GIF.
+    An animated WebP of an AVIF photo is several times its size, the AVIF about twice; AVIF takes
+    longer to encode, so photos served otherwise keep the faster WebP.
     """
     if setting != "auto":
         return setting
     types = accepted_types(accept)
-    if served == "avif" and "image/avif" in types:
-        return "avif"
-    if "image/webp" in types:
-        return "webp"
-    if "image/apng" in types:
-        return "apng"
-    return "gif"
+    return next(f.name for f in formats.by_rank() if f.offered(types, served))
 
 
 def valid_animation(data: bytes, fmt: str) -> bool:
-    """The worker's bytes really are the format asked for (an APNG is a PNG)."""
-    return bool(data) and sniff(data[:64]) == {"apng": "png"}.get(fmt, fmt)
+    """The worker's bytes really are the format asked for (the format's own first bytes)."""
+    return bool(data) and formats.get(fmt).matches(data[:64])
 
 
 def apply_animation(response: http.Response, data: bytes, mime: str, tag: str) -> None:

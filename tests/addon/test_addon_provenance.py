@@ -11,7 +11,7 @@ from cryptography import x509
 from PIL import Image
 
 from certs.signer import SIGNER_NAME, ensure
-from pipeline import provenance
+from pipeline import formats, provenance
 from tests.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, temp_workdir
 
 # A request names image types, or the proxy leaves it alone (issue 12): GIF is what a client gets that
@@ -43,10 +43,10 @@ def test_proxy_signs_every_format_with_its_confdir_key(fixtures):
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     signer = x509.load_pem_x509_certificates(ensure(proxy.confdir)[0])[0]
     for fmt, reply in served.items():
-        assert reply.headers["content-type"] == provenance.C2PA_MIME[fmt].replace("png", "apng"), fmt
+        assert reply.headers["content-type"] == formats.get(fmt).http_mime, fmt
         verdict = provenance.inspect(reply.body)
         assert verdict is not None and verdict.synthetic and verdict.intact, fmt
-        with c2pa.Reader(provenance.C2PA_MIME[fmt], io.BytesIO(reply.body)) as reader:
+        with c2pa.Reader(formats.get(fmt).c2pa_mime, io.BytesIO(reply.body)) as reader:
             store = json.loads(reader.json())
         info = store["manifests"][store["active_manifest"]]["signature_info"]
         assert int(info["cert_serial_number"]) == signer.serial_number, fmt  # this proxy's key, no other

@@ -39,3 +39,9 @@ def prepared(fixtures, animators):
 def zeman_face(prepared):
     """zeman_2 with the default wink: a closed mouth that parts in a smile, folding the mesh."""
     return prepared("faces/zeman/zeman_2.jpg")
+
+
+@pytest.fixture(scope="session")
+def zeman_2(fixtures) -> bytes:
+    """The photo every format's own tests animate."""
+    return (fixtures / "faces" / "zeman" / "zeman_2.jpg").read_bytes()

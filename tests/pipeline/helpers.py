@@ -72,3 +72,41 @@ def shadowed_socket(still: Still, face_motion: FaceMotion, eye: int, factor: flo
     inside = np.clip(1 - np.abs(xs - centre[0]) / half_width, 0, 1) * ((ys > fold_top) & (ys < rim_bottom))
     shade = 1 - (1 - factor) * cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 0.03 * iod)
     return dataclasses.replace(still, rgb=np.clip(still.rgb * shade[..., None], 0, 255).astype(np.uint8))
+
+
+def check_loop(data: bytes, original: bytes, pil_format: str) -> None:
+    """An animation of `original` (zeman_2) in one format: the same canvas, at least 8 frames that loop
+    at 15 frames per second or more for 1.5-3 s, and a first frame that is the photo (the fidelity
+    rule over the whole picture; GIF, with 256 colours, within 5 levels mean)."""
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == pil_format and image.size == (960, 540)
+        assert image.n_frames >= 8
+        if pil_format == "AVIF":  # Pillow reports no loop for AVIF: the track's edit list repeats (its flags 1)
+            assert b"elst\x01\x00\x00\x01" in data
+        else:
+            assert image.info["loop"] == 0  # Pillow has no key for a GIF that plays once
+        durations = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            image.load()  # WebP sets a frame's duration when it is decoded
+            durations.append(image.info.get("duration", 0))
+    assert 1500 <= sum(durations) <= 3000
+    moving = [d for d in durations[1:-1] if d]
+    assert max(moving) <= 250 and sorted(moving)[len(moving) // 2] <= 67  # 15 frames per second or more
+    frames = frames_of(data)
+    still = np.asarray(Image.open(io.BytesIO(original)).convert("RGB")).astype(int)
+    error = frames[0].astype(int) - still
+    if pil_format == "GIF":  # GIF has 256 colours
+        assert np.abs(error).mean() < 5.0
+    else:  # the fidelity rule over the whole picture (the face's 1.5 levels are test_pipeline_size's)
+        assert 10 * np.log10(255.0**2 / float((error**2).mean())) >= 40.0
+
+
+def check_descriptor(name: str, made: bytes) -> None:
+    """The format's entry in the one table: found by its name, and the only one whose first bytes `made`,
+    a file it encoded, matches."""
+    from pipeline import formats
+
+    assert formats.get(name).name == name
+    assert [f.name for f in formats.FORMATS.values() if f.matches(made[:64])] == [name]
+    assert formats.sniff(made[:64]) is formats.get(name)

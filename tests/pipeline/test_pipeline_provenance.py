@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from certs.signer import SIGNER_NAME, ensure, split
-from pipeline import provenance
+from pipeline import formats, provenance
 from pipeline.api import FORMATS, Animator
 from pipeline.marking import DIGITAL_SOURCE_TYPE
 from pipeline.types import SigningKey
@@ -47,7 +47,7 @@ def outputs(confdir):
 
 
 def _read(data: bytes, fmt: str) -> dict:
-    with c2pa.Reader(provenance.C2PA_MIME[fmt], io.BytesIO(data)) as reader:
+    with c2pa.Reader(formats.get(fmt).c2pa_mime, io.BytesIO(data)) as reader:
         return json.loads(reader.json())
 
 

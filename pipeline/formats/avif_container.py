@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-__all__ = ["boxes", "without_track_metadata"]
+__all__ = ["boxes", "ftyp_brands", "without_track_metadata"]
 
 #: Boxes whose children are boxes (only those on the path to what is changed are walked).
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
@@ -33,6 +33,15 @@ def boxes(data: bytes | bytearray, start: int, end: int) -> Iterator[tuple[bytes
             raise ValueError(f"a {kind!r} box at {offset} runs past its parent")
         yield kind, offset, header, size
         offset += size
+
+
+def ftyp_brands(head: bytes) -> set[bytes]:
+    """The major and compatible brands of an ISO media file's leading ftyp box (as far as `head` goes).
+
+    An AVIF may name the generic image brand `mif1` first and `avif` only among the compatible ones."""
+    size = int.from_bytes(head[:4], "big")
+    end = min(len(head), size) if size >= 16 else len(head)
+    return {head[8:12]} | {head[offset : offset + 4] for offset in range(16, end - 3, 4)}
 
 
 def without_track_metadata(data: bytes) -> bytes:

@@ -1,4 +1,5 @@
-"""The animated WebP's container, read chunk by chunk against Google's WebP container specification.
+"""WebP (pipeline/formats/webp.py): the loop, the marking, and the container read chunk by chunk
+against Google's WebP container specification.
 
 Pillow decodes a file whose VP8X flags contradict its frames without complaint; Chromium does not
 (it painted blended frames as white blocks while the alpha flag was unset), so the flags are checked
@@ -9,10 +10,16 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
+
+from pipeline import encode, formats
+from pipeline.marking import DIGITAL_SOURCE_TYPE
+from pipeline.types import Box
+from tests.pipeline.helpers import check_descriptor, check_loop
 
 
 def chunks(data: bytes, offset: int = 12, end: int | None = None) -> list[tuple[bytes, bytes]]:
@@ -79,9 +86,28 @@ def check_container(data: bytes, *, icc: bool) -> bool:
     return any_alpha
 
 
-@pytest.fixture(scope="module")
-def zeman_2(fixtures) -> bytes:
-    return (fixtures / "faces" / "zeman" / "zeman_2.jpg").read_bytes()
+def test_webp_is_a_valid_loop_of_the_same_size(zeman_2, animators):
+    result = animators().animate(zeman_2, "webp")
+    assert result.mime == "image/webp"
+    check_loop(result.data, zeman_2, "WEBP")
+    check_descriptor("webp", result.data)
+    assert formats.get("webp").c2pa_mime == "image/webp" and formats.get("webp").suffix == ".webp"
+
+
+def test_webp_carries_the_synthetic_marking(zeman_2, animators):
+    data = animators().animate(zeman_2, "webp").data
+    assert DIGITAL_SOURCE_TYPE.encode() in data
+    with Image.open(io.BytesIO(data)) as image:
+        assert "In the wink of an eye" in image.getexif().get(0x0131, "")
+
+
+def test_an_encoding_begun_before_its_frames_ends_its_thread_when_drawing_fails():
+    """api.animate begins the WebP's first frame before the frames are drawn; a failure in between
+    must not leave the encoding's thread running in a worker process."""
+    rgb = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    with pytest.raises(RuntimeError), encode.begin("webp", rgb, None, None, Box(32, 16, 96, 80)):
+        raise RuntimeError("the frames could not be drawn")
+    assert not any(thread.name.startswith("wink-encode") for thread in threading.enumerate())
 
 
 def test_opaque_photo_sets_the_alpha_flag_for_its_blended_frames(zeman_2, animators):

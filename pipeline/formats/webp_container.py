@@ -1,6 +1,6 @@
 """The animated WebP container, written by Google's "WebP Container Specification".
 
-encode.py decides what each frame holds; this module turns single-image encodes into the chunks an
+webp.py decides what each frame holds; this module turns single-image encodes into the chunks an
 ANMF frame carries and assembles the file: VP8X, ICCP, ANIM, ANMF..., EXIF, XMP, in that order, with
 the VP8X flags saying what the file really holds.
 """
