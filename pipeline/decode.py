@@ -7,15 +7,19 @@ the full image only when there is something to animate.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
-from pipeline.errors import ImageError
+from pipeline.errors import ImageError, refused_as
 from pipeline.formats.avif_container import ftyp_brands
+from pipeline.quiet import native_stderr_captured
 from pipeline.types import Still
 
 #: Images over this many pixels are refused before decoding (decompression bombs, gigapixel scans).
@@ -23,7 +27,27 @@ MAX_PIXELS = 40_000_000
 #: Longest side of the copy used to find faces.
 PREVIEW_SIDE = 640
 
+#: What a person is told when a decoder fails on the image's data.
+DAMAGED = "The image data is damaged or truncated."
+
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _refusing_damage(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """The one place where a decoding library's failure, raised anywhere inside `function`, becomes
+    the pipeline's ImageError (errors.DECODER_FAILURES): Pillow's, its plugins' (libavif's
+    RuntimeError), OpenCV's."""
+
+    @functools.wraps(function)
+    def refusing(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with refused_as(DAMAGED):
+            return function(*args, **kwargs)
+
+    return refusing
+
 
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"\xff\xd8\xff", 0, "jpeg"),
@@ -98,6 +122,7 @@ def _open(data: bytes) -> tuple[Image.Image, ImageInfo]:
     return image, ImageInfo(format=kind, width=width, height=height, frames=frames)
 
 
+@_refusing_damage
 def probe(data: bytes) -> ImageInfo:
     """Header facts of an image, raising ImageError for anything that is not a readable image."""
     return _open(data)[1]
@@ -142,7 +167,7 @@ def _load(image: Image.Image) -> Image.Image:
     try:
         image.load()
     except (OSError, SyntaxError, ValueError) as error:
-        raise ImageError("The image data is damaged or truncated.") from error
+        raise ImageError(DAMAGED) from error
     except MemoryError as error:
         raise ImageError("The image is too large to decode.") from error
     return image
@@ -191,7 +216,8 @@ def _opencv_pixels(data: bytes, info: ImageInfo, mode: str) -> tuple[np.ndarray,
     decodes a WebP through libwebp's animation decoder into RGBA and copies it more (a 1600 px WebP,
     53 against 17 ms). Pillow keeps what OpenCV does differently: CMYK JPEGs (a level apart), every
     other format, and every file OpenCV cannot read whole (it returns nothing for a cut JPEG or WebP,
-    baseline or progressive), so that Pillow's error names the damage."""
+    baseline or progressive, and decodes a damaged JPEG with a warning on descriptor 2, kept off the
+    console here), so that Pillow's error names the damage."""
     import cv2
 
     if info.format == "jpeg" and mode in ("RGB", "L"):
@@ -200,7 +226,10 @@ def _opencv_pixels(data: bytes, info: ImageInfo, mode: str) -> tuple[np.ndarray,
         flags = cv2.IMREAD_UNCHANGED
     else:
         return None
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags | cv2.IMREAD_IGNORE_ORIENTATION)
+    with native_stderr_captured() as said:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags | cv2.IMREAD_IGNORE_ORIENTATION)
+    if any(said):  # libjpeg warned of damaged data ("Corrupt JPEG data"): Pillow decides what it is
+        return None
     if pixels is None or pixels.dtype != np.uint8 or pixels.shape[:2] != (info.height, info.width):
         return None
     if pixels.shape[2] == 4:  # IMREAD_COLOR gives 3 channels, grey JPEGs too; a WebP has 3 or 4
@@ -228,6 +257,7 @@ def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return pixels if turned is None else np.ascontiguousarray(turned(pixels))
 
 
+@_refusing_damage
 def decode(data: bytes) -> Still:
     """The full image, upright (EXIF orientation applied), in sRGB, with its alpha."""
     image, info = _open(data)
@@ -248,6 +278,7 @@ def decode(data: bytes) -> Still:
     return Still(rgb=rgb, alpha=alpha, icc_profile=icc, full_size=(rgb.shape[1], rgb.shape[0]))
 
 
+@_refusing_damage
 def preview(data: bytes, side: int = PREVIEW_SIDE) -> Still:
     """A small upright RGB copy for face detection; `scale` maps its pixels back to the full image."""
     image, info = _open(data)

@@ -110,3 +110,27 @@ def check_descriptor(name: str, made: bytes) -> None:
     assert formats.get(name).name == name
     assert [f.name for f in formats.FORMATS.values() if f.matches(made[:64])] == [name]
     assert formats.sniff(made[:64]) is formats.get(name)
+
+
+def damaged_avif() -> bytes:
+    """scikit-image's astronaut as a small AVIF with 32 bytes of its AV1 data zeroed: Pillow's AVIF
+    plugin fails on it with its own RuntimeError ("Decoding of color planes failed")."""
+    from skimage import data
+
+    buffer = io.BytesIO()
+    Image.fromarray(data.astronaut()).resize((128, 128)).save(buffer, "AVIF", quality=60)
+    damaged = bytearray(buffer.getvalue())
+    at = len(damaged) * 9 // 10
+    damaged[at : at + 32] = bytes(32)
+    return bytes(damaged)
+
+
+def corrupt_jpeg() -> bytes:
+    """A JPEG with a run of 0xFF bytes in its scan: libjpeg inside OpenCV decodes it and warns
+    "Corrupt JPEG data" on descriptor 2; Pillow refuses it."""
+    rng = np.random.default_rng(1)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "JPEG")
+    damaged = bytearray(buffer.getvalue())
+    damaged[len(damaged) // 2 : len(damaged) // 2 + 40] = b"\xff" * 40
+    return bytes(damaged)

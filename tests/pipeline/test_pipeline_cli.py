@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO
+from tests.pipeline.helpers import corrupt_jpeg, damaged_avif
 
 
 def wink(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -45,6 +46,17 @@ def test_animate_failures_are_one_clear_line(fixtures, tmp_path, args, code, wor
     assert run.returncode == code
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in run.stderr
+
+
+def test_animate_a_damaged_file_is_one_clear_line(tmp_path):
+    """A damaged AVIF (libavif's RuntimeError) and a corrupt JPEG (libjpeg's warnings) each get one
+    sentence naming the damage, and no traceback."""
+    for name, data in (("damaged.avif", damaged_avif()), ("corrupt.jpg", corrupt_jpeg())):
+        (tmp_path / name).write_bytes(data)
+        run = wink("animate", str(tmp_path / name), "-o", str(tmp_path / "out.webp"))
+        assert run.returncode == 1, (name, run.stderr)
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and "damaged" in lines[0] and "Traceback" not in run.stderr, name
 
 
 def test_batch_prints_one_json_line_per_input(fixtures, tmp_path):

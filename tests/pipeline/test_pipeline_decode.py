@@ -12,7 +12,7 @@ from PIL import Image
 
 from pipeline import decode
 from pipeline.errors import ImageError
-from tests.pipeline.helpers import frames_of
+from tests.pipeline.helpers import corrupt_jpeg, damaged_avif, frames_of
 
 
 def _png(image: Image.Image, **params) -> bytes:
@@ -238,3 +238,20 @@ def test_cut_webp_and_progressive_jpeg_are_errors_and_a_padded_jpeg_is_the_photo
     jpeg = (fixtures / "faces" / "zeman" / "zeman_2.jpg").read_bytes()
     padded = decode.decode(jpeg + b"trailing bytes a server appended")
     assert np.array_equal(padded.rgb, decode.decode(jpeg).rgb)
+
+
+def test_a_damaged_avif_is_an_image_error_not_the_plugins_runtime_error():
+    data = damaged_avif()
+    with pytest.raises(RuntimeError), Image.open(io.BytesIO(data)) as image:  # what Pillow itself raises
+        image.load()
+    with pytest.raises(ImageError, match="damaged") as raised:
+        decode.decode(data)
+    assert isinstance(raised.value.__cause__, RuntimeError)  # the library's error kept as the cause
+
+
+def test_a_corrupt_jpeg_writes_nothing_to_stderr_and_is_refused(capfd):
+    """libjpeg's "Corrupt JPEG data" warning (OpenCV's decode) stays off the console, and the file
+    goes to Pillow, whose error names the damage."""
+    with pytest.raises(ImageError, match="damaged"):
+        decode.decode(corrupt_jpeg())
+    assert capfd.readouterr().err == ""
