@@ -167,9 +167,15 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from pipeline.bench import run
+    """`wink bench` runs benchmarks/stage_bench.py, which is in a source checkout, not in the package."""
+    import importlib
 
-    return run(args)
+    try:
+        bench = importlib.import_module("benchmarks.stage_bench")
+    except ImportError:
+        _say("bench runs from a source checkout of the project (benchmarks/stage_bench.py).")
+        return EXIT_FAILED
+    return bench.run(args)
 
 
 def _video_weights(items: list[str]) -> list[tuple[Path, float]]:
@@ -283,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("--json", action="store_true", help="print JSON")
     presets.set_defaults(run=cmd_presets)
 
+    # The options of benchmarks/stage_bench.py, which this command runs.
     bench = commands.add_parser("bench", help="warm per-stage timings on the fixture photos")
     bench.add_argument("--fixtures", default=None, help="fixtures folder (default: ../shared/fixtures)")
     bench.add_argument("--repeat", type=int, default=7, help="runs per image (median reported)")

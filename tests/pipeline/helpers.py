@@ -46,7 +46,7 @@ def painted(
     still: Still, face_motion: FaceMotion, face_warp: warp.FaceWarp, index: int, *, lids_drawn: bool = True
 ) -> np.ndarray:
     """One face's frame `index`, whole: the warp, then (unless `lids_drawn` is False) the lids and mouth
-    drawn over it. Also used by benchmarks/shut_eye_reader.py."""
+    drawn over it."""
     dest = face_warp.vertex_positions(face_motion.frames[index])
     source = face_warp.source_positions(face_motion.sources[index])
     patch = warp.render(still.rgb, None, [(face_warp, dest, source)])

@@ -60,8 +60,8 @@ LID_FACES = [
 #: own skin raised over its margin (lids.RAISED_FROM) to 0.346, held 250 ms (with the judge's crop moved
 #: 2 px, 9 of 9 crops pass, median 0.29). That took obama_2's blink and biden_2's wink off this list too
 #: (0.30 and 0.25, 9 of 9 crops each).
-#: biden_2's right eye is read by its place as much as by its lid: benchmarks/shut_eye_reader.py moves
-#: each shut lid onto the other eye, and his left lid, 0.24 over its own eye, reads 0.43 over the right.
+#: biden_2's right eye is read by its place as much as by its lid: docs/decisions.md ("biden_2's blink
+#: stays a known miss") has the judge's readings of each shut lid moved onto the other eye.
 LID_MISSES: dict[tuple[str, str], str] = {
     (
         "faces/biden/biden_2.jpg",

@@ -1,4 +1,7 @@
-"""`wink bench`: warm per-stage timings of the pipeline on the fixture photos.
+"""Warm per-stage timings of the pipeline on the fixture photos.
+
+    uv run python benchmarks/stage_bench.py [--repeat 7] [--fixtures ../shared/fixtures] [--json-only]
+    uv run wink bench [...]                 (the same, from a source checkout)
 
 Each case runs once to warm up, then `--repeat` times; medians are reported per stage and in total,
 as a table and as one JSON object on the last line. A WebP's first frame is encoded while the frames
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 STAGES = ("decode", "detect", "identify", "mesh", "warp", "encode", "sign")
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
 def _no_face_photo(fixtures: Path) -> bytes:
@@ -59,7 +63,7 @@ def cases(fixtures: Path) -> list[tuple[str, bytes, str, str]]:
 def run(args: argparse.Namespace) -> int:
     from pipeline.api import Animator
 
-    fixtures = Path(args.fixtures) if args.fixtures else Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+    fixtures = Path(args.fixtures) if args.fixtures else FIXTURES
     if not fixtures.is_dir():
         print(f"wink: fixtures folder not found: {fixtures} (use --fixtures).")
         return 2
@@ -99,3 +103,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"{row['case']:<30} {row['total_ms']:>7.1f} {cells}   {ratio}")
     print(json.dumps({"repeat": args.repeat, "cases": report}))
     return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of this benchmark, for its own command line and for `wink bench`."""
+    parser.add_argument("--fixtures", default=None, help="fixtures folder (default: ../shared/fixtures)")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per image (median reported)")
+    parser.add_argument("--json-only", action="store_true", help="print only the JSON")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    raise SystemExit(run(parser.parse_args()))
