@@ -17,6 +17,7 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
+from pipeline import formats
 from pipeline.errors import ImageError, refused_as
 from pipeline.formats.avif_container import ftyp_brands
 from pipeline.quiet import native_stderr_captured
@@ -49,16 +50,17 @@ def _refusing_damage(function: Callable[_P, _R]) -> Callable[_P, _R]:
     return refusing
 
 
+#: First bytes of the input kinds that are not also output formats.
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"\xff\xd8\xff", 0, "jpeg"),
-    (b"\x89PNG\r\n\x1a\n", 0, "png"),
-    (b"GIF87a", 0, "gif"),
-    (b"GIF89a", 0, "gif"),
     (b"BM", 0, "bmp"),
     (b"\x00\x00\x01\x00", 0, "ico"),
     (b"II*\x00", 0, "tiff"),
     (b"MM\x00*", 0, "tiff"),
 )
+#: Input kinds that are also output formats, known by that format's own first-byte check (a PNG photo
+#: starts as the APNG format's files do).
+_AS_OUTPUT = {"png": "apng", "gif": "gif", "webp": "webp", "avif": "avif"}
 
 
 def sniff(head: bytes) -> str | None:
@@ -69,14 +71,11 @@ def sniff(head: bytes) -> str | None:
     for magic, offset, kind in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             return kind
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp":
-        brands = ftyp_brands(head)
-        if brands & {b"avif", b"avis"}:
-            return "avif"
-        if brands & {b"mif1", b"msf1", b"heic", b"heix"}:
-            return "heif"
+    for kind, name in _AS_OUTPUT.items():
+        if formats.get(name).matches(head):
+            return kind
+    if head[4:8] == b"ftyp" and ftyp_brands(head) & {b"mif1", b"msf1", b"heic", b"heix"}:
+        return "heif"
     text = head[:256].lstrip().lower()
     if text.startswith(b"<svg") or (text.startswith(b"<?xml") and b"<svg" in head[:1024].lower()):
         return "svg"
