@@ -26,9 +26,12 @@ from tests.browser import paint
 from tests.conftest import REPO, _missing
 from tests.extension.test_extension_e2e import (
     ARTIFACTS,
+    PROBE,
+    PROBE_ID,
     face_free_png,
     frames,
     make_site_certificates,
+    probe_extension,
     size_of,
     wait_until,
 )
@@ -40,7 +43,6 @@ FIREFOX = Path("/usr/bin/firefox-esr")
 DRIVER = REPO / "tests" / "browser" / "firefox_driver.mjs"
 EXTENSION_DIR = REPO / "chrome_extension"
 GECKO_ID = json.loads((EXTENSION_DIR / "manifest.json").read_text())["browser_specific_settings"]["gecko"]["id"]
-PROBE_ID = "probe@wink-tests.invalid"
 #: What Firefox asks for when an <img> loads (the proxy picks the animation's format by it).
 FIREFOX_IMAGE_ACCEPT = "image/avif,image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5"
 
@@ -48,32 +50,6 @@ PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>wink firefox test page</title>
 <style>body {{ margin: 16px; background: #fff; }} img {{ display: block; margin-bottom: 12px; }}</style></head>
 <body><img id="target" src="/zeman.jpg" alt="target"><img id="plain" src="/plain.png" alt="no face"></body></html>
-"""
-
-# Every probe a stranger tries on the control API: read the list, read the status page, change the
-# list (a CORS JSON request, then a no-cors one that reaches the proxy without its answer being
-# readable), pair. `reached` proves the requests went through the proxy (no other host of that name).
-PROBE = """
-const out = {};
-const base = BASE;
-const change = JSON.stringify({ host: "127.0.0.1", off: false });
-const tries = {
-  read: [base + "/api/sites", {}],
-  page: [base + "/", {}],
-  change: [base + "/api/sites", { method: "POST", headers: { "Content-Type": "application/json" }, body: change }],
-  blind: [base + "/api/sites", { method: "POST", mode: "no-cors", body: change }],
-  pair: [base + "/api/pair", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" }],
-  reached: [base + "/", { mode: "no-cors" }],
-};
-for (const [name, [url, init]] of Object.entries(tries)) {
-  try {
-    const response = await fetch(url, { cache: "no-store", ...init });
-    out[name] = response.type === "opaque" ? "opaque" : { status: response.status, body: await response.text() };
-  } catch (error) {
-    out[name] = "refused";
-  }
-}
-return out;
 """
 
 
@@ -126,20 +102,6 @@ def trusting_profile(profile: Path, cas: dict[str, Path]) -> None:
             check=True,
             capture_output=True,
         )
-
-
-def probe_extension(folder: Path) -> Path:
-    """Another installed extension, with no permissions: one page the test runs its probes in."""
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "manifest_version": 3,
-        "name": "another extension",
-        "version": "1.0",
-        "browser_specific_settings": {"gecko": {"id": PROBE_ID}},
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    (folder / "probe.html").write_text("<!doctype html><title>probe</title><p>probe</p>")
-    return folder
 
 
 def popup_state(firefox: Firefox) -> tuple[str, str]:
