@@ -5,7 +5,7 @@ import {
   choosePreset, getPresets, getStatus, httpsThroughProxyWorks,
   NotTheWinkProxy, RefusedByProxy, setWinking, siteState, switchSite,
 } from "./control_api.js";
-import { askForProxyAccess, IS_FIREFOX } from "./platform.js";
+import { askForProxyAccess, hasProxyAccess, IS_FIREFOX } from "./platform.js";
 import { canSetProxy, proxyLevelOfControl, showBadge, switchOff, switchOn } from "./proxy_switch.js";
 import { loadPresetCatalog, loadSettings, savePresetCatalog, START_COMMAND, TRUST_CA_COMMAND } from "./settings.js";
 
@@ -83,6 +83,12 @@ async function refresh() {
     });
   }
   $("power").disabled = false;
+  if (settings.enabled && !(await hasProxyAccess())) {
+    await showBadge("problem");
+    return showStatus("problem", "Firefox no longer lets the extension route websites through the proxy.", {
+      hint: "Pages load directly. Switch off and on again, and allow access to your data for all websites.",
+    });
+  }
 
   if (!settings.enabled) {
     await showBadge("off");
