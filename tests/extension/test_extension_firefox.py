@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,6 @@ from tests.extension.test_extension_e2e import (
     make_site_certificates,
     probe_extension,
     size_of,
-    wait_until,
 )
 from tests.harness import Client, Mitmdump, Origin, Route
 
@@ -196,62 +196,106 @@ def test_firefox_extension_winks_and_not_on_this_site(firefox_tools, fixtures: P
         site.close()
 
 
+@dataclass
+class Scene:
+    firefox: Firefox
+    proxy: Mitmdump
+    site: Origin
+    page_url: str
+    folder: Path
+    extension: str  # our moz-extension:// origin
+    client: Client
+    image_headers: dict[str, str]  # what Firefox sends for the page's <img>
+
+
 def run_scenario(firefox, proxy, site, page_url, other_site_url, target, size, ours, probe, folder) -> None:
-    extension = f"moz-extension://{ours}"
-    firefox("open", tab="popup", url=f"{extension}/options.html", selector="#port")
-    firefox("fill", tab="popup", selector="#port", value=str(proxy.port))
+    headers = {"referer": page_url, "accept": FIREFOX_IMAGE_ACCEPT}
+    scene = Scene(
+        firefox, proxy, site, page_url, folder, f"moz-extension://{ours}", Client(proxy.port, proxy.ca), headers
+    )
+    switch_on_and_wink(scene, size)
+    listed = switch_site_off(scene, target)
+
+    # Another site still winks.
+    seen = proxy.status()["counts"]["seen"]
+    load(firefox, other_site_url)
+    assert received_size(firefox, "/zeman.jpg") not in (len(target), -1)
+    assert proxy.status()["counts"]["seen"] > seen
+
+    strangers_cannot_touch_the_list(scene, probe)
+    assert json.loads(listed.read_text()) == {"sites": ["127.0.0.1"]}
+
+    # Back on for the site: it winks again.
+    firefox("click", tab="popup", selector="#site-off")
+    firefox("wait", tab="popup", selector="#site-off:not(:checked):not(:disabled)")
+    assert json.loads(listed.read_text()) == {"sites": []}
+    load(firefox, page_url)
+    assert received_size(firefox, "/zeman.jpg") not in (len(target), -1)
+
+    # One click off: the next load is the original, and goes direct.
+    firefox("click", tab="popup", selector="#power")
+    assert popup_state(firefox)[0] == "off"
+    log_before = len(proxy.log())
+    load(firefox, page_url)
+    assert received_size(firefox, "/zeman.jpg") == len(target)
+    assert f"127.0.0.1:{site.port}" not in proxy.log()[log_before:], "the proxy saw the page while off"
+
+
+def switch_on_and_wink(scene: Scene, size: tuple[int, int]) -> None:
+    """Options (this proxy's port, loopback through it), one click on; the target winks as drawn."""
+    firefox = scene.firefox
+    firefox("open", tab="popup", url=f"{scene.extension}/options.html", selector="#port")
+    firefox("fill", tab="popup", selector="#port", value=str(scene.proxy.port))
     firefox("fill", tab="popup", selector="#bypass", value="<-loopback>")
     firefox("click", tab="popup", selector="#save")
     firefox("wait", tab="popup", selector="#message.saved")
 
-    # One click on.
-    firefox("open", tab="popup", url=f"{extension}/popup.html", selector="#status")
+    firefox("open", tab="popup", url=f"{scene.extension}/popup.html", selector="#status")
     assert popup_state(firefox)[0] == "off"
     firefox("click", tab="popup", selector="#power")
     state, text = popup_state(firefox)
     assert state == "ok", f"Firefox popup after switching on says: {text}"
 
-    # The target photo winks, as the pipeline drew it.
-    client = Client(proxy.port, proxy.ca)
-    load(firefox, page_url)
-    headers = {"referer": page_url, "accept": FIREFOX_IMAGE_ACCEPT}
-    animation = client.get(site.url("/zeman.jpg"), **headers).body  # the cached answer the page got
+    load(firefox, scene.page_url)
+    # The answer the page got, from the proxy's cache (same bytes, settings and page site).
+    animation = scene.client.get(scene.site.url("/zeman.jpg"), **scene.image_headers).body
     assert frames(animation) > 2 and size_of(animation) == size
     assert received_size(firefox, "/zeman.jpg") == len(animation)
-    assert received_size(firefox, "/plain.png") == len(site.routes["/plain.png"].body)
-    assert_paints(firefox, animation, "on", folder, at_least=3)
+    assert received_size(firefox, "/plain.png") == len(scene.site.routes["/plain.png"].body)
+    assert_paints(firefox, animation, "on", scene.folder, at_least=3)
 
-    # "Not on this site": the popup over the page names its site; one click.
+
+def switch_site_off(scene: Scene, target: bytes) -> Path:
+    """The popup over the page names its site; one click: the original, byte for byte, no work."""
+    firefox, proxy = scene.firefox, scene.proxy
     firefox("front", tab="site")
-    firefox("open", tab="popup", url=f"{extension}/popup.html", selector="#status")
+    firefox("open", tab="popup", url=f"{scene.extension}/popup.html", selector="#status")
     firefox("wait", tab="popup", selector="#site:not([hidden])")
     assert firefox("text", tab="popup", selector="#site-name") == "127.0.0.1"
     firefox("click", tab="popup", selector="#site-off")
-    firefox("wait", tab="popup", selector="#site-off:checked")
+    firefox("wait", tab="popup", selector="#site-off:checked:not(:disabled)")
     # It paired on the way: the proxy now knows this install's random origin, and answers it only.
-    assert json.loads((proxy.confdir / "wink-control.json").read_text())["firefox_origin"] == extension
+    assert json.loads((proxy.confdir / "wink-control.json").read_text())["firefox_origin"] == scene.extension
     listed = proxy.confdir / "wink-sites-off.json"
-    wait_until(lambda: listed.is_file(), 10, "the list in the confdir")
     assert json.loads(listed.read_text()) == {"sites": ["127.0.0.1"]}
     assert listed.stat().st_mode & 0o777 == 0o600
-    assert "127.0.0.1" in client.get("http://wink.proxy/").body.decode()  # the status page shows it
+    assert "127.0.0.1" in scene.client.get("http://wink.proxy/").body.decode()  # the status page shows it
 
     seen = proxy.status()["counts"]["seen"]
     log_before = len(proxy.log())
-    load(firefox, page_url)
+    load(firefox, scene.page_url)
     assert received_size(firefox, "/zeman.jpg") == len(target)
-    assert client.get(site.url("/zeman.jpg"), **headers).body == target  # byte for byte through the proxy
-    assert f"127.0.0.1:{site.port}" in proxy.log()[log_before:], "the page did not go through the proxy"
+    assert scene.client.get(scene.site.url("/zeman.jpg"), **scene.image_headers).body == target
+    assert f"127.0.0.1:{scene.site.port}" in proxy.log()[log_before:], "the page did not go through the proxy"
     assert proxy.status()["counts"]["seen"] == seen, "the workers looked at an image of a site switched off"
-    assert_paints(firefox, target, "site-off", folder, at_least=1)
+    assert_paints(firefox, target, "site-off", scene.folder, at_least=1)
+    return listed
 
-    # Another site still winks.
-    load(firefox, other_site_url)
-    assert received_size(firefox, "/zeman.jpg") not in (len(target), -1)
-    assert proxy.status()["counts"]["seen"] > seen
 
-    # Neither another extension nor a page can read or change the list.
-    firefox("install", path=str(probe_extension(folder / "probe-extension")))
+def strangers_cannot_touch_the_list(scene: Scene, probe: str) -> None:
+    """Another installed extension, and the page itself, run every probe: nothing can be read."""
+    firefox = scene.firefox
+    firefox("install", path=str(probe_extension(scene.folder / "probe-extension")))
     firefox("open", tab="probe", url=f"moz-extension://{probe}/probe.html", selector="p")
     probes = {}
     for tab in ("probe", "site"):
@@ -261,16 +305,4 @@ def run_scenario(firefox, proxy, site, page_url, other_site_url, target, size, o
             assert not unread, f"{tab} read the control API at {base}: {unread}"
             if tab == "probe" and base.startswith("http:"):
                 assert found["reached"] == "opaque", "the probe's requests did not reach the proxy"
-    (folder / "probes.json").write_text(json.dumps(probes, indent=1))
-    assert json.loads(listed.read_text()) == {"sites": ["127.0.0.1"]}
-
-    # Back on for the site, then one click off: the next load is the original, and direct.
-    firefox("click", tab="popup", selector="#site-off")
-    firefox("wait", tab="popup", selector="#site-off:not(:checked)")
-    assert json.loads(listed.read_text()) == {"sites": []}
-    firefox("click", tab="popup", selector="#power")
-    assert popup_state(firefox)[0] == "off"
-    log_before = len(proxy.log())
-    load(firefox, page_url)
-    assert received_size(firefox, "/zeman.jpg") == len(target)
-    assert f"127.0.0.1:{site.port}" not in proxy.log()[log_before:], "the proxy saw the page while off"
+    (scene.folder / "probes.json").write_text(json.dumps(probes, indent=1))
