@@ -1,7 +1,8 @@
 // The wink add-on's control API. It lives at the reserved host wink.proxy, which only exists
 // inside the proxy: these calls work only while the browser is routed through it. The add-on
-// sends CORS headers to this extension's origin only (its ID is pinned by the manifest's "key"),
-// so no host permission is needed and no other extension can read the answers.
+// sends CORS headers to this extension's origin only (in Chromium its ID is pinned by the
+// manifest's "key"; in Firefox, whose extension origins are random per install, the origin that
+// paired), so no other extension can read the answers.
 //
 // Changes carry the proxy's per-install secret. The proxy hands it out once, to this extension
 // (POST /api/pair); it is kept in chrome.storage.local and sent back as X-Wink-Secret.
@@ -26,6 +27,9 @@ export const getStatus = () => call("/api/status");
 export const getPresets = () => call("/api/presets");
 export const choosePreset = (name) => post("/api/preset", { preset: name });
 export const setWinking = (enabled) => post("/api/enabled", { enabled });
+// "Not on this site": the proxy names the site (eTLD+1) of a host and says whether it is switched off.
+export const siteState = (host) => post("/api/sites", { host });
+export const switchSite = (host, off) => post("/api/sites", { host, off });
 
 async function post(path, body) {
   const send = (secret) =>

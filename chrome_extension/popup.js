@@ -3,8 +3,9 @@
 
 import {
   choosePreset, getPresets, getStatus, httpsThroughProxyWorks,
-  NotTheWinkProxy, RefusedByProxy, setWinking,
+  NotTheWinkProxy, RefusedByProxy, setWinking, siteState, switchSite,
 } from "./control_api.js";
+import { askForProxyAccess, hasProxyAccess, IS_FIREFOX } from "./platform.js";
 import { canSetProxy, proxyLevelOfControl, showBadge, switchOff, switchOn } from "./proxy_switch.js";
 import { loadPresetCatalog, loadSettings, savePresetCatalog, START_COMMAND, TRUST_CA_COMMAND } from "./settings.js";
 
@@ -13,6 +14,7 @@ const $ = (id) => document.getElementById(id);
 document.addEventListener("DOMContentLoaded", () => {
   $("power").addEventListener("change", onPowerChanged);
   $("preset").addEventListener("change", onPresetChosen);
+  $("site-off").addEventListener("change", onSiteSwitched);
   $("copy-command").addEventListener("click", () => navigator.clipboard.writeText($("status-command-text").textContent));
   $("open-options").addEventListener("click", (event) => {
     event.preventDefault();
@@ -23,9 +25,16 @@ document.addEventListener("DOMContentLoaded", () => {
 
 async function onPowerChanged() {
   const power = $("power");
+  const access = power.checked ? askForProxyAccess() : null; // first, while the click still counts
   power.disabled = true;
   showStatus("checking", power.checked ? "Switching on…" : "Switching off…");
   try {
+    if (access && !(await access)) {
+      power.checked = false;
+      return showStatus("problem", "Firefox did not let the extension route websites through the proxy.", {
+        hint: "Switch on again and allow access to your data for all websites: the proxy sees every page, so the extension must send every request to it.",
+      });
+    }
     if (power.checked) {
       await switchOn();
     } else {
@@ -70,10 +79,16 @@ async function refresh() {
       });
     }
     return showStatus("problem", "Another extension controls this browser's proxy settings, so winking cannot be switched on.", {
-      hint: "Turn off the other proxy or VPN extension in chrome://extensions, then open this popup again.",
+      hint: `Turn off the other proxy or VPN extension in ${IS_FIREFOX ? "about:addons" : "chrome://extensions"}, then open this popup again.`,
     });
   }
   $("power").disabled = false;
+  if (settings.enabled && !(await hasProxyAccess())) {
+    await showBadge("problem");
+    return showStatus("problem", "Firefox no longer lets the extension route websites through the proxy.", {
+      hint: "Pages load directly. Switch off and on again, and allow access to your data for all websites.",
+    });
+  }
 
   if (!settings.enabled) {
     await showBadge("off");
@@ -104,6 +119,7 @@ async function checkProxy(settings) {
     });
   }
   showProxyFacts(status);
+  await showSite();
   try {
     const catalog = await getPresets();
     await savePresetCatalog(catalog);
@@ -132,6 +148,51 @@ async function checkProxy(settings) {
   return showStatus("ok", `On. ${who} back.`, {
     hint: "A new motion applies to the next picture that loads.",
   });
+}
+
+// The site of the tab the popup was opened over, and whether winking is off there. Shown only while
+// the proxy answers: the proxy keeps the list and names the site (the page's eTLD+1, as its cache does).
+async function showSite() {
+  const [tab] = await chrome.tabs.query({ active: true, lastFocusedWindow: true });
+  const url = tab?.url ? new URL(tab.url) : null;
+  const row = $("site");
+  if (!url || !["http:", "https:"].includes(url.protocol) || url.hostname === "wink.proxy") {
+    row.hidden = true;
+    return;
+  }
+  try {
+    const { site, off } = await siteState(url.hostname);
+    row.dataset.host = url.hostname;
+    $("site-name").textContent = site;
+    $("site-off").checked = off;
+    $("site-note").textContent = off ? "Pictures on this site's pages pass unchanged." : "";
+    row.hidden = false;
+  } catch (error) {
+    // Refused (say, the proxy is paired with another browser): say why. No answer: no switch.
+    row.hidden = !(error instanceof RefusedByProxy);
+    $("site-off").disabled = true;
+    $("site-note").textContent = row.hidden ? "" : error.message;
+    return;
+  }
+  $("site-off").disabled = false;
+}
+
+async function onSiteSwitched() {
+  const box = $("site-off");
+  box.disabled = true;
+  try {
+    const { off } = await switchSite($("site").dataset.host, box.checked);
+    box.checked = off;
+    $("site-note").textContent = off
+      ? "Off here: reload the page to see its original pictures."
+      : "On again here: reload the page to see it wink.";
+  } catch (error) {
+    box.checked = !box.checked;
+    const why = error instanceof RefusedByProxy ? error.message : "the proxy did not answer.";
+    $("site-note").textContent = "Not changed: " + why;
+  } finally {
+    box.disabled = false;
+  }
 }
 
 // Right after switching on, Chrome may take a moment to route requests through the new proxy.

@@ -1,28 +1,17 @@
 // Switching the browser's proxy on and off, and the toolbar badge that shows which it is.
-// Used by the popup, the options page and the service worker alike.
+// Used by the popup, the options page and the background alike; how each browser is routed is in
+// platform.js.
 
+import { clearProxy, proxyLevelOfControl, setProxy } from "./platform.js";
 import { loadSettings, saveSettings } from "./settings.js";
+
+export { proxyLevelOfControl };
 
 // chrome.proxy.settings levels of control that let this extension set the proxy.
 const OURS_TO_SET = ["controllable_by_this_extension", "controlled_by_this_extension"];
 
-export async function proxyLevelOfControl() {
-  const details = await chrome.proxy.settings.get({ incognito: false });
-  return details.levelOfControl;
-}
-
 export function canSetProxy(levelOfControl) {
   return OURS_TO_SET.includes(levelOfControl);
-}
-
-function proxyConfig(settings) {
-  return {
-    mode: "fixed_servers",
-    rules: {
-      singleProxy: { scheme: "http", host: settings.host, port: Number(settings.port) },
-      bypassList: settings.bypassList,
-    },
-  };
 }
 
 // Routes the browser through the proxy. Returns the level of control found, so the caller can
@@ -34,18 +23,16 @@ export async function switchOn() {
     await showBadge("problem");
     return level;
   }
-  const settings = await loadSettings();
-  await chrome.proxy.settings.set({ value: proxyConfig(settings), scope: "regular_only" });
+  await setProxy(await loadSettings());
   await showBadge("on");
   return "controlled_by_this_extension";
 }
 
 // Clears only what this extension set: someone else's proxy settings are left alone.
 export async function switchOff() {
+  const level = await proxyLevelOfControl();
   await saveSettings({ enabled: false });
-  if ((await proxyLevelOfControl()) === "controlled_by_this_extension") {
-    await chrome.proxy.settings.clear({ scope: "regular_only" });
-  }
+  if (level === "controlled_by_this_extension") await clearProxy();
   await showBadge("off");
 }
 

@@ -2,11 +2,13 @@
 
 Pure request -> response logic, kept apart from the add-on so it is easy to read and to test. The
 security rules live here too:
-- CORS headers only for our own extension's origin (its ID is pinned by the manifest's `key`), so
-  neither a web page nor another extension can read the proxy's state;
+- CORS headers only for our own extension's origin (in Chromium its ID is pinned by the manifest's
+  `key`; in Firefox the moz-extension origin that paired, proxy_addon.pairing), so neither a web page
+  nor another extension can read the proxy's state;
 - state changes only by POST with a JSON body, from no origin or ours, carrying the per-install
   secret (`X-Wink-Secret`, proxy_addon.pairing): other local processes and other extensions are out;
 - the secret is handed out once, to our extension's origin (`POST /api/pair`);
+- the sites switched off (proxy_addon.sites) are read and changed only with the secret;
 - nothing revealed names a file or a process.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
@@ -22,6 +25,16 @@ CONTROL_HOST = "wink.proxy"
 #: The ID Chromium derives from chrome_extension/manifest.json's `key` (any other origin is a stranger).
 EXTENSION_ID = "ehmbnbkmnkeaigdhbipiglolfmiekfke"
 SECRET_HEADER = "x-wink-secret"
+#: The origin Firefox gives an installed extension: a random UUID per install, not its gecko ID.
+FIREFOX_ORIGIN = re.compile(r"^moz-extension://[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _no_firefox() -> str | None:
+    return None
+
+
+def _no_sites(host: str, off: bool | None) -> dict[str, Any]:
+    raise ValueError("This proxy keeps no list of sites.")
 
 
 @dataclass
@@ -48,8 +61,12 @@ class Handlers:
     set_preset: Callable[[str], None]
     set_enabled: Callable[[bool], None]
     secret_ok: Callable[[str | None], bool]
-    pair: Callable[[], str]  # raises LookupError once the secret was handed out
+    pair: Callable[[str | None], str]  # given a Firefox origin to remember; LookupError once handed out
     extension_id: str = EXTENSION_ID
+    firefox_origin: Callable[[], str | None] = _no_firefox  # the moz-extension origin that paired
+    sites: Callable[[], list[str]] = list  # the sites switched off
+    #: host, off (None: only ask) -> {"site", "off"}; ValueError for a host that is none.
+    switch_site: Callable[[str, bool | None], dict[str, Any]] = _no_sites
 
 
 def is_control_host(host: str) -> bool:
@@ -67,7 +84,7 @@ def host_agrees(host_header: str | None) -> bool:
 
 
 def _ours(origin: str | None, api: Handlers) -> TypeGuard[str]:
-    return origin == f"chrome-extension://{api.extension_id}"
+    return origin is not None and origin in (f"chrome-extension://{api.extension_id}", api.firefox_origin())
 
 
 def _cors(origin: str | None, api: Handlers) -> dict[str, str]:
@@ -102,7 +119,7 @@ def _route(method: str, path: str, headers: Mapping[str, str], body: bytes, api:
         return _preflight(headers.get("origin"), api)
     if path in ("/", "/index.html"):
         _only(method, "GET", "HEAD")
-        return _page(api.status())
+        return _page(api.status(), api.sites())
     if path == "/api/status":
         _only(method, "GET", "HEAD")
         return _json(200, api.status())
@@ -111,10 +128,12 @@ def _route(method: str, path: str, headers: Mapping[str, str], body: bytes, api:
         return _json(200, api.presets())
     if path == "/api/pair":
         _only(method, "POST")
-        if not _ours(headers.get("origin"), api):
+        origin = headers.get("origin")
+        firefox = origin is not None and FIREFOX_ORIGIN.match(origin) is not None
+        if not (_ours(origin, api) or firefox):
             raise ControlError(403, "Only the wink browser extension may pair with the proxy.")
         try:
-            return _json(200, {"secret": api.pair()})
+            return _json(200, {"secret": api.pair(origin if firefox else None)})
         except LookupError as error:
             raise ControlError(
                 409,
@@ -131,6 +150,8 @@ def _route(method: str, path: str, headers: Mapping[str, str], body: bytes, api:
     if path == "/api/enabled":
         api.set_enabled(_state_change(method, headers, body, "enabled", bool, api))
         return _json(200, api.status())
+    if path == "/api/sites":
+        return _sites(method, headers, body, api)
     raise ControlError(404, f"Nothing at {path}; try / or /api/status.")
 
 
@@ -153,10 +174,34 @@ def _preflight(origin: str | None, api: Handlers) -> Reply:
     return reply
 
 
+def _sites(method: str, headers: Mapping[str, str], body: bytes, api: Handlers) -> Reply:
+    """GET: the sites switched off. POST {"host", "off"}: switch the site of that host off or on
+    (without "off": only ask whether it is off). Both need the secret, like every change."""
+    if method in ("GET", "HEAD"):
+        _authorised(headers, api)
+        return _json(200, {"sites": api.sites()})
+    data = _json_object(method, headers, body, api, "host")
+    host, off = data.get("host"), data.get("off")
+    if not isinstance(host, str) or not (off is None or isinstance(off, bool)):
+        raise ControlError(400, 'Send {"host": "www.example.com", "off": true or false}.')
+    try:
+        answer = api.switch_site(host, off)
+    except ValueError as error:
+        raise ControlError(400, str(error)) from error
+    return _json(200, {**answer, "sites": api.sites()})
+
+
 def _state_change(method: str, headers: Mapping[str, str], body: bytes, key: str, kind: type, api: Handlers) -> Any:
     """The one value a state-changing request carries, after every check that keeps web pages, other
     extensions and other local processes out."""
-    _only(method, "POST")
+    value = _json_object(method, headers, body, api, key)[key]
+    if not isinstance(value, kind):
+        raise ControlError(400, f'"{key}" must be a {"boolean" if kind is bool else "string"}.')
+    return value
+
+
+def _authorised(headers: Mapping[str, str], api: Handlers) -> None:
+    """From no origin (a local script) or ours, with the secret; else 403 or 401."""
     origin = headers.get("origin")
     if origin is not None and not _ours(origin, api):
         raise ControlError(403, "Only the wink browser extension may change the proxy's state.")
@@ -166,15 +211,21 @@ def _state_change(method: str, headers: Mapping[str, str], body: bytes, key: str
             "Send the proxy's secret in X-Wink-Secret (the extension pairs for it; a local script reads "
             "wink-control.json in the proxy's confdir).",
         )
+
+
+def _json_object(method: str, headers: Mapping[str, str], body: bytes, api: Handlers, key: str) -> dict[str, Any]:
+    """The JSON object a POST carries, holding `key`, once the sender is authorised."""
+    _only(method, "POST")
+    _authorised(headers, api)
     content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != "application/json":
         raise ControlError(415, "Send the change as a JSON body (Content-Type: application/json).")
     try:
-        value = json.loads(body or b"null")[key]
-    except (ValueError, TypeError, KeyError) as error:
-        raise ControlError(400, f'The body must be a JSON object like {{"{key}": ...}}.') from error
-    if not isinstance(value, kind):
-        raise ControlError(400, f'"{key}" must be a {"boolean" if kind is bool else "string"}.')
+        value = json.loads(body or b"null")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or key not in value:
+        raise ControlError(400, f'The body must be a JSON object like {{"{key}": ...}}.')
     return value
 
 
@@ -194,7 +245,7 @@ def _queue(queue: dict[str, dict[str, int]] | None) -> str:
     return ", ".join(f"{lane} {waiting[lane]}/{running[lane]}" for lane in waiting)
 
 
-def _page(status: dict[str, Any]) -> Reply:
+def _page(status: dict[str, Any], sites_off: list[str]) -> Reply:
     counts, latency, cache = status["counts"], status["latency_ms"], status["cache"]
     state = "ON" if status["enabled"] else "OFF"
     rows = "".join(
@@ -220,6 +271,7 @@ def _page(status: dict[str, Any]) -> Reply:
             _row("workers ready", f"{status['workers']['ready']} of {status['workers']['count']}"),
             _row("workers replaced", status["workers"]["restarts"]),
             _row("pipeline version", status["version"]),
+            _row("not on these sites", ", ".join(sites_off) or "none"),
         ]
     )
     page = f"""<!doctype html>

@@ -20,12 +20,14 @@ from proxy_addon import control
 from proxy_addon.cache import Cache
 from proxy_addon.lanes import Lanes
 from proxy_addon.pairing import FILE_NAME, AlreadyPaired, Pairing
+from proxy_addon.sites import SitesOff, site_of_host
 from proxy_addon.stats import Stats
 
 
 class ControlHost:
-    def __init__(self, stats: Stats, cache: Cache, lanes: Lanes) -> None:
+    def __init__(self, stats: Stats, cache: Cache, lanes: Lanes, sites_off: SitesOff) -> None:
         self.stats, self.cache, self.lanes, self.pool = stats, cache, lanes, lanes.pool
+        self.sites_off = sites_off
         self.pairing = Pairing()
 
     def load(self, loader: Loader) -> None:
@@ -77,6 +79,9 @@ class ControlHost:
             self.pairing.check,
             self._pair,
             ctx.options.wink_extension_id,
+            lambda: self.pairing.firefox_origin,
+            lambda: self.sites_off.list.sites(),
+            self.switch_site,
         )
         reply = control.handle(request.method, request.path, request.headers, request.raw_content or b"", api)
         flow.response = http.Response.make(reply.status, b"" if request.method == "HEAD" else reply.body, reply.headers)
@@ -103,9 +108,9 @@ class ControlHost:
             },
         }
 
-    def _pair(self) -> str:
+    def _pair(self, firefox_origin: str | None) -> str:
         try:
-            return self.pairing.pair()
+            return self.pairing.pair(firefox_origin)
         except AlreadyPaired as error:
             raise LookupError("already paired") from error
 
@@ -127,6 +132,13 @@ class ControlHost:
             ctx.options.update(wink_preset=name)
         except exceptions.OptionsError as error:
             raise ValueError(str(error)) from error
+
+    def switch_site(self, host: str, off: bool | None) -> dict[str, Any]:
+        """Switch the site of `host` off or on (None: leave it); ValueError for a host that is none."""
+        site = site_of_host(host)
+        if off is not None:
+            self.sites_off.list.switch(site, off)
+        return {"site": site, "off": site in self.sites_off.list}
 
     def set_enabled(self, enabled: bool) -> None:
         ctx.options.update(wink_enabled=enabled)  # the Workers add-on starts the pool when switched on

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from mitmproxy import ctx, http
 
 from proxy_addon import control
+from proxy_addon.sites import SitesOff
 
 #: flow.metadata keys: the response may be animated; the client asked HEAD (we asked GET).
 CANDIDATE = "wink_candidate"
@@ -70,11 +71,17 @@ def drop_body(_: bytes) -> bytes:
 
 
 class Gate:
-    """Marks the responses the Animate add-on may look at; streams every other one through unread."""
+    """Marks the responses the Animate add-on may look at; streams every other one through unread,
+    also every response to a page of a site switched off (proxy_addon.sites), as if the proxy were off."""
+
+    def __init__(self, sites_off: SitesOff) -> None:
+        self.sites_off = sites_off
 
     def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request
         if flow.response is not None or not ctx.options.wink_enabled or control.is_control_host(request.host):
+            return
+        if self.sites_off.covers(request.headers):
             return
         if request.method.upper() == "HEAD" and wants_image("HEAD", request.headers):
             flow.metadata[ASKED_HEAD] = True
@@ -90,6 +97,7 @@ class Gate:
             and request.method.upper() == "GET"
             and wants_image("GET", request.headers)
             and refusal(response.status_code, response.headers, ctx.options.wink_max_body * 1024 * 1024) is None
+            and not self.sites_off.covers(request.headers)
         )
         if touchable:
             flow.metadata[CANDIDATE] = True

@@ -4,6 +4,10 @@ The secret lives in the confdir (`wink-control.json`, 0600, in a 0700 folder), n
 a process that can read it could read the CA key as well. State changes need it in `X-Wink-Secret`.
 The pinned extension may fetch it once (`POST /api/pair`); after that nobody can, until the file is
 deleted (a new secret is made at the next start). A local script reads the file itself.
+
+Firefox gives each installed extension a random origin (`moz-extension://<UUID>`, made at install,
+different in every profile), so the proxy cannot know it beforehand: the Firefox origin that pairs
+is remembered here with the secret, and from then on it is the only Firefox origin the API answers.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ class Pairing:
         self.path = path
         self.secret = secrets.token_urlsafe(32)
         self.paired = False
+        #: The moz-extension:// origin that paired, if a Firefox extension did.
+        self.firefox_origin: str | None = None
         if path is not None:
             self._load_or_create(path)
 
@@ -40,6 +46,8 @@ class Pairing:
             data = json.loads(path.read_text())
             if isinstance(data["secret"], str) and len(data["secret"]) >= 32:
                 self.secret, self.paired = data["secret"], bool(data["paired"])
+                origin = data.get("firefox_origin")
+                self.firefox_origin = origin if isinstance(origin, str) else None
                 return
         self._save()
 
@@ -50,7 +58,7 @@ class Pairing:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as file:
-                json.dump({"secret": self.secret, "paired": self.paired}, file)
+                json.dump({"secret": self.secret, "paired": self.paired, "firefox_origin": self.firefox_origin}, file)
             self.path.chmod(0o600)
         except OSError as error:
             logger.warning("wink: cannot keep the control API's secret in the confdir (%s).", error.strerror)
@@ -58,10 +66,10 @@ class Pairing:
     def check(self, offered: str | None) -> bool:
         return offered is not None and hmac.compare_digest(offered.encode(), self.secret.encode())
 
-    def pair(self) -> str:
-        """The secret, the first time only."""
+    def pair(self, firefox_origin: str | None = None) -> str:
+        """The secret, the first time only; a Firefox extension's origin is remembered."""
         if self.paired:
             raise AlreadyPaired
-        self.paired = True
+        self.paired, self.firefox_origin = True, firefox_origin
         self._save()
         return self.secret

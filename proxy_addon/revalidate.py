@@ -12,14 +12,15 @@ from mitmproxy import ctx, http
 from proxy_addon.etags import ETAG_MARK, our_tags, tagged_etag, untag_if_none_match
 from proxy_addon.options import WinkOptions
 from proxy_addon.rewrite import FRESHNESS
+from proxy_addon.sites import SitesOff
 
 #: flow.metadata key: the settings tag of the animation a revalidation kept (its 304 is re-tagged).
 KEPT_TAG = "wink_kept_tag"
 
 
 class Revalidation:
-    def __init__(self, options: WinkOptions) -> None:
-        self.options = options
+    def __init__(self, options: WinkOptions, sites_off: SitesOff) -> None:
+        self.options, self.sites_off = options, sites_off
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:  # answered in the proxy (the control host): nothing goes upstream
@@ -29,7 +30,8 @@ class Revalidation:
         if ETAG_MARK not in inm and ETAG_MARK not in if_range:
             return
         tag = None
-        if ctx.options.wink_enabled:  # the tag these settings give this client: the one it holds, if either
+        if ctx.options.wink_enabled and not self.sites_off.covers(headers):
+            # The tag these settings give this client: the one it holds, if either.
             tags = [choice.tag for choice in self.options.choices(headers.get("accept", ""))]
             held = [ours for ours in our_tags(f"{inm}, {if_range}") if ours in tags]
             tag = held[0] if held else tags[0]

@@ -15,6 +15,7 @@ goes wrong sends the original bytes. `http://wink.proxy/` (through the proxy) sh
     Animate       sniff -> schedule -> apply (animate.py, bodies.py, scheduler.py, rewrite.py)
     Gate          only GETs for images, answered 200 with an image type; the rest streams (gate.py)
     Privacy       no URLs on the console, private files, the cache partitioned by site (privacy.py)
+    SitesOff      "not on this site": the sites whose pages pass untouched (sites.py)
     Multiplex     HTTP/2 to the browser also for HTTP/1.1 sites, when asked (multiplex.py)
 
 Importing this module loads no model and no OpenCV: mitmproxy runs it with a sys.path that the
@@ -31,6 +32,7 @@ from proxy_addon.multiplex import Multiplex
 from proxy_addon.options import WinkOptions
 from proxy_addon.privacy import Privacy
 from proxy_addon.revalidate import Revalidation
+from proxy_addon.sites import SitesOff
 from proxy_addon.stats import OnceLog, Stats
 from proxy_addon.workers import Workers
 
@@ -39,17 +41,18 @@ def make_addons() -> list[object]:
     """A fresh set of the add-ons, in the order mitmproxy calls their hooks (options first; the Gate
     last, so its response hook sees the final answer)."""
     options, cache, stats, log = WinkOptions(), Cache(), Stats(), OnceLog()
-    workers = Workers(log, options)
+    workers, sites_off = Workers(log, options), SitesOff()
     return [
         options,
         Privacy(),
+        sites_off,
         Multiplex(),
         cache,
         workers,
-        ControlHost(stats, cache, workers.lanes),
-        Revalidation(options),
+        ControlHost(stats, cache, workers.lanes, sites_off),
+        Revalidation(options, sites_off),
         Animate(options, cache, workers.lanes, stats, log),
-        Gate(),
+        Gate(sites_off),
     ]
 
 

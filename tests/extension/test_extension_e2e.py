@@ -13,6 +13,7 @@ fixture image ever lands in the repository).
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import ipaddress
 import json
@@ -151,13 +152,23 @@ def make_home_trusting(home: Path, cas: dict[str, Path]) -> None:
         )
 
 
-def launch_chromium(playwright, profile: Path, home: Path):
-    """Chromium with the unpacked extension, its own profile and HOME; returns (context, extension id)."""
+def launch_chromium(playwright, profile: Path, home: Path, other_extension: Path | None = None):
+    """Chromium with the unpacked extension (and another one, if given), its own profile and HOME;
+    returns (context, our extension's id)."""
+    args = CHROMIUM_ARGS
+    if other_extension is not None:
+        both = f"{EXTENSION_DIR},{other_extension}"
+        args = [
+            "--headless=new",
+            f"--load-extension={both}",
+            f"--disable-extensions-except={both}",
+            *paint.CHROMIUM_ARGS,
+        ]
     context = playwright.chromium.launch_persistent_context(
         str(profile),
         executable_path=str(CHROMIUM),
         headless=False,  # --headless=new below: the old headless mode cannot run extensions
-        args=CHROMIUM_ARGS,
+        args=args,
         env={**os.environ, "HOME": str(home)},
         viewport={"width": 1000, "height": 1200},  # room for the target photo at its natural size
     )
@@ -168,6 +179,68 @@ def launch_chromium(playwright, profile: Path, home: Path):
     )
     extension_id = worker.url.split("/")[2]
     return context, extension_id
+
+
+# --- another extension -----------------------------------------------------------------------------
+
+PROBE_ID = "probe@wink-tests.invalid"
+
+# Every probe a stranger tries on the control API: read the list, read the status page, change the
+# list (a CORS JSON request, then a no-cors one that reaches the proxy without its answer being
+# readable), pair. `reached` proves the requests went through the proxy (no other host of that name).
+PROBE = """
+const out = {};
+const base = BASE;
+const change = JSON.stringify({ host: "127.0.0.1", off: false });
+const tries = {
+  read: [base + "/api/sites", {}],
+  page: [base + "/", {}],
+  change: [base + "/api/sites", { method: "POST", headers: { "Content-Type": "application/json" }, body: change }],
+  blind: [base + "/api/sites", { method: "POST", mode: "no-cors", body: change }],
+  pair: [base + "/api/pair", { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" }],
+  reached: [base + "/", { mode: "no-cors" }],
+};
+for (const [name, [url, init]] of Object.entries(tries)) {
+  try {
+    const response = await fetch(url, { cache: "no-store", ...init });
+    out[name] = response.type === "opaque" ? "opaque" : { status: response.status, body: await response.text() };
+  } catch (error) {
+    out[name] = "refused";
+  }
+}
+return out;
+"""
+
+
+def probe_extension(folder: Path) -> Path:
+    """Another installed extension, with no permissions: one page the test runs its probes in."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "manifest_version": 3,
+        "name": "another extension",
+        "version": "1.0",
+        "browser_specific_settings": {"gecko": {"id": PROBE_ID}},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "probe.html").write_text("<!doctype html><title>probe</title><p>probe</p>")
+    return folder
+
+
+def unpacked_extension_id(folder: Path) -> str:
+    """The ID Chromium gives an extension loaded unpacked from `folder` without a key: the first
+    128 bits of the SHA-256 of its absolute path, written with the letters a-p."""
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:32]
+    return digest.translate(str.maketrans("0123456789abcdef", "abcdefghijklmnop"))
+
+
+def run_probes(page, label: str, results: dict) -> None:
+    """Run PROBE in `page` against both schemes of the control host; nothing may be read."""
+    for base in ("http://wink.proxy", "https://wink.proxy"):
+        found = results[f"{label} {base}"] = page.evaluate(
+            f"async () => {{ {PROBE.replace('BASE', json.dumps(base))} }}"
+        )
+        unread = {key: value for key, value in found.items() if value not in ("refused", "opaque")}
+        assert not unread, f"{label} read the control API at {base}: {unread}"
 
 
 # --- fixtures -------------------------------------------------------------------------------------
@@ -349,6 +422,47 @@ def proxy_level_of_control(context) -> str:
     return worker.evaluate("chrome.proxy.settings.get({}).then((details) => details.levelOfControl)")
 
 
+def not_on_this_site(context, popup, wink_proxy, page_url, image_paths, originals, probe_dir) -> None:
+    """The popup over the page switches its site off: the next load is the original, byte for byte,
+    and the workers see none of it; neither another extension nor the page can read or change the
+    list; switched on again, the page winks."""
+    page = context.new_page()
+    load_page(page, page_url, image_paths)
+    page.bring_to_front()
+    popup.reload()
+    popup.wait_for_selector("#site:not([hidden])", timeout=30_000)
+    assert popup.inner_text("#site-name") == "127.0.0.1"
+    popup.click("#site-off")
+    popup.wait_for_selector("#site-off:checked:not(:disabled)")
+    listed = wink_proxy.confdir / "wink-sites-off.json"
+    wait_until(lambda: listed.is_file(), 10, "the list in the confdir")
+    assert json.loads(listed.read_text()) == {"sites": ["127.0.0.1"]}
+    popup.locator("main").screenshot(path=ARTIFACTS / "popup_site_off.png")
+
+    seen = wink_proxy.status()["counts"]["seen"]
+    off = load_page(page, page_url, image_paths)
+    for way in WAYS:
+        for picture in PICTURES:
+            assert off[image_path(way, picture)] == originals[picture], f"{picture} via {way} on a site switched off"
+    assert wink_proxy.status()["counts"]["seen"] == seen, "the workers looked at an image of a site switched off"
+
+    results: dict = {}
+    probe = context.new_page()
+    probe.goto(f"chrome-extension://{unpacked_extension_id(probe_dir)}/probe.html")
+    run_probes(probe, "another extension", results)
+    assert results["another extension http://wink.proxy"]["reached"] == "opaque", "the probe missed the proxy"
+    run_probes(page, "the page", results)
+    (ARTIFACTS / "probes_chromium.json").write_text(json.dumps(results, indent=1))
+    assert json.loads(listed.read_text()) == {"sites": ["127.0.0.1"]}
+    probe.close()
+
+    popup.click("#site-off")
+    popup.wait_for_selector("#site-off:not(:checked):not(:disabled)")
+    again = load_page(page, page_url, image_paths)
+    assert frames(again[image_path("img", "target")]) > 2, "the site switched on again does not wink"
+    page.close()
+
+
 def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -449,8 +563,9 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
             finally:
                 context.close()
 
-            # Restart the browser: it was on, so it is on again.
-            context, extension_id = launch_chromium(playwright, profile, home)
+            # Restart the browser: it was on, so it is on again. (Another extension is installed now.)
+            probe_dir = probe_extension(tmp_path / "probe-extension")
+            context, extension_id = launch_chromium(playwright, profile, home, probe_dir)
             try:
                 wait_until(
                     lambda: proxy_level_of_control(context) == "controlled_by_this_extension",
@@ -461,6 +576,7 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
                 state, text = popup_status(popup)
                 assert state == "ok", f"popup after a restart says: {text}"
                 assert popup.is_checked("#power")
+                not_on_this_site(context, popup, wink_proxy, page_url, image_paths, originals, probe_dir)
 
                 # Switch off: the page loads directly; the proxy sees none of it.
                 popup.click("#power")
