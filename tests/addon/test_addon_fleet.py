@@ -3,7 +3,10 @@ and a Redis killed under load costs no page and no image. Also mitmproxy's proxy
 
 from __future__ import annotations
 
+import base64
 import io
+import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -183,3 +186,37 @@ def served_again(fleet: list[Mitmdump], origin: Origin) -> float:
             return time.monotonic()
         time.sleep(0.1)
     raise AssertionError("the restarted Redis was not used again")
+
+
+def test_fleet_proxyauth_keeps_the_control_api_paired(tmp_path):
+    """With proxyauth (one login per person), every request needs a login, and a login alone does not
+    open the control API: it still answers changes only to the paired extension's secret."""
+    proxy = Mitmdump(temp_workdir(), wink_enabled="false", proxyauth="alice:wonderland")
+    login = {"proxy-authorization": "Basic " + base64.b64encode(b"alice:wonderland").decode()}
+    try:
+        deadline = time.monotonic() + 60
+        while not proxy.ca.is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status = None
+        while time.monotonic() < deadline:
+            try:
+                status = proxy.client.request("GET", "http://wink.proxy/api/status")
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert status is not None and status.status == 407  # no login: mitmproxy asks for one
+        read = proxy.client.request("GET", "http://wink.proxy/api/status", headers=login)
+        assert read.status == 200 and json.loads(read.body)["enabled"] is False
+        change = json.dumps({"enabled": True}).encode()
+        json_type = {"content-type": "application/json"}
+        stranger = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+        for headers in ({**login, **json_type}, {**login, **json_type, "origin": stranger}):
+            assert proxy.client.request("POST", "http://wink.proxy/api/enabled", change, headers).status in (401, 403)
+        secret = {**login, **json_type, "x-wink-secret": proxy.secret()}
+        assert proxy.client.request("POST", "http://wink.proxy/api/enabled", change, {**secret}).status == 200
+        assert proxy.client.request("POST", "http://wink.proxy/api/enabled", change, {**json_type}).status == 407
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as tunnel:  # nor a tunnel to it
+            tunnel.sendall(b"CONNECT wink.proxy:443 HTTP/1.1\r\nHost: wink.proxy:443\r\n\r\n")
+            assert tunnel.recv(64).split(b" ")[1] == b"407"
+    finally:
+        proxy.stop()
