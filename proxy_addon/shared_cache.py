@@ -97,6 +97,7 @@ class SharedResultCache:
         self._down_until = 0.0  # while in an outage: when to ask Redis again
         self._down = False
         self._warned: set[str] = set()
+        self._stats, self._reading = (0, 0), False
 
     @property
     def enabled(self) -> bool:
@@ -112,8 +113,8 @@ class SharedResultCache:
         except (redis.ConnectionError, redis.TimeoutError, OSError) as error:
             self._outage(error)
             return None
-        except redis.RedisError as error:  # Redis answered no (out of memory, a read-only replica): this call only
-            self._once(type(error).__name__, f"wink: the shared cache refused a command ({type(error).__name__}).")
+        except Exception as error:  # Redis said no (out of memory, a read-only replica), or the client failed
+            self._once(type(error).__name__, f"wink: the shared cache failed a command ({type(error).__name__}).")
             return None
         with self._lock:
             back, self._down = self._down, False
@@ -164,13 +165,25 @@ class SharedResultCache:
             self._call(lambda: self._release(keys=[f"{PREFIX}claim:{key}"], args=[token]))
 
     def stats(self) -> tuple[int, int]:
-        """(bytes Redis uses, keys in its database); (0, 0) in an outage. Asked on the event loop: while
-        Redis is down it is not asked at all, and otherwise answers within SOCKET_TIMEOUT."""
-        memory = self._call(lambda: self._client.info("memory"))
-        size = self._call(self._client.dbsize)
-        if not isinstance(memory, dict) or not isinstance(size, int):
-            return 0, 0
-        return int(memory.get("used_memory", 0)), size
+        """(bytes Redis uses, keys in its database) as last read, (0, 0) before; asked on the event loop,
+        so it never waits for Redis: each call starts a fresh reading in a thread, unless one is running."""
+        with self._lock:
+            start, self._reading = not self._reading, True
+        if start:
+            threading.Thread(target=self._read_stats, name="wink-redis-stats", daemon=True).start()
+        return self._stats
+
+    def _read_stats(self) -> None:
+        try:
+            memory = self._call(lambda: self._client.info("memory"))
+            size = self._call(self._client.dbsize)
+            if isinstance(memory, dict) and isinstance(size, int):
+                self._stats = (int(memory.get("used_memory", 0)), size)
+            else:
+                self._stats = (0, 0)
+        finally:
+            with self._lock:
+                self._reading = False
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -56,6 +56,9 @@ def test_shared_cache_entries_are_sealed_and_expire(store, redis_server):
     client.setrange(PREFIX + "k:tag:site", 20, b"\0\0\0")  # damaged in the store
     assert store.get("k:tag:site") is None and store.damaged == 1
     assert not client.exists(PREFIX + "k:tag:site")  # deleted: worked out again, never served
+    deadline = time.monotonic() + 5  # read in a thread: the status page never waits for Redis
+    while store.stats()[1] != 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
     size, entries = store.stats()
     assert size > 0 and entries == 1
 
