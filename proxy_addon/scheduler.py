@@ -8,6 +8,7 @@ written, the finished job answers for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -204,4 +205,5 @@ class Scheduler:
         """Free a claim whose job stores nothing (it failed), so another proxy may take the work."""
         cache = self.cache.store
         if token and isinstance(cache, SharedResultCache):
-            self.threads.submit(cache.release, key, token)
+            with contextlib.suppress(RuntimeError):  # the threads are shut down: the claim expires
+                self.threads.submit(cache.release, key, token)
