@@ -104,7 +104,7 @@ def test_shared_cache_outage_is_no_cache_logged_once(redis_server, caplog, monke
         server.stop()
 
 
-def test_shared_cache_over_tls(tmp_path):
+def test_shared_cache_over_tls(tmp_path, redis_server):  # redis_server: skipped or failed without one
     server = RedisServer(temp_workdir("wink-redis-tls-"), tls_dir=tmp_path)
     store = SharedResultCache(server.url, ttl_hours=1)
     try:
