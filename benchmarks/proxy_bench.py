@@ -347,6 +347,8 @@ def main() -> int:
         if args.bars_only:
             print_bars(results)
             print(json.dumps(results, indent=1))
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1) + "\n")
             return 0
         results["load"] = load_test(wink, origin)
         results["status"] = wink.status()
