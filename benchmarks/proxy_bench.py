@@ -1,6 +1,6 @@
 """Added latency of the wink add-on over the same mitmdump without it, plus a load test.
 
-    uv run python benchmarks/proxy_bench.py [--rounds 30] [--json out.json]
+    uv run python benchmarks/proxy_bench.py [--rounds 30] [--redis] [--bars-only] [--json out.json]
 
 Starts, on 127.0.0.1 only: a local origin server, `mitmdump` (baseline) and `mitmdump -s proxy_addon/wink.py`
 (default options, fresh temporary cache and confdir), then measures each case as the median over rounds of
@@ -23,6 +23,9 @@ with SIGSTOP, against a fresh proxy):
   frozen worker replaced, a target photo animating      <= 3 x the deadline (replacement)
   the load test during the attack                       0 failures
 
+--redis puts the add-on's cache on a fresh local redis-server (wink_cache_url), so the cached bar is a
+hit through Redis; --bars-only measures the five bars and skips the load test and the attack.
+
 Machine noise (other processes on a 2-core box) shows up directly in these numbers: rerun when idle.
 """
 
@@ -40,12 +43,13 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import brotli
 import numpy as np
 from PIL import Image
 
-from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir
+from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, RedisServer, Route, fetch_all, temp_workdir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -275,10 +279,20 @@ def pipeline_alone(origin: Origin, count: int = 5) -> float:
     return round(statistics.median(times), 1)
 
 
+def print_bars(results: dict[str, Any]) -> None:
+    print(f"\n{'case':<34}{'baseline':>10}{'wink':>10}{'added':>10}{'bar':>8}  ok")
+    for key, bar in BARS.items():
+        row = results[key]
+        ok = "yes" if row["added_ms"] <= bar else "NO"
+        print(f"{key:<34}{row['baseline_ms']:>10.1f}{row['wink_ms']:>10.1f}{row['added_ms']:>10.1f}{bar:>8.0f}  {ok}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="requests per measured case")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--redis", action="store_true", help="the add-on's cache on a local redis-server")
+    parser.add_argument("--bars-only", action="store_true", help="no load test, no attack")
     args = parser.parse_args()
     rounds = args.rounds
 
@@ -286,7 +300,9 @@ def main() -> int:
     origin = Origin(build_routes(rounds))
     workdir = temp_workdir("wink-bench-")
     base = Mitmdump(workdir / "base", addon=False)
-    wink = Mitmdump(workdir / "wink")  # the add-on with its defaults (timeout 3 s, workers = cores)
+    redis = RedisServer(workdir / "redis") if args.redis else None
+    shared = {"wink_cache_url": redis.url} if redis else {}
+    wink = Mitmdump(workdir / "wink", **shared)  # the add-on with its defaults (timeout 3 s, workers = cores)
     results: dict[str, object] = {}
     try:
         base.wait_ready()
@@ -328,6 +344,12 @@ def main() -> int:
         stop.set()
         for thread in workers:
             thread.join()
+        if args.bars_only:
+            print_bars(results)
+            print(json.dumps(results, indent=1))
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1) + "\n")
+            return 0
         results["load"] = load_test(wink, origin)
         results["status"] = wink.status()
         wink.stop()
@@ -337,13 +359,11 @@ def main() -> int:
         base.stop()
         wink.stop()
         origin.close()
+        if redis:
+            redis.stop()
 
     results["pipeline_alone_ms"] = pipeline_alone(origin)
-    print(f"\n{'case':<34}{'baseline':>10}{'wink':>10}{'added':>10}{'bar':>8}  ok")
-    for key, bar in BARS.items():
-        row = results[key]
-        ok = "yes" if row["added_ms"] <= bar else "NO"
-        print(f"{key:<34}{row['baseline_ms']:>10.1f}{row['wink_ms']:>10.1f}{row['added_ms']:>10.1f}{bar:>8.0f}  {ok}")
+    print_bars(results)
     print(f"(the pipeline alone, in this process, warm: {results['pipeline_alone_ms']} ms median per target)")
     load = results["load"]
     print(

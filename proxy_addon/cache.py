@@ -1,4 +1,4 @@
-"""The add-on's result cache: diskcache on disk, degrading to "no cache" instead of failing the proxy.
+"""The add-on's result cache: diskcache on disk (or a shared Redis), degrading to "no cache", never failing.
 
 Values are the animation bytes, or b"" for "nothing to do here" (no target face, or an image the
 pipeline cannot read), so a page's ordinary images cost one lookup the second time they are seen.
@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import logging
 import os
 from pathlib import Path
 
 from mitmproxy import ctx
+
+from proxy_addon.sealed import seal, unseal
+from proxy_addon.shared_cache import SharedResultCache
 
 logger = logging.getLogger(__name__)
 
@@ -25,22 +27,6 @@ def default_cache_dir() -> str:
     """~/.cache/wink/proxy, or under $XDG_CACHE_HOME when that is set."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return str(Path(base) / "wink" / "proxy")
-
-
-DIGEST_SIZE = 16
-
-
-def seal(value: bytes) -> bytes:
-    """A value as stored: its digest first."""
-    return hashlib.blake2b(value, digest_size=DIGEST_SIZE).digest() + value
-
-
-def unseal(stored: bytes) -> bytes | None:
-    """The value, or None when the stored bytes do not match their digest."""
-    digest, value = stored[:DIGEST_SIZE], stored[DIGEST_SIZE:]
-    if len(digest) != DIGEST_SIZE or hashlib.blake2b(value, digest_size=DIGEST_SIZE).digest() != digest:
-        return None
-    return value
 
 
 def make_private(directory: Path) -> None:
@@ -160,15 +146,20 @@ class ResultCache:
 
 
 class Cache:
-    """The add-on that keeps a ResultCache matching wink_cache_dir and wink_cache_size."""
+    """The add-on that keeps the result cache matching the options: on Redis when wink_cache_url is
+    set (proxy_addon.shared_cache), else on disk in wink_cache_dir; wink_cache_size 0 turns it off."""
 
     def __init__(self) -> None:
-        self.store = ResultCache("", 0)
+        self.store: ResultCache | SharedResultCache = ResultCache("", 0)
 
     def configure(self, updated: set[str]) -> None:
-        if updated & {"wink_cache_dir", "wink_cache_size"}:
+        if updated & {"wink_cache_dir", "wink_cache_size", "wink_cache_url", "wink_cache_ttl"}:
             opts = ctx.options
-            old, self.store = self.store, ResultCache(opts.wink_cache_dir, opts.wink_cache_size)
+            old = self.store
+            if opts.wink_cache_url and opts.wink_cache_size > 0:
+                self.store = SharedResultCache(opts.wink_cache_url, opts.wink_cache_ttl)
+            else:
+                self.store = ResultCache(opts.wink_cache_dir, opts.wink_cache_size)
             old.close()
 
     def done(self) -> None:

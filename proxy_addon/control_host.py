@@ -46,7 +46,7 @@ class ControlHost:
         """https://wink.proxy/: accept the tunnel ourselves, so no upstream connection (or DNS lookup) is
         tried; TLS is then made with the proxy's CA like for any site, and request() answers inside it.
         (The extension checks this way that the browser trusts the CA.)"""
-        if control.is_control_host(flow.request.host):
+        if control.is_control_host(flow.request.host) and flow.response is None:  # None: no 407 (proxyauth)
             now = time.time()
             flow.response = http.Response(
                 flow.request.data.http_version, 200, b"Connection established", http.Headers(), b"", None, now, now
@@ -64,7 +64,7 @@ class ControlHost:
 
     def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request
-        if not control.is_control_host(request.host):
+        if not control.is_control_host(request.host) or flow.response is not None:  # answered: proxyauth's 407
             return
         if not control.host_agrees(request.host_header):
             flow.response = http.Response.make(

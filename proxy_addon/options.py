@@ -19,6 +19,7 @@ from pipeline.formats import NAMES
 from proxy_addon.cache import default_cache_dir
 from proxy_addon.etags import settings_tag
 from proxy_addon.rewrite import choose_format
+from proxy_addon.shared_cache import parse_cache_url
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,11 @@ def check_min_size(pixels: int) -> None:
 def check_cache_size(megabytes: int) -> None:
     if megabytes < 0:
         raise ValueError("wink_cache_size must not be negative (0 turns the cache off).")
+
+
+def check_cache_ttl(hours: int) -> None:
+    if hours < 1:
+        raise ValueError("wink_cache_ttl must be at least 1 hour.")
 
 
 def check_max_body(megabytes: int) -> None:
@@ -132,6 +138,14 @@ class WinkOptions:
         )
         loader.add_option("wink_cache_size", int, 512, "Cache size limit in MB (0 turns the cache off).")
         loader.add_option(
+            "wink_cache_url",
+            str,
+            "",
+            "A Redis (or Valkey) the proxies share as their cache instead of wink_cache_dir: "
+            "redis://[:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS. Its size is Redis's maxmemory.",
+        )
+        loader.add_option("wink_cache_ttl", int, 168, "Hours an entry of the shared cache (wink_cache_url) is kept.")
+        loader.add_option(
             "wink_timeout",
             str,
             "3",  # str: mitmproxy's --set parses no floats
@@ -180,6 +194,10 @@ class WinkOptions:
                 check_worker_memory(opts.wink_worker_memory)
             if "wink_cache_size" in updated:
                 check_cache_size(opts.wink_cache_size)
+            if "wink_cache_url" in updated:
+                parse_cache_url(opts.wink_cache_url)
+            if "wink_cache_ttl" in updated:
+                check_cache_ttl(opts.wink_cache_ttl)
             if "wink_preset" in updated:
                 check_preset(opts.wink_preset)
                 self.preset_key = spec_key(opts.wink_preset)

@@ -8,6 +8,7 @@ written, the finished job answers for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -21,6 +22,7 @@ from proxy_addon.lanes import Lanes
 from proxy_addon.pool import JobKilledWorker
 from proxy_addon.protocol import FAIL, PASS, Decision, ImageKind, Kind, Lane, Outcome, Step, WorkResult
 from proxy_addon.rewrite import valid_animation
+from proxy_addon.shared_cache import CLAIM_MS, SharedResultCache
 from proxy_addon.stats import OnceLog, Stats
 from proxy_addon.workers import report
 
@@ -31,8 +33,21 @@ from proxy_addon.workers import report
 QUEUE_PER_WORKER = 32
 #: Seconds a finished job still answers for its image once its cache entry is written.
 ANSWERS_AFTER_WRITE = 2.0
+#: Seconds between looks into the shared cache for the animation another proxy claimed.
+FLEET_POLL = 0.05
+#: Seconds a job waits for another proxy's animation at most, then makes its own (past the claim's expiry).
+FLEET_WAIT = CLAIM_MS / 1000 + 5
 #: Results remembered as "nothing to do" (b"" in the cache), so the image costs one lookup next time.
 NOTHING_TO_DO = (Kind.NOTHING, Kind.BAD_IMAGE)
+
+
+@dataclasses.dataclass
+class _Fleet:
+    """What one job owes the other proxies: the claim it holds (released once its result is stored)
+    and whether its result came from another proxy (then it is in the cache already)."""
+
+    token: str = ""
+    shared: bool = False
 
 
 class Scheduler:
@@ -79,11 +94,12 @@ class Scheduler:
     async def _job(self, found: Candidate, fmt: str, target: str, preset: str) -> Decision:
         """One image through the workers, step by step (proxy_addon.lanes), its result into the cache;
         runs on even after the response left."""
-        storing = False
+        storing, fleet = False, _Fleet()
         try:
-            decision, result = await self._steps(Step(Lane.LOOK, found.body, target, preset, fmt))
-            if decision.outcome is Outcome.ANIMATED or result.kind in NOTHING_TO_DO:
-                storing = self._store(found.key, decision.data or b"")
+            step = Step(Lane.LOOK, found.body, target, preset, fmt)
+            decision, result = await self._steps(step, found.key, fleet)
+            if not fleet.shared and (decision.outcome is Outcome.ANIMATED or result.kind in NOTHING_TO_DO):
+                storing = self._store(found.key, decision.data or b"", fleet.token)
             return decision
         except JobKilledWorker:
             self.log(
@@ -92,7 +108,7 @@ class Scheduler:
                 "wink: an image made its worker die; it is remembered and sent as is from now on.",
             )
             self.fatal.add(found.key)
-            storing = self._store(found.key, b"")
+            storing = self._store(found.key, b"", fleet.token)
             return FAIL
         except BrokenProcessPool:
             self.log(
@@ -111,8 +127,9 @@ class Scheduler:
         finally:
             if not storing:
                 self._jobs.pop(found.key, None)
+                self._release(found.key, fleet.token)
 
-    async def _steps(self, step: Step) -> tuple[Decision, WorkResult]:
+    async def _steps(self, step: Step, key: str, fleet: _Fleet) -> tuple[Decision, WorkResult]:
         """Look, identify, animate: each step only when the one before found something to do."""
         cpu_ms, kind = 0.0, ImageKind.NO_FACE
         result = await self.lanes.run(step)
@@ -123,11 +140,31 @@ class Scheduler:
             cpu_ms += result.cpu_ms
         if result.kind is Kind.TARGETS:
             kind = ImageKind.TARGET
-            result = await self.lanes.run(dataclasses.replace(step, lane=Lane.ANIMATE, faces=result.faces))
+            result = await self._animate(dataclasses.replace(step, lane=Lane.ANIMATE, faces=result.faces), key, fleet)
             cpu_ms += result.cpu_ms
-        if result.kind in (Kind.ANIMATED, Kind.NOTHING):
+        if result.kind in (Kind.ANIMATED, Kind.NOTHING) and not fleet.shared:
             self.stats.cpu(kind, cpu_ms)
         return dataclasses.replace(self._interpret(result, step.fmt), kind=kind), result
+
+    async def _animate(self, step: Step, key: str, fleet: _Fleet) -> WorkResult:
+        """The animation, made once for the fleet: with a shared cache, the proxy that claims the photo
+        animates it and the others wait for its result there (looks and identifications may repeat,
+        they are cheap; an animation is not). A claim that is never released expires (CLAIM_MS)."""
+        store = self.cache.store
+        if isinstance(store, SharedResultCache):
+            loop = asyncio.get_running_loop()
+            give_up = time.monotonic() + FLEET_WAIT
+            while not (claim := await loop.run_in_executor(self.threads, store.claim, key)).mine:
+                if time.monotonic() > give_up:
+                    break
+                await asyncio.sleep(FLEET_POLL)
+                made = await loop.run_in_executor(self.threads, store.get, key)
+                if made is not None:
+                    fleet.shared = True
+                    return WorkResult(Kind.ANIMATED if made else Kind.NOTHING, made)
+            fleet.token = claim.token
+        self.stats.counts["animations_made"] += 1
+        return await self.lanes.run(step)
 
     def _interpret(self, result: WorkResult, fmt: str) -> Decision:
         if result.kind is Kind.ANIMATED:
@@ -140,12 +177,19 @@ class Scheduler:
         report(self.log, result)
         return FAIL
 
-    def _store(self, key: str, value: bytes) -> bool:
-        """Write to the cache without holding the response; until written, the finished job answers."""
+    def _store(self, key: str, value: bytes, token: str = "") -> bool:
+        """Write to the cache without holding the response, then release the job's claim; until
+        written, the finished job answers."""
         cache = self.cache.store
         if not cache.enabled:
             return False
-        stored = asyncio.get_running_loop().run_in_executor(self.threads, cache.put, key, value)
+
+        def put() -> None:
+            cache.put(key, value)
+            if isinstance(cache, SharedResultCache):
+                cache.release(key, token)
+
+        stored = asyncio.get_running_loop().run_in_executor(self.threads, put)
         self._writing.add(stored)
 
         def written(future: asyncio.Future[Any]) -> None:
@@ -156,3 +200,10 @@ class Scheduler:
 
         stored.add_done_callback(written)
         return True
+
+    def _release(self, key: str, token: str) -> None:
+        """Free a claim whose job stores nothing (it failed), so another proxy may take the work."""
+        cache = self.cache.store
+        if token and isinstance(cache, SharedResultCache):
+            with contextlib.suppress(RuntimeError):  # the threads are shut down: the claim expires
+                self.threads.submit(cache.release, key, token)

@@ -29,7 +29,8 @@ class Stats:
 
     def __init__(self) -> None:
         self.counts = dict.fromkeys(
-            ("seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts", "warming"), 0
+            ("seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts", "warming", "animations_made"),
+            0,
         )
         self.latencies: deque[float] = deque(maxlen=SAMPLES)
         self.by_kind: dict[ImageKind, deque[float]] = {kind: deque(maxlen=SAMPLES) for kind in ImageKind}

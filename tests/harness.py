@@ -488,3 +488,72 @@ def fetch_all(
 
 def temp_workdir(prefix: str = "wink-proxy-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+class RedisServer:
+    """Debian's `redis-server` on a free loopback port, in a temporary folder, with a password and no
+    persistence; `kill` and `start` again on the same port, as an outage. `tls_dir`: TLS only."""
+
+    #: The memory budget and eviction policy docs/deploy.md recommends (docs/decisions.md).
+    MAXMEMORY = "64mb"
+    POLICY = "volatile-lru"
+
+    def __init__(self, workdir: Path, tls_dir: Path | None = None) -> None:
+        self.workdir, self.tls_dir = workdir, tls_dir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.password = "pw-" + os.urandom(8).hex()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        scheme = "rediss" if self.tls_dir else "redis"
+        url = f"{scheme}://:{self.password}@127.0.0.1:{self.port}/0"
+        if self.tls_dir:
+            url += f"?ssl_ca_certs={self.tls_dir / 'origin-cert.pem'}"
+        return url
+
+    def start(self) -> None:
+        command = ["redis-server", "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", ""]
+        command += ["--appendonly", "no", "--requirepass", self.password, "--maxmemory", self.MAXMEMORY]
+        command += ["--maxmemory-policy", self.POLICY]
+        if self.tls_dir:
+            cert, key = self.tls_dir / "origin-cert.pem", self.tls_dir / "origin-key.pem"
+            if not cert.is_file():
+                self_signed(self.tls_dir)
+            command += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert)]
+            command += ["--tls-key-file", str(key), "--tls-auth-clients", "no"]
+        else:
+            command += ["--port", str(self.port)]
+        log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 (closed with the process)
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError((self.workdir / "redis.log").read_text()[-2000:])
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return
+            time.sleep(0.05)
+        raise TimeoutError("redis-server did not listen")
+
+    def client(self) -> Any:
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: nothing is saved (there is no persistence anyway)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -129,6 +130,41 @@ def proxy():
         proxy.stop()
 
 
+@pytest.fixture(scope="module")
+def redis_proxy(redis_server):
+    """The same, its cache on the session's Redis (wink_cache_url) instead of on disk."""
+    proxy = Mitmdump(
+        temp_workdir(),
+        flow_detail=None,
+        wink_timeout=30,
+        wink_workers=1,
+        wink_max_body=32,
+        wink_cache_url=redis_server.url,
+    )
+    try:
+        proxy.wait_ready()
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+@pytest.fixture(params=["disk", "redis"])
+def cache_mode(request) -> str:
+    """Where the proxy under test keeps its cache: the disk (the default) or a shared Redis."""
+    return request.param
+
+
+@pytest.fixture
+def any_proxy(request, cache_mode):
+    return request.getfixturevalue("proxy" if cache_mode == "disk" else "redis_proxy")
+
+
+@pytest.fixture
+def cache_options(request, cache_mode) -> dict[str, str]:
+    """The options of a proxy started by the test itself, for its cache mode."""
+    return {} if cache_mode == "disk" else {"wink_cache_url": request.getfixturevalue("redis_server").url}
+
+
 def get(proxy: Mitmdump, url: str, **headers: str):
     return proxy.client.request(
         "GET", url, headers={**IMAGE_REQUEST, **{k.replace("_", "-"): v for k, v in headers.items()}}
@@ -180,7 +216,8 @@ def test_hostile_animations_revalidate(proxy, origins):
     assert len(origin.server.hits) == hits + 1
 
 
-def test_hostile_bombs_pass_and_memory_stays(proxy, origins):
+def test_hostile_bombs_pass_and_memory_stays(any_proxy, origins):
+    proxy = any_proxy
     origin = origins["http"]
     for _ in range(3):  # settle: connections, threads, the first examine
         get(proxy, origin.url("/plain.jpg"))
@@ -197,7 +234,8 @@ def test_hostile_bombs_pass_and_memory_stays(proxy, origins):
     assert get(proxy, origin.url("/photo.jpg")).headers["content-type"] == "image/webp"
 
 
-def test_hostile_zero_filled_jpeg(proxy, origins):
+def test_hostile_zero_filled_jpeg(any_proxy, origins):
+    proxy = any_proxy
     origin = origins["http"]
     for _ in range(2):  # the second time it is remembered by hash
         reply = get(proxy, origin.url("/zeros.jpg"))
@@ -218,7 +256,8 @@ def test_hostile_privacy(proxy, origins, tmp_path):
     assert (proxy.confdir / "wink-control.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_hostile_cache_is_partitioned_by_page_site(proxy, origins):
+def test_hostile_cache_is_partitioned_by_page_site(any_proxy, origins):
+    proxy = any_proxy
     origin = origins["https"]
     url = origin.url("/variant_1.jpg")
 
@@ -254,11 +293,11 @@ def test_hostile_control_api(proxy):
     assert disguised.status == 421
 
 
-def test_hostile_frozen_and_fatal_workers(origins, fixtures):
+def test_hostile_frozen_and_fatal_workers(origins, fixtures, cache_options):
     """Frozen workers are replaced and target photos animate again; a job that kills its worker is
     remembered, so reloading that image does not break the pool again."""
     origin = origins["http"]
-    proxy = Mitmdump(temp_workdir(), wink_timeout=2, wink_workers=2)
+    proxy = Mitmdump(temp_workdir(), wink_timeout=2, wink_workers=2, **cache_options)
     frozen: list[int] = []
     try:
         proxy.wait_ready()
@@ -298,7 +337,7 @@ def test_hostile_frozen_and_fatal_workers(origins, fixtures):
         proxy.stop()
 
     # the OOM killer's way: SIGKILL while the job runs
-    proxy = Mitmdump(temp_workdir(), wink_timeout=0.2, wink_workers=1)
+    proxy = Mitmdump(temp_workdir(), wink_timeout=0.2, wink_workers=1, **cache_options)
     try:
         proxy.wait_ready()
         # a warm header check, so the job itself starts before the deadline; and an idle worker (the
@@ -328,19 +367,36 @@ def test_hostile_frozen_and_fatal_workers(origins, fixtures):
         proxy.stop()
 
 
-def test_hostile_damaged_deleted_and_full_cache(origins, fixtures):
+def damage(workdir: Path, redis_url: str, body: bytes) -> None:
+    """Overwrite the middle of the stored entry of this image (on disk: the largest), once it is stored."""
+    deadline = time.monotonic() + 10  # the result is stored once the response is on its way
+    if not redis_url:
+        while not (found := list((workdir / "cache").rglob("*.val"))) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stored = max(found, key=lambda path: path.stat().st_size)
+        with open(stored, "r+b") as file:
+            file.seek(stored.stat().st_size // 2)
+            file.write(b"\0" * 400)
+        return
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    pattern = f"wink:{hashlib.sha256(body).hexdigest()}:*"
+    while not (keys := list(client.scan_iter(pattern))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (key,) = keys
+    client.setrange(key, client.strlen(key) // 2, b"\0" * 400)
+
+
+def test_hostile_damaged_cache_entry(origins, cache_options):
     origin = origins["http"]
     workdir = temp_workdir()
-    proxy = Mitmdump(workdir, wink_timeout=30, wink_workers=1)
+    proxy = Mitmdump(workdir, wink_timeout=30, wink_workers=1, **cache_options)
     try:
         proxy.wait_ready()
         first = get(proxy, origin.url("/variant_8.jpg"))
         assert is_animation(first.body)
-        time.sleep(0.5)
-        (stored,) = sorted((workdir / "cache").rglob("*.val"), key=lambda p: p.stat().st_size)[-1:]
-        with open(stored, "r+b") as file:
-            file.seek(stored.stat().st_size // 2)
-            file.write(b"\0" * 400)
+        damage(workdir, cache_options.get("wink_cache_url", ""), origin.routes["/variant_8.jpg"].body)
         again = get(proxy, origin.url("/variant_8.jpg"))
         # Never the damaged bytes: the photo itself, or the animation made again (its C2PA signature is
         # new each time, so compare what it shows and that its credentials hold).
@@ -348,7 +404,17 @@ def test_hostile_damaged_deleted_and_full_cache(origins, fixtures):
             same_frames(again.body, first.body) and provenance.inspect(again.body).intact
         )
         assert "damaged cache entry" in proxy.log()
+    finally:
+        proxy.stop()
 
+
+def test_hostile_deleted_and_full_cache(origins, fixtures):
+    origin = origins["http"]
+    workdir = temp_workdir()
+    proxy = Mitmdump(workdir, wink_timeout=30, wink_workers=1)
+    try:
+        proxy.wait_ready()
+        assert is_animation(get(proxy, origin.url("/variant_8.jpg")).body)  # the cache in use
         shutil.rmtree(workdir / "cache")
         fresh = get(proxy, origin.url("/variant_9.jpg"))
         assert is_animation(fresh.body)

@@ -339,6 +339,7 @@ async def test_addon_animates_and_caches(addon):
         "queue_full": 0,
         "timeouts": 0,
         "warming": 0,
+        "animations_made": 0,  # the fake worker answers the first step with the animation
     }
     gif_flow = image_flow(jpeg, accept="image/*")  # another format is another cache entry
     await addon.send_response(gif_flow)
@@ -508,7 +509,7 @@ def test_addon_control_host_is_answered_locally(addon):
     assert (
         set(status["counts"])
         == set(addon.counts)
-        == {"seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts", "warming"}
+        == {"seen", "animated", "passed", "failed", "cached", "queue_full", "timeouts", "warming", "animations_made"}
     )
     assert "access-control-allow-origin" not in flow.response.headers
 
