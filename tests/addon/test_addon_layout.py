@@ -25,7 +25,7 @@ def test_addon_script_loads_no_model_and_no_opencv():
     probe = (
         "import sys; from mitmproxy.addons.script import load_script; "
         f"module = load_script({str(PACKAGE / 'wink.py')!r}); "
-        "assert module is not None and len(module.addons) == 9; "
+        "assert module is not None and len(module.addons) == 10; "
         "print(sorted(m for m in ('cv2', 'mediapipe', 'face_recognition', 'pipeline.api') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
