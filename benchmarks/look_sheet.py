@@ -118,12 +118,12 @@ def stack(rows: list[np.ndarray]) -> np.ndarray:
 
 
 def look_sheet(photo: bytes, preset: str = "wink", target: str = "any") -> np.ndarray:
-    """The sheet (RGB) of the photo's first animated face."""
+    """The sheet (RGB) of the photo's largest animated face."""
     animator = Animator(target, preset)
     stages = animator.stages(photo)
     if not stages.motions:
         raise SystemExit(f"No {target} face with a mesh in the photo: nothing to show.")
-    motion = stages.motions[0]
+    motion = max(stages.motions, key=lambda face: face.pose.scale)  # the largest face (obama_4 has two)
     served = animator.animate(photo, "webp")
     assert served.data is not None
     frames, starts, loop_ms = served_frames(served.data)
