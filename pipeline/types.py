@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Bumped whenever the same input could produce different output bytes; part of every cache key.
-PIPELINE_VERSION = "15"
+PIPELINE_VERSION = "16"
 
 FORMATS = ("webp", "apng", "gif", "avif")
 MIME_TYPES = {"webp": "image/webp", "apng": "image/apng", "gif": "image/gif", "avif": "image/avif"}
