@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline import lids
 from pipeline import topology as t
-from pipeline.easing import polyline_y
+from pipeline.easing import polyline_y, smoothstep
 from pipeline.motion import FaceMotion
 from pipeline.types import Patch, Still
 
@@ -31,6 +31,11 @@ def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> 
 
 #: A mouth whose lips are already this far apart (inner gap over mouth width) shows its own teeth.
 OPEN_MOUTH = 0.06
+#: How far lips must part (the frame's widest inner gap, IOD units) before teeth begin to show, and
+#: by how far they show fully: in a barely parted mouth the teeth sit back in the mouth's shadow, and a
+#: light line there reads as a gap, not as teeth. (The fixtures' closed mouths part 0.054-0.06 in `wink`:
+#: their teeth get about a fifth of their light.)
+TEETH_FROM, TEETH_FULL = 0.03, 0.12
 #: Widths of the upper teeth from the middle outwards (central incisor first), in IOD units.
 TOOTH_WIDTHS = (0.085, 0.068, 0.062, 0.058, 0.056)
 
@@ -95,8 +100,9 @@ def _open_mouth(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, fram
     crown = np.clip(distance / (0.5 * TOOTH_WIDTHS[-1] * iod), 0, 1)
     gaps = np.clip(1 - distance / max(0.6, 0.005 * iod), 0, 1) * 0.18
     teeth = tint * light * (shade * (0.9 + 0.1 * crown) * (1 - gaps))[..., None]
-    # Towards the corners the teeth turn away from the light into the mouth's shadow.
-    lit = np.clip(across * 1.3, 0, 1) ** 2
+    # Towards the corners the teeth turn away from the light into the mouth's shadow, and all of them
+    # do in a mouth that is barely open (teeth_showing).
+    lit = np.clip(across * 1.3, 0, 1) ** 2 * teeth_showing(float(np.max(lower[:, 1] - upper[:, 1])), iod)
     teeth = teeth * lit[..., None] + interior * (1 - lit[..., None])
     soft_edge = np.clip((1.0 - depth) * max(tooth_h.max(), 1) / 1.5, 0, 1)[..., None]
     mouth = interior * (1 - soft_edge * in_teeth[..., None]) + teeth * (soft_edge * in_teeth[..., None])
@@ -104,3 +110,8 @@ def _open_mouth(rgb: np.ndarray, still_rgb: np.ndarray, motion: FaceMotion, fram
     grain = np.random.default_rng(frame).normal(0, 2.0, mouth.shape[:2]).astype(np.float32)[..., None]
     mouth = mouth + grain
     window[:] = np.clip(window * (1 - alpha) + mouth * alpha, 0, 255).astype(np.uint8)
+
+
+def teeth_showing(gap_px: float, iod: float) -> float:
+    """How much of the upper teeth's light shows (0 none, 1 all) between lips `gap_px` apart at most."""
+    return float(smoothstep((gap_px / max(iod, 1e-6) - TEETH_FROM) / (TEETH_FULL - TEETH_FROM)))

@@ -48,6 +48,45 @@ def _eye_region(
     return (x > xs.min() - margin) & (x < xs.max() + margin) & (y > top) & (y < bottom)
 
 
+#: How far a closing eye's lower lid rises on its way, as a share of the eye's open gap at each lid point,
+#: at most: the lids close towards each other, so a partly closed eye shows the lid's margin over the
+#: iris, not the upper lid alone come down over the iris onto a band of white.
+LOWER_LID_RISE = 0.4
+#: Closure (the lid's furthest point, 0 open, 1 shut) from which the lower lid starts to rise, at which
+#: it is fully up, and from which it is back at rest: an eye narrowed in a smile, or the other eye of a
+#: wink, keeps its lower lid (it closes to at most 0.22), and a shut or nearly shut eye's lids meet where
+#: the lower lid rests, where the shut lid is drawn to meet it (lids.py).
+RISE_FROM, RISE_FULL, RISE_UNTIL = 0.2, 0.5, 0.85
+
+
+def rise_share(closure: np.ndarray) -> np.ndarray:
+    """How much of LOWER_LID_RISE a lower lid has risen at each closure: 0 open and shut, 1 half-way."""
+    rising = smoothstep((closure - RISE_FROM) / (RISE_FULL - RISE_FROM))
+    resting = smoothstep((RISE_UNTIL - closure) / (RISE_UNTIL - RISE_FULL))
+    return np.minimum(rising, resting)
+
+
+#: How far under the lower lid the cheek skin rises with it (IOD units of the canonical face), fading
+#: linearly from the lower lid's full rise to none.
+CHEEK_RISE_REACH = 0.12
+
+
+def lower_lid_rise(face: np.ndarray, lower: tuple[int, ...], corners: tuple[int, int], lift: np.ndarray) -> np.ndarray:
+    """How far up (F, 478) each landmark moves when a shutting eye's lower lid rises by `lift` (F, 7):
+    the lower lid by `lift`, the skin under it by less the further down it is (CHEEK_RISE_REACH), over the
+    eye's width (the column's nearest lower lid point sets the rise)."""
+    low = face[list(lower)]
+    xs = face[list(corners), 0]
+    x, y = face[:, 0], face[:, 1]
+    nearest = np.argmin(np.abs(x[:, None] - low[None, :, 0]), axis=1)  # (478,)
+    below = y - low[nearest, 1]
+    within = (x > xs.min()) & (x < xs.max())
+    share = np.where(within & (below > 0), np.clip(1 - below / CHEEK_RISE_REACH, 0, 1), 0.0)
+    rise = lift[:, nearest] * share[None, :]
+    rise[:, list(lower)] = lift
+    return rise
+
+
 def retarget(offsets: np.ndarray, face: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Offsets (F, 478, 3) made to fit `face` (canonical landmarks), and per-frame eye closure (F, 2)."""
     out = offsets.astype(np.float64).copy()
@@ -60,6 +99,9 @@ def retarget(offsets: np.ndarray, face: np.ndarray, reference: np.ndarray) -> tu
         region = _eye_region(reference, corners, brow, lower)
         shut = np.clip((offsets[:, up, 1] - offsets[:, low, 1]) / ref_gap, 0.0, 1.0)  # (F, 7)
         out[:, region, 1] *= ratio
+        # The lower lid rises to meet the upper lid on its way (most half-way), back at its rest once shut.
+        share = rise_share(shut.max(axis=1))[:, None]  # (F, 1): the lid's furthest point says how far it is
+        out[:, :, 1] -= lower_lid_rise(face, lower, corners, LOWER_LID_RISE * share * face_gap)
         out[:, up, 1] = out[:, low, 1] + shut * face_gap
         # How shut the eye is, counted only as far as the upper lid itself comes down over the eye
         # (a lower lid rising in a smile is not a closing eye).

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Bumped whenever the same input could produce different output bytes; part of every cache key.
-PIPELINE_VERSION = "15"
+PIPELINE_VERSION = "16"
 
 #: Landmarks of the refined mesh: 468 face points and 10 iris points.
 N_LANDMARKS = 478

@@ -1,4 +1,4 @@
-"""Eyes and mouth drawn over the warp: a shut lid (rose_1), teeth in a closed mouth that parts (zeman_2)."""
+"""Eyes and mouth drawn over the warp: a shut lid (rose_1), a closing eye, teeth in a parting mouth (zeman_2)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline import lids, topology
+from pipeline import features, lids, motion, topology
 from tests.pipeline.helpers import painted, shadowed_socket
 
 
@@ -18,7 +18,26 @@ def _gap_column(image: np.ndarray, upper: np.ndarray, lower: np.ndarray, x: floa
     return image[rows, int(round(x))].astype(float).mean(axis=1)
 
 
-def test_a_parting_closed_mouth_shows_teeth_that_fade_into_shadow_at_the_corners(zeman_face):
+def test_a_barely_parted_mouth_shows_no_white_line(zeman_face):
+    """zeman_2's closed mouth parts about 0.055 IOD in the smile: the teeth stay in the mouth's shadow."""
+    still, face_motion, face_warp = zeman_face
+    uppers = face_motion.frames[:, list(topology.INNER_UPPER_LIP)]
+    lowers = face_motion.frames[:, list(topology.INNER_LOWER_LIP)]
+    index = int(np.argmax((lowers[..., 1] - uppers[..., 1]).mean(axis=1)))
+    upper, lower = uppers[index], lowers[index]
+    assert (lower[:, 1] - upper[:, 1]).max() < 0.06 * face_motion.pose.scale  # barely parted
+    image = painted(still, face_motion, face_warp, index)
+    xs = np.linspace(upper[:, 0].min(), upper[:, 0].max(), 12)[2:-2]
+    lips = still.rgb[int(upper[:, 1].min()) - 6 : int(lower[:, 1].max()) + 6, int(xs.min()) : int(xs.max())]
+    gap = np.concatenate([_gap_column(image, upper, lower, x) for x in xs])
+    # Nothing in the gap is lighter than the lips around it (the teeth drawn there measured 190 against 149).
+    assert gap.max() < np.median(lips.astype(float).mean(axis=2))
+
+
+def test_a_parting_closed_mouth_shows_teeth_that_fade_into_shadow_at_the_corners(zeman_face, monkeypatch):
+    """Teeth, drawn where lips part far enough (here: anywhere they part, so zeman_2's smile shows them)."""
+    monkeypatch.setattr(features, "TEETH_FROM", 0.0)
+    monkeypatch.setattr(features, "TEETH_FULL", 0.01)
     still, face_motion, face_warp = zeman_face
     uppers = face_motion.frames[:, list(topology.INNER_UPPER_LIP)]
     lowers = face_motion.frames[:, list(topology.INNER_LOWER_LIP)]
@@ -262,3 +281,38 @@ def test_under_a_shut_lid_the_lower_lid_keeps_its_own_wrinkles_up_to_the_lash_li
     # Measured: 4.7 under the lash line against 7.9 on the bag in the photo; the bag's grain mirrored
     # onto a smooth patch of lid skin gave 3.5.
     assert under_line.mean() >= 0.5 * bag_skin.mean()
+
+
+def _slit_shares(image: np.ndarray, still_rgb: np.ndarray, face_motion, index: int, eye: int) -> tuple[float, float]:
+    """Of the pixels between a frame's lids: the share as light as the still's white of the eye (its 85th
+    percentile of light, less 15 %), and the share as dark as its iris (its 30th percentile)."""
+    _, upper, lower, corners, _, _ = topology.EYES[eye]
+
+    def inside(points: np.ndarray) -> np.ndarray:
+        mask = np.zeros(image.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [np.round(points).astype(np.int32)], (1,))
+        return mask > 0
+
+    outline = [corners[0], *upper, corners[1], *lower[::-1]]
+    opening = cv2.cvtColor(still_rgb, cv2.COLOR_RGB2GRAY)[inside(face_motion.still[outline])].astype(float)
+    slit = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[inside(face_motion.frames[index][outline])].astype(float)
+    white = float(np.mean(slit >= 0.85 * np.percentile(opening, 85)))
+    return white, float(np.mean(slit <= np.percentile(opening, 30)))
+
+
+def test_a_half_closed_eye_shows_its_iris_under_the_lid_not_a_band_of_white(animators, fixtures, monkeypatch):
+    """On its way down the lid meets a rising lower lid, so the slit left is over the iris. With the upper
+    lid alone coming down, zeman_2's closing frame showed 38 % white of the eye to 22 % iris; now 21 to 34."""
+
+    def closing_slit() -> tuple[float, float]:
+        stages = animators("zeman", "wink").stages((fixtures / "faces/zeman/zeman_2.jpg").read_bytes())
+        still, face_motion, face_warp = stages.still, stages.motions[0], stages.warps[0]
+        shut = int(np.argmax(face_motion.eye_closure[:, 1]))
+        assert 0.3 < face_motion.eye_closure[shut - 1, 1] < 0.8, "the frame before the shut one is half-closed"
+        return _slit_shares(painted(still, face_motion, face_warp, shut - 1), still.rgb, face_motion, shut - 1, 1)
+
+    white, iris = closing_slit()
+    assert white <= 0.25 and iris > white
+    monkeypatch.setattr(motion, "LOWER_LID_RISE", 0.0)
+    white, iris = closing_slit()
+    assert white > 0.3 and iris < white  # the band of white the issue saw, without the lower lid's rise
