@@ -82,6 +82,8 @@ SKIN_GAP = 0.04
 #: How light the band of lid and brow skin a shut lid is made of is at least, relative to the lid's tone
 #: (a band in a deep-set eye's shadow is raised to it; the lid's middle is lit further, to LID_LIGHT).
 BAND_LIGHT = 0.75
+#: How many rows of that band are sampled, top to bottom, for its light per column.
+BAND_ROWS = 12
 #: How far that band may be stretched before its grain gives way to the grain of the skin under the eye.
 MAX_STRETCH = 2.5
 #: How far under the shut lid's lowest point that skin starts (IOD units).
@@ -452,9 +454,11 @@ def _lid_skin(
     smooth = cv2.GaussianBlur(picked, (0, 0), max(1.0, DETAIL_SCALE * iod))
     # The band's light, per column: its lighter pixels (not the fold's shadow, a lash or a brow hair),
     # smoothed along the lid. The lid's shape (lit middle, darker lash line) is shading's, not the band's.
-    rows = np.linspace(0, 1, 12, dtype=np.float32)[:, None]
+    rows = np.linspace(0, 1, BAND_ROWS, dtype=np.float32)[:, None]
     band_y = (band_top[None, :] + rows * (band_bottom - band_top)[None, :] + top).astype(np.float32)
-    band = cv2.remap(still_rgb, map_x[: len(rows)], band_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    # The band's columns, one row of map_x for each sampled row (a lid box may be fewer rows high).
+    band_x = np.ascontiguousarray(np.broadcast_to(map_x[:1], band_y.shape))
+    band = cv2.remap(still_rgb, band_x, band_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     band = band.astype(np.float32)
     order = np.argsort(_luminance(band), axis=0)[len(rows) // 2 : len(rows) - 1]
     light = np.take_along_axis(band, order[..., None], axis=0).mean(axis=0, keepdims=True)

@@ -316,3 +316,27 @@ def test_a_half_closed_eye_shows_its_iris_under_the_lid_not_a_band_of_white(anim
     monkeypatch.setattr(motion, "LOWER_LID_RISE", 0.0)
     white, iris = closing_slit()
     assert white > 0.3 and iris < white  # the band of white the issue saw, without the lower lid's rise
+
+
+def test_a_lid_box_fewer_rows_high_than_the_band_samples_is_still_drawn():
+    """A small face's shut lid can be fewer pixels high than the rows its skin's light is sampled from
+    (lids.BAND_ROWS): the sampling must not depend on the lid box's height (found by the fuzz run)."""
+    from pipeline import lids
+
+    rng = np.random.default_rng(0)
+    still = rng.integers(60, 200, (80, 80, 3), dtype=np.uint8)
+    width, height = 20, lids.BAND_ROWS - 4
+    columns = np.ones(width, np.float32)
+    skin = lids._lid_skin(
+        still,
+        np.array([10.0, 30.0]),
+        (0, 0, width, height),
+        top_y=1 * columns,
+        bottom_y=(height - 1) * columns,
+        fold_y=-2 * columns,
+        brow_y=-12 * columns,
+        down=np.array([0.0, 1.0]),
+        tone=np.full(3, np.nan, np.float32),
+        iod=20.0,
+    )
+    assert skin.shape == (height, width, 3) and np.isfinite(skin).all()
