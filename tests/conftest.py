@@ -54,3 +54,21 @@ def fixture_path(relative: str) -> Path:
     if not path.is_file():
         _missing(path)
     return path
+
+
+#: Bodies longer than this are compared by length and first difference in a failed assertion: pytest's
+#: own line diff of two photos' bytes takes minutes.
+LONG_BYTES = 4096
+
+
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """A failed `==` between two long byte strings says where they part, instead of diffing them."""
+    if op != "==" or not isinstance(left, bytes) or not isinstance(right, bytes):
+        return None
+    if max(len(left), len(right)) <= LONG_BYTES:
+        return None
+    first = next((i for i, (a, b) in enumerate(zip(left, right, strict=False)) if a != b), min(len(left), len(right)))
+    return [
+        f"{len(left)} bytes == {len(right)} bytes",
+        f"they differ from offset {first}: {left[first : first + 16]!r} against {right[first : first + 16]!r}",
+    ]

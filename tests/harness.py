@@ -508,11 +508,23 @@ class RedisServer:
 
     @property
     def url(self) -> str:
+        return self.db_url(0)
+
+    def db_url(self, db: int) -> str:
+        """The URL of one of the server's numbered databases."""
         scheme = "rediss" if self.tls_dir else "redis"
-        url = f"{scheme}://:{self.password}@127.0.0.1:{self.port}/0"
+        url = f"{scheme}://:{self.password}@127.0.0.1:{self.port}/{db}"
         if self.tls_dir:
             url += f"?ssl_ca_certs={self.tls_dir / 'origin-cert.pem'}"
         return url
+
+    def empty_db_url(self, db: int) -> str:
+        """The URL of database `db`, emptied first: a proxy on it starts with an empty cache, as one
+        with its cache on disk does in a fresh folder."""
+        import redis
+
+        redis.Redis.from_url(self.db_url(db)).flushdb()
+        return self.db_url(db)
 
     def start(self) -> None:
         command = ["redis-server", "--bind", "127.0.0.1", "--dir", str(self.workdir), "--save", ""]

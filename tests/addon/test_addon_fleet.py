@@ -74,8 +74,9 @@ def origin(photos):
 @pytest.fixture(scope="module")
 def fleet(redis_server):
     """Two proxies, one worker each, sharing the session's Redis through a URL with its password."""
-    proxies = [Mitmdump(temp_workdir(), wink_timeout=30, wink_workers=1, wink_cache_url=redis_server.url)]
-    proxies.append(Mitmdump(temp_workdir(), wink_timeout=30, wink_workers=1, wink_cache_url=redis_server.url))
+    url = redis_server.empty_db_url(0)
+    proxies = [Mitmdump(temp_workdir(), wink_timeout=30, wink_workers=1, wink_cache_url=url)]
+    proxies.append(Mitmdump(temp_workdir(), wink_timeout=30, wink_workers=1, wink_cache_url=url))
     try:
         for proxy in proxies:
             proxy.wait_ready()

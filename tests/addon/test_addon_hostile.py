@@ -130,6 +130,11 @@ def proxy():
         proxy.stop()
 
 
+#: The Redis databases of the module's shared proxy and of a proxy a test starts itself: apart from
+#: each other and from the other modules' (database 0), so no test is served what another one cached.
+MODULE_PROXY_DB, OWN_PROXY_DB = 1, 2
+
+
 @pytest.fixture(scope="module")
 def redis_proxy(redis_server):
     """The same, its cache on the session's Redis (wink_cache_url) instead of on disk."""
@@ -139,7 +144,7 @@ def redis_proxy(redis_server):
         wink_timeout=30,
         wink_workers=1,
         wink_max_body=32,
-        wink_cache_url=redis_server.url,
+        wink_cache_url=redis_server.empty_db_url(MODULE_PROXY_DB),
     )
     try:
         proxy.wait_ready()
@@ -162,7 +167,9 @@ def any_proxy(request, cache_mode):
 @pytest.fixture
 def cache_options(request, cache_mode) -> dict[str, str]:
     """The options of a proxy started by the test itself, for its cache mode."""
-    return {} if cache_mode == "disk" else {"wink_cache_url": request.getfixturevalue("redis_server").url}
+    if cache_mode == "disk":
+        return {}
+    return {"wink_cache_url": request.getfixturevalue("redis_server").empty_db_url(OWN_PROXY_DB)}
 
 
 def get(proxy: Mitmdump, url: str, **headers: str):
