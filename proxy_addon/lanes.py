@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from proxy_addon.pool import WorkerPool
 from proxy_addon.protocol import Lane, Step, WorkResult
+from proxy_addon.stats import WorkState
 
 #: Workers that only looks may use, when there are at least three (benchmarks/pageload_bench.py).
 RESERVED_FOR_LOOKS = 1
@@ -57,6 +58,11 @@ class Lanes:
     def working(self) -> dict[str, int]:
         """Steps running in workers now, per lane."""
         return {lane.name.lower(): self.running[lane] for lane in Lane}
+
+    def work_state(self) -> WorkState:
+        """A copy of what the status page shows: the steps per lane and the workers."""
+        pool = self.pool
+        return WorkState(self.waiting(), self.working(), pool.ready(), pool.restarts, pool.hung)
 
     def may_start(self, lane: Lane) -> bool:
         workers = self.pool.settings.size

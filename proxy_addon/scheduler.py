@@ -23,8 +23,7 @@ from proxy_addon.pool import JobKilledWorker
 from proxy_addon.protocol import FAIL, PASS, Decision, ImageKind, Kind, Lane, Outcome, Step, WorkResult
 from proxy_addon.rewrite import valid_animation
 from proxy_addon.shared_cache import CLAIM_MS, SharedResultCache
-from proxy_addon.stats import OnceLog, Stats
-from proxy_addon.workers import report
+from proxy_addon.stats import OnceLog, Stats, report
 
 #: Images in work (waiting, in a step, or finishing after their deadline) per worker process. Most
 #: end at their ~10 ms look (proxy_addon.lanes), and over HTTP/2 a page asks for all its photos at
