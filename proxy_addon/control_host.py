@@ -17,7 +17,7 @@ from mitmproxy.addonmanager import Loader
 
 from pipeline.types import PIPELINE_VERSION
 from proxy_addon import control_api
-from proxy_addon.cache import Cache
+from proxy_addon.cache_keeper import Cache
 from proxy_addon.pairing import FILE_NAME, AlreadyPaired, Pairing
 from proxy_addon.sites import SitesOff, site_of_host
 from proxy_addon.stats import Stats, WorkStatus

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from mitmproxy import ctx
 
-from proxy_addon.lanes import Lanes
 from proxy_addon.options import WinkOptions
 from proxy_addon.pool import PoolSettings, WorkerPool
+from proxy_addon.scheduler import Lanes
 from proxy_addon.stats import OnceLog, report
 
 

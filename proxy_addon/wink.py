@@ -8,8 +8,8 @@ that the original goes out and the work finishes in the background into the cach
 goes wrong sends the original bytes. `http://wink.proxy/` (through the proxy) shows the state.
 
     WinkOptions   the wink_* options, checked by pure parsers (options.py)
-    Cache         the result cache on disk, following wink_cache_dir/size (cache.py)
-    PoolKeeper    the worker processes, step by step (pool_keeper.py, lanes.py, pool.py, worker_process.py)
+    Cache         the result cache, on disk or on Redis, following the wink_cache_* options (cache_keeper.py)
+    PoolKeeper    the worker processes, step by step (pool_keeper.py, scheduler.py, pool.py, worker_process.py)
     ControlHost   http(s)://wink.proxy/: status page and JSON API (control_host.py, control_api.py)
     Revalidation  our ETags never reach the origin (revalidate.py, etags.py)
     Animate       sniff -> schedule -> apply (animate.py, bodies.py, scheduler.py, rewrite.py)
@@ -25,7 +25,7 @@ workers inherit, and the pipeline only loads inside the workers (and their fork 
 from __future__ import annotations
 
 from proxy_addon.animate import Animate
-from proxy_addon.cache import Cache
+from proxy_addon.cache_keeper import Cache
 from proxy_addon.control_host import ControlHost
 from proxy_addon.gate import Gate
 from proxy_addon.multiplex import Multiplex

@@ -9,7 +9,7 @@ import pytest
 from mitmproxy.test import taddons
 
 from proxy_addon import control_api, sites
-from proxy_addon.cache import Cache
+from proxy_addon.cache_keeper import Cache
 from proxy_addon.control_host import ControlHost
 from proxy_addon.gate import CANDIDATE
 from tests.addon.test_addon_unit import (

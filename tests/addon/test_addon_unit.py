@@ -20,7 +20,7 @@ from mitmproxy.test import taddons, tflow
 from PIL import Image
 
 from proxy_addon import bodies, control_api, etags, rewrite, stats, wink, worker_process
-from proxy_addon.cache import Cache
+from proxy_addon.cache_keeper import Cache
 from proxy_addon.control_host import ControlHost
 from proxy_addon.options import WinkOptions
 from proxy_addon.pool_keeper import PoolKeeper
