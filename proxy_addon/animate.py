@@ -18,14 +18,13 @@ from mitmproxy import ctx, http
 from pipeline import formats
 from pipeline.decode import sniff
 from proxy_addon.bodies import Untouched, examine, is_complete, may_be_image
-from proxy_addon.cache import Cache
+from proxy_addon.cache_keeper import Cache
 from proxy_addon.gate import CANDIDATE
-from proxy_addon.lanes import Lanes
 from proxy_addon.options import WinkOptions
 from proxy_addon.privacy import page_site
 from proxy_addon.protocol import PASS, Decision, ImageKind, Outcome
 from proxy_addon.rewrite import apply_animation
-from proxy_addon.scheduler import Scheduler
+from proxy_addon.scheduler import Lanes, Scheduler
 from proxy_addon.stats import OnceLog, Stats
 
 logger = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ class Animate:
     def __init__(self, options: WinkOptions, cache: Cache, lanes: Lanes, stats: Stats, log: OnceLog) -> None:
         self.options, self.cache, self.stats, self.log = options, cache, stats, log
         self.threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wink")
-        self.scheduler = Scheduler(lanes, cache, self.threads, stats, log)
+        self.scheduler = Scheduler(lanes, lambda: cache.store, self.threads, stats, log)
         self.refused = Refused()
 
     async def response(self, flow: http.HTTPFlow) -> None:

@@ -1,4 +1,5 @@
-"""The add-on's result cache: diskcache on disk (or a shared Redis), degrading to "no cache", never failing.
+"""The result cache on disk (diskcache), degrading to "no cache", never failing; the shared one on Redis
+is proxy_addon.shared_cache, and the add-on that picks one is proxy_addon.cache_keeper.
 
 Values are the animation bytes, or b"" for "nothing to do here" (no target face, or an image the
 pipeline cannot read), so a page's ordinary images cost one lookup the second time they are seen.
@@ -15,10 +16,7 @@ import logging
 import os
 from pathlib import Path
 
-from mitmproxy import ctx
-
 from proxy_addon.sealed import seal, unseal
-from proxy_addon.shared_cache import SharedResultCache
 
 logger = logging.getLogger(__name__)
 
@@ -143,24 +141,3 @@ class ResultCache:
         if self._cache is not None:
             with contextlib.suppress(Exception):
                 self._cache.close()
-
-
-class Cache:
-    """The add-on that keeps the result cache matching the options: on Redis when wink_cache_url is
-    set (proxy_addon.shared_cache), else on disk in wink_cache_dir; wink_cache_size 0 turns it off."""
-
-    def __init__(self) -> None:
-        self.store: ResultCache | SharedResultCache = ResultCache("", 0)
-
-    def configure(self, updated: set[str]) -> None:
-        if updated & {"wink_cache_dir", "wink_cache_size", "wink_cache_url", "wink_cache_ttl"}:
-            opts = ctx.options
-            old = self.store
-            if opts.wink_cache_url and opts.wink_cache_size > 0:
-                self.store = SharedResultCache(opts.wink_cache_url, opts.wink_cache_ttl)
-            else:
-                self.store = ResultCache(opts.wink_cache_dir, opts.wink_cache_size)
-            old.close()
-
-    def done(self) -> None:
-        self.store.close()

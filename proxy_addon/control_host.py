@@ -1,7 +1,7 @@
-"""The add-on serving http(s)://wink.proxy/ inside the proxy: status page and JSON API (control.py).
+"""The add-on serving http(s)://wink.proxy/ inside the proxy: status page and JSON API (control_api.py).
 
 Nothing about the control host ever goes upstream: its CONNECT is accepted here, its TLS is made with
-the proxy's CA like for any site, and its requests are answered by control.handle. A request is for
+the proxy's CA like for any site, and its requests are answered by control_api.handle. A request is for
 the control host when its target (the absolute URL, the CONNECT, the SNI) says so, never because of
 its Host header alone; and a Host header that names another host is refused.
 """
@@ -16,17 +16,16 @@ from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.addonmanager import Loader
 
 from pipeline.types import PIPELINE_VERSION
-from proxy_addon import control
-from proxy_addon.cache import Cache
-from proxy_addon.lanes import Lanes
+from proxy_addon import control_api
+from proxy_addon.cache_keeper import Cache
 from proxy_addon.pairing import FILE_NAME, AlreadyPaired, Pairing
 from proxy_addon.sites import SitesOff, site_of_host
-from proxy_addon.stats import Stats
+from proxy_addon.stats import Stats, WorkStatus
 
 
 class ControlHost:
-    def __init__(self, stats: Stats, cache: Cache, lanes: Lanes, sites_off: SitesOff) -> None:
-        self.stats, self.cache, self.lanes, self.pool = stats, cache, lanes, lanes.pool
+    def __init__(self, stats: Stats, cache: Cache, work: WorkStatus, sites_off: SitesOff) -> None:
+        self.stats, self.cache, self.work = stats, cache, work
         self.sites_off = sites_off
         self.pairing = Pairing()
 
@@ -34,7 +33,7 @@ class ControlHost:
         loader.add_option(
             "wink_extension_id",
             str,
-            control.EXTENSION_ID,
+            control_api.EXTENSION_ID,
             "The only browser extension the control API answers (the ID of chrome_extension/).",
         )
 
@@ -46,7 +45,7 @@ class ControlHost:
         """https://wink.proxy/: accept the tunnel ourselves, so no upstream connection (or DNS lookup) is
         tried; TLS is then made with the proxy's CA like for any site, and request() answers inside it.
         (The extension checks this way that the browser trusts the CA.)"""
-        if control.is_control_host(flow.request.host) and flow.response is None:  # None: no 407 (proxyauth)
+        if control_api.is_control_host(flow.request.host) and flow.response is None:  # None: no 407 (proxyauth)
             now = time.time()
             flow.response = http.Response(
                 flow.request.data.http_version, 200, b"Connection established", http.Headers(), b"", None, now, now
@@ -57,21 +56,21 @@ class ControlHost:
         address = data.context.server.address
         if (
             data.client_hello.sni
-            and control.is_control_host(data.client_hello.sni)
-            or (address and control.is_control_host(str(address[0])))
+            and control_api.is_control_host(data.client_hello.sni)
+            or (address and control_api.is_control_host(str(address[0])))
         ):
             data.establish_server_tls_first = False
 
     def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request
-        if not control.is_control_host(request.host) or flow.response is not None:  # answered: proxyauth's 407
+        if not control_api.is_control_host(request.host) or flow.response is not None:  # answered: proxyauth's 407
             return
-        if not control.host_agrees(request.host_header):
+        if not control_api.host_agrees(request.host_header):
             flow.response = http.Response.make(
                 421, b"This request is not for wink.proxy.\n", {"Content-Type": "text/plain"}
             )
             return
-        api = control.Handlers(
+        api = control_api.Handlers(
             self.status,
             self.presets,
             self.set_preset,
@@ -83,12 +82,13 @@ class ControlHost:
             lambda: self.sites_off.list.sites(),
             self.switch_site,
         )
-        reply = control.handle(request.method, request.path, request.headers, request.raw_content or b"", api)
+        reply = control_api.handle(request.method, request.path, request.headers, request.raw_content or b"", api)
         flow.response = http.Response.make(reply.status, b"" if request.method == "HEAD" else reply.body, reply.headers)
 
     def status(self) -> dict[str, Any]:
         opts = ctx.options
         size, entries = self.cache.store.stats()
+        work = self.work.work_state()
         return {
             "enabled": opts.wink_enabled,
             "target": opts.wink_target,
@@ -98,13 +98,13 @@ class ControlHost:
             "counts": dict(self.stats.counts),
             "latency_ms": self.stats.latency(),
             "latency_by_kind": self.stats.latency_by_kind(),
-            "queue": {"waiting": self.lanes.waiting(), "running": self.lanes.working()},
+            "queue": {"waiting": work.waiting, "running": work.running},
             "cache": {"bytes": size, "entries": entries, "on": self.cache.store.enabled},
             "workers": {
                 "count": opts.wink_workers,
-                "ready": self.pool.ready(),
-                "restarts": self.pool.restarts,
-                "hung": self.pool.hung,
+                "ready": work.ready,
+                "restarts": work.restarts,
+                "hung": work.hung,
             },
         }
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from mitmproxy import ctx, http
 
-from proxy_addon import control
+from proxy_addon import control_api
 from proxy_addon.sites import SitesOff
 
 #: flow.metadata keys: the response may be animated; the client asked HEAD (we asked GET).
@@ -79,7 +79,7 @@ class Gate:
 
     def request(self, flow: http.HTTPFlow) -> None:
         request = flow.request
-        if flow.response is not None or not ctx.options.wink_enabled or control.is_control_host(request.host):
+        if flow.response is not None or not ctx.options.wink_enabled or control_api.is_control_host(request.host):
             return
         if self.sites_off.covers(request.headers):
             return
@@ -89,7 +89,7 @@ class Gate:
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         response = flow.response
-        if response is None or control.is_control_host(flow.request.host):
+        if response is None or control_api.is_control_host(flow.request.host):
             return
         request = flow.request
         touchable = (

@@ -2,7 +2,7 @@
 
 `WorkerPool` wraps a ProcessPoolExecutor through its public API only. Its processes are forked by
 multiprocessing's fork server, not from the proxy (no copies of the proxy's event loop or threads):
-a clean process that imported the pipeline once (proxy_addon.worker_preload), so a new worker only
+a clean process that imported the pipeline once (proxy_addon.fork_preload), so a new worker only
 loads its models. Spawned afresh, each one imported mitmproxy's main script and the pipeline again:
 7.1-7.4 s from a frozen worker's kill to a ready pool on this machine, against 0.8-0.9 s forked.
 The first launch waits for the server's imports, so it runs in a thread, off the event loop. The
@@ -33,7 +33,7 @@ from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from proxy_addon import worker
+from proxy_addon import worker_process
 from proxy_addon.protocol import Kind, Step, WorkResult
 from proxy_addon.roster import Roster
 
@@ -49,7 +49,7 @@ class JobKilledWorker(BrokenProcessPool):
 #: only its imports happen): ~3 s of mitmproxy, unless the server has them already. "__main__" itself
 #: is not passed to the server on Python 3.11 (its forkserver asks the preparation data for a key
 #: named "main_path", which is called "init_main_from_path" there); it is named in case a later one does.
-PRELOAD = ["__main__", "mitmproxy.tools.main", "proxy_addon.worker_preload"]
+PRELOAD = ["__main__", "mitmproxy.tools.main", "proxy_addon.fork_preload"]
 
 
 def _context() -> ForkServerContext:
@@ -134,7 +134,7 @@ class WorkerPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=settings.size,
                 mp_context=context,
-                initializer=worker.init,
+                initializer=worker_process.init,
                 initargs=(settings.target, settings.preset, settings.confdir, self._roster, settings.memory_mb),
             )
             self._warm(self._executor)
@@ -142,7 +142,7 @@ class WorkerPool:
         return self._executor
 
     async def run(self, step: Step) -> WorkResult:
-        """worker.run_job(job, step) in a worker. Raises JobKilledWorker when the worker died under
+        """worker_process.run_job(job, step) in a worker. Raises JobKilledWorker when the worker died under
         this very job, BrokenProcessPool when another one broke the pool (which is then replaced,
         once, by whoever notices first)."""
         job = next(self._jobs)
@@ -152,10 +152,10 @@ class WorkerPool:
             with contextlib.suppress(Exception):  # a pool that broke meanwhile shows at submit
                 await asyncio.shield(launching)  # a submit now would fork a process on the event loop
         try:
-            future = executor.submit(worker.run_job, job, step)
+            future = executor.submit(worker_process.run_job, job, step)
         except (BrokenProcessPool, RuntimeError):
             executor = self._replace(executor)
-            future = executor.submit(worker.run_job, job, step)
+            future = executor.submit(worker_process.run_job, job, step)
         try:
             return await asyncio.wrap_future(future)
         except BrokenProcessPool as error:
@@ -293,7 +293,7 @@ class WorkerPool:
             submitted = []
             for _ in range(settings.size):
                 try:
-                    submitted.append(executor.submit(worker.warm, settings.target, settings.preset))
+                    submitted.append(executor.submit(worker_process.warm, settings.target, settings.preset))
                 except (BrokenProcessPool, RuntimeError):
                     break
             return submitted

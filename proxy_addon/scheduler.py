@@ -1,4 +1,15 @@
-"""Image work in flight: one job per image and settings, a bounded queue, and a deadline per response.
+"""The proxy's one queue of image work: which image is taken in, which of its steps a worker does next,
+and how long a response waits for it.
+
+In order, from a response to a worker:
+1. One job per image and settings (its cache key); a second response for the same image waits for the
+   same job. At most `QUEUE_PER_WORKER` images per worker are in work at once; past that, an image
+   passes through untouched (Outcome.QUEUE_FULL).
+2. Each job is split into steps (proxy_addon.protocol.Lane): the look (is there a face?), the
+   identification (is it the target?) and the animation. Its steps wait in `Lanes`, the one queue,
+   and start in lane order: quick looks first, and workers kept for them (see `Lanes`).
+3. A step goes to the process pool (proxy_addon.pool) only once a worker is free for it, so nothing
+   waits inside the pool.
 
 A response waits for its job at most until its deadline; the job itself runs on, and its result
 goes into the cache, so the next load of that image gets the animation. Until the cache entry is
@@ -10,24 +21,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import time
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from proxy_addon.bodies import Candidate
-from proxy_addon.cache import Cache
-from proxy_addon.lanes import Lanes
-from proxy_addon.pool import JobKilledWorker
+from proxy_addon.cache import ResultCache
+from proxy_addon.pool import JobKilledWorker, WorkerPool
 from proxy_addon.protocol import FAIL, PASS, Decision, ImageKind, Kind, Lane, Outcome, Step, WorkResult
 from proxy_addon.rewrite import valid_animation
 from proxy_addon.shared_cache import CLAIM_MS, SharedResultCache
-from proxy_addon.stats import OnceLog, Stats
-from proxy_addon.workers import report
+from proxy_addon.stats import OnceLog, Stats, WorkState, report
 
+#: The result cache, on disk or shared.
+Store = ResultCache | SharedResultCache
 #: Images in work (waiting, in a step, or finishing after their deadline) per worker process. Most
-#: end at their ~10 ms look (proxy_addon.lanes), and over HTTP/2 a page asks for all its photos at
+#: end at their ~10 ms look (Lanes), and over HTTP/2 a page asks for all its photos at
 #: once (45 on the page-load benchmark), so a page's burst fits; the bound keeps a flood from holding
 #: unbounded bodies and waits.
 QUEUE_PER_WORKER = 32
@@ -39,6 +53,108 @@ FLEET_POLL = 0.05
 FLEET_WAIT = CLAIM_MS / 1000 + 5
 #: Results remembered as "nothing to do" (b"" in the cache), so the image costs one lookup next time.
 NOTHING_TO_DO = (Kind.NOTHING, Kind.BAD_IMAGE)
+
+
+#: Workers that only looks may use, when there are at least three (benchmarks/pageload_bench.py).
+RESERVED_FOR_LOOKS = 1
+
+
+@dataclasses.dataclass(order=True)
+class _Ticket:
+    lane: Lane
+    number: int
+    granted: asyncio.Future[None] = dataclasses.field(compare=False)
+
+
+class Lanes:
+    """The one queue: steps wait here for a worker, and start in lane order, at most one per worker.
+
+    A page has dozens of photos, most without a face, a few of other people, maybe one of the target.
+    Each image's work is split into steps (proxy_addon.protocol.Lane): the look (~20 ms: is there a
+    face?), the identification (~20 ms a face: is it the target?) and the animation (hundreds of ms).
+    Steps wait here, not in the process pool's first-come queue (which is handed a step only once a worker
+    is free for it), and start in lane order, so a look never waits behind identifications or animations
+    that are waiting too.
+
+    A step that has started runs to its end (a worker cannot be interrupted), so the long ones are kept
+    from holding every worker: animations may hold all workers but one (when there are two or more), and
+    with three workers or more, identifications and animations together all but `RESERVED_FOR_LOOKS`.
+    A look then waits for at most one identification (~20 ms a face), never for an animation. With two workers
+    (the default on two cores) nothing more is kept back: a worker kept idle for looks left a page's
+    photos of other people to a single worker, which cost more than it saved (benchmarks/pageload_bench.py).
+
+    Within those limits a waiting animation takes the first worker that is free, before waiting looks:
+    it cannot take the last worker, so looks still have one, but behind a page's stream of looks an
+    animation in lane order waited for a free worker for as long as the page kept asking (half a second
+    and more on the page-load benchmark), and the target's photo is the one its page waits for longest.
+    """
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self.running: Counter[Lane] = Counter()
+        self._waiting: list[_Ticket] = []
+        self._numbers = itertools.count()
+
+    def waiting(self) -> dict[str, int]:
+        """Steps waiting for a worker, per lane (the status page's queue)."""
+        counts = Counter(ticket.lane for ticket in self._waiting)
+        return {lane.name.lower(): counts[lane] for lane in Lane}
+
+    def working(self) -> dict[str, int]:
+        """Steps running in workers now, per lane."""
+        return {lane.name.lower(): self.running[lane] for lane in Lane}
+
+    def work_state(self) -> WorkState:
+        """A copy of what the status page shows: the steps per lane and the workers."""
+        pool = self.pool
+        return WorkState(self.waiting(), self.working(), pool.ready(), pool.restarts, pool.hung)
+
+    def may_start(self, lane: Lane) -> bool:
+        workers = self.pool.settings.size
+        if sum(self.running.values()) >= workers:
+            return False
+        if lane is Lane.LOOK or workers < 2:
+            return True
+        if lane is Lane.ANIMATE and self.running[Lane.ANIMATE] >= workers - 1:
+            return False
+        heavy = self.running[Lane.IDENTIFY] + self.running[Lane.ANIMATE]
+        return workers < 3 or heavy < workers - RESERVED_FOR_LOOKS
+
+    async def run(self, step: Step) -> WorkResult:
+        """The step's result, once a worker was free for it and did it."""
+        ticket = _Ticket(step.lane, next(self._numbers), asyncio.get_running_loop().create_future())
+        self._waiting.append(ticket)
+        self._waiting.sort()
+        self._dispatch()
+        try:
+            await ticket.granted
+        except asyncio.CancelledError:
+            if ticket in self._waiting:
+                self._waiting.remove(ticket)
+            elif ticket.granted.done() and not ticket.granted.cancelled():
+                self._finished(step.lane)
+            raise
+        try:
+            return await self.pool.run(step)
+        finally:
+            self._finished(step.lane)
+
+    def _finished(self, lane: Lane) -> None:
+        self.running[lane] -= 1
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start every waiting step that may start: an animation first (within its limit), then in lane
+        order; a step that may not (an animation, all heavy workers busy) does not hold up the looks
+        behind it."""
+        order = self._waiting
+        if self.pool.settings.size >= 2:  # one worker alone takes the looks first
+            order = sorted(order, key=lambda ticket: ticket.lane is not Lane.ANIMATE)  # stable: lane order after
+        for ticket in list(order):
+            if self.may_start(ticket.lane):
+                self._waiting.remove(ticket)
+                self.running[ticket.lane] += 1
+                ticket.granted.set_result(None)
 
 
 @dataclasses.dataclass
@@ -53,8 +169,9 @@ class _Fleet:
 class Scheduler:
     """Turns a Candidate into a Decision before its deadline, running at most one job per cache key."""
 
-    def __init__(self, lanes: Lanes, cache: Cache, threads: Executor, stats: Stats, log: OnceLog) -> None:
-        self.lanes, self.pool, self.cache, self.threads = lanes, lanes.pool, cache, threads
+    def __init__(self, lanes: Lanes, store: Callable[[], Store], threads: Executor, stats: Stats, log: OnceLog) -> None:
+        """`store` gives the result cache in use now (the options may change it)."""
+        self.lanes, self.pool, self.store, self.threads = lanes, lanes.pool, store, threads
         self.stats, self.log = stats, log
         self._jobs: dict[str, asyncio.Task[Decision]] = {}
         self._writing: set[asyncio.Future[Any]] = set()
@@ -92,7 +209,7 @@ class Scheduler:
             return Decision(Outcome.TIMED_OUT)
 
     async def _job(self, found: Candidate, fmt: str, target: str, preset: str) -> Decision:
-        """One image through the workers, step by step (proxy_addon.lanes), its result into the cache;
+        """One image through the workers, step by step (Lanes), its result into the cache;
         runs on even after the response left."""
         storing, fleet = False, _Fleet()
         try:
@@ -150,7 +267,7 @@ class Scheduler:
         """The animation, made once for the fleet: with a shared cache, the proxy that claims the photo
         animates it and the others wait for its result there (looks and identifications may repeat,
         they are cheap; an animation is not). A claim that is never released expires (CLAIM_MS)."""
-        store = self.cache.store
+        store = self.store()
         if isinstance(store, SharedResultCache):
             loop = asyncio.get_running_loop()
             give_up = time.monotonic() + FLEET_WAIT
@@ -180,7 +297,7 @@ class Scheduler:
     def _store(self, key: str, value: bytes, token: str = "") -> bool:
         """Write to the cache without holding the response, then release the job's claim; until
         written, the finished job answers."""
-        cache = self.cache.store
+        cache = self.store()
         if not cache.enabled:
             return False
 
@@ -203,7 +320,7 @@ class Scheduler:
 
     def _release(self, key: str, token: str) -> None:
         """Free a claim whose job stores nothing (it failed), so another proxy may take the work."""
-        cache = self.cache.store
+        cache = self.store()
         if token and isinstance(cache, SharedResultCache):
             with contextlib.suppress(RuntimeError):  # the threads are shut down: the claim expires
                 self.threads.submit(cache.release, key, token)

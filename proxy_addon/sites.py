@@ -7,7 +7,7 @@ passed exactly as with the proxy switched off: the Gate streams it unread, so it
 work in the workers and no cache entry.
 
 The list is `wink-sites-off.json` in the confdir (0600, in a 0700 folder), read at start-up and
-written on each change. It changes only through the paired control API (proxy_addon.control).
+written on each change. It changes only through the paired control API (proxy_addon.control_api).
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
-from proxy_addon.protocol import ImageKind, Outcome
+from proxy_addon.protocol import ImageKind, Kind, Outcome, WorkResult
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +77,31 @@ class OnceLog:
         if cause not in self._logged:
             self._logged.add(cause)
             logger.log(level, message)
+
+
+def report(log: OnceLog, result: WorkResult) -> None:
+    """Log a worker's failure once per reason, at the level its kind deserves."""
+    if result.kind is Kind.BAD_IMAGE:
+        log(f"bad:{result.reason}", logging.INFO, f"wink: an image could not be animated: {result.reason}")
+    elif result.kind is Kind.USAGE:
+        log(f"usage:{result.reason}", logging.ERROR, f"wink: {result.reason}")
+    elif result.kind is Kind.ERROR:
+        log(f"error:{result.reason}", logging.WARNING, f"wink: image work failed: {result.reason}")
+
+
+@dataclass(frozen=True)
+class WorkState:
+    """What the status page shows of the work: steps waiting for a worker and running, per lane, and
+    the workers (loaded and live, pools replaced, frozen or runaway workers killed)."""
+
+    waiting: dict[str, int]
+    running: dict[str, int]
+    ready: int
+    restarts: int
+    hung: int
+
+
+class WorkStatus(Protocol):
+    """The one thing the control host may ask of the work: a copy of its state, never the queue itself."""
+
+    def work_state(self) -> WorkState: ...

@@ -8,9 +8,9 @@ that the original goes out and the work finishes in the background into the cach
 goes wrong sends the original bytes. `http://wink.proxy/` (through the proxy) shows the state.
 
     WinkOptions   the wink_* options, checked by pure parsers (options.py)
-    Cache         the result cache on disk, following wink_cache_dir/size (cache.py)
-    Workers       the worker processes that run the pipeline, step by step (workers.py, lanes.py, pool.py, worker.py)
-    ControlHost   http(s)://wink.proxy/: status page and JSON API (control_host.py, control.py)
+    Cache         the result cache, on disk or on Redis, following the wink_cache_* options (cache_keeper.py)
+    PoolKeeper    the worker processes, step by step (pool_keeper.py, scheduler.py, pool.py, worker_process.py)
+    ControlHost   http(s)://wink.proxy/: status page and JSON API (control_host.py, control_api.py)
     Revalidation  our ETags never reach the origin (revalidate.py, etags.py)
     Animate       sniff -> schedule -> apply (animate.py, bodies.py, scheduler.py, rewrite.py)
     Gate          only GETs for images, answered 200 with an image type; the rest streams (gate.py)
@@ -25,23 +25,23 @@ workers inherit, and the pipeline only loads inside the workers (and their fork 
 from __future__ import annotations
 
 from proxy_addon.animate import Animate
-from proxy_addon.cache import Cache
+from proxy_addon.cache_keeper import Cache
 from proxy_addon.control_host import ControlHost
 from proxy_addon.gate import Gate
 from proxy_addon.multiplex import Multiplex
 from proxy_addon.options import WinkOptions
+from proxy_addon.pool_keeper import PoolKeeper
 from proxy_addon.privacy import Privacy
 from proxy_addon.revalidate import Revalidation
 from proxy_addon.sites import SitesOff
 from proxy_addon.stats import OnceLog, Stats
-from proxy_addon.workers import Workers
 
 
 def make_addons() -> list[object]:
     """A fresh set of the add-ons, in the order mitmproxy calls their hooks (options first; the Gate
     last, so its response hook sees the final answer)."""
     options, cache, stats, log = WinkOptions(), Cache(), Stats(), OnceLog()
-    workers, sites_off = Workers(log, options), SitesOff()
+    workers, sites_off = PoolKeeper(log, options), SitesOff()
     return [
         options,
         Privacy(),

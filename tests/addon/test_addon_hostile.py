@@ -27,7 +27,7 @@ import zstandard
 from PIL import Image
 
 from pipeline import provenance
-from proxy_addon import control
+from proxy_addon import control_api
 from tests.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, temp_workdir
 
 IMAGE_REQUEST = {"accept": WEBP_ACCEPT, "sec-fetch-dest": "image"}
@@ -281,7 +281,7 @@ def test_hostile_cache_is_partitioned_by_page_site(any_proxy, origins):
 
 def test_hostile_control_api(proxy):
     client, stranger = proxy.client, "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
-    ours = f"chrome-extension://{control.EXTENSION_ID}"
+    ours = f"chrome-extension://{control_api.EXTENSION_ID}"
     body, json_type = b'{"enabled": false}', {"content-type": "application/json"}
     assert client.request("POST", "http://wink.proxy/api/pair", b"{}", {"origin": stranger}).status == 403
     for headers in ({**json_type, "origin": stranger, "x-wink-secret": proxy.secret()}, json_type):

@@ -1,4 +1,4 @@
-"""proxy_addon.lanes: the order in which workers take up the steps of the images waiting for them."""
+"""proxy_addon.scheduler.Lanes: the order in which workers take up the steps of the images waiting for them."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from proxy_addon.lanes import Lanes
 from proxy_addon.protocol import Kind, Lane, Step, WorkResult
+from proxy_addon.scheduler import Lanes
 
 
 class FakePool:

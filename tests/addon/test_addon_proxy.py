@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from proxy_addon import control
+from proxy_addon import control_api
 from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir
 
 APNG = "image/apng,image/svg+xml,image/*,*/*;q=0.8"
-EXT = f"chrome-extension://{control.EXTENSION_ID}"
+EXT = f"chrome-extension://{control_api.EXTENSION_ID}"
 TARGET = "zeman"  # the default, enrolled in assets/targets
 
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from mitmproxy.test import taddons
 
-from proxy_addon import control, sites
-from proxy_addon.cache import Cache
+from proxy_addon import control_api, sites
+from proxy_addon.cache_keeper import Cache
 from proxy_addon.control_host import ControlHost
 from proxy_addon.gate import CANDIDATE
 from tests.addon.test_addon_unit import (
@@ -208,8 +208,8 @@ async def test_an_image_on_a_listed_site_costs_no_look_no_work_no_cache_entry(ad
 
 
 def test_control_handlers_default_to_no_list():
-    api = control.Handlers(dict, dict, lambda name: None, lambda on: None, lambda offered: True, str)
-    reply = control.handle(
+    api = control_api.Handlers(dict, dict, lambda name: None, lambda on: None, lambda offered: True, str)
+    reply = control_api.handle(
         "POST", "/api/sites", {"content-type": "application/json"}, b'{"host": "a.com", "off": true}', api
     )
     assert reply.status == 400

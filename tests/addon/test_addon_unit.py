@@ -19,16 +19,16 @@ from mitmproxy.proxy.layers.http import HttpConnectHook, HttpRequestHook, HttpRe
 from mitmproxy.test import taddons, tflow
 from PIL import Image
 
-from proxy_addon import bodies, control, etags, rewrite, stats, wink, worker
-from proxy_addon.cache import Cache
+from proxy_addon import bodies, control_api, etags, rewrite, stats, wink, worker_process
+from proxy_addon.cache_keeper import Cache
 from proxy_addon.control_host import ControlHost
 from proxy_addon.options import WinkOptions
+from proxy_addon.pool_keeper import PoolKeeper
 from proxy_addon.protocol import Kind, Lane, Step, WorkResult
 from proxy_addon.scheduler import QUEUE_PER_WORKER
-from proxy_addon.workers import Workers
 from tests.harness import WEBP_ACCEPT
 
-OURS = f"chrome-extension://{control.EXTENSION_ID}"
+OURS = f"chrome-extension://{control_api.EXTENSION_ID}"
 STRANGER = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 
 
@@ -122,7 +122,7 @@ def fake_worker(addon: Script, result=None, delay: float = 0.0, error: Exception
             raise error
         return result
 
-    addon.part(Workers).pool.run = run
+    addon.part(PoolKeeper).pool.run = run
     return calls
 
 
@@ -597,17 +597,17 @@ def test_addon_control_host_is_the_target_not_the_host_header(addon):
 
 
 def test_addon_preflight_only_for_extensions():
-    api = control.Handlers(dict, dict, lambda name: None, lambda on: None, lambda offered: False, str)
-    page = control.handle("OPTIONS", "/api/enabled", {"origin": "https://evil.example"}, b"", api)
+    api = control_api.Handlers(dict, dict, lambda name: None, lambda on: None, lambda offered: False, str)
+    page = control_api.handle("OPTIONS", "/api/enabled", {"origin": "https://evil.example"}, b"", api)
     assert "Access-Control-Allow-Origin" not in page.headers
     assert "Access-Control-Allow-Methods" not in page.headers
-    other = control.handle("OPTIONS", "/api/enabled", {"origin": STRANGER}, b"", api)
+    other = control_api.handle("OPTIONS", "/api/enabled", {"origin": STRANGER}, b"", api)
     assert "Access-Control-Allow-Origin" not in other.headers
-    ext = control.handle("OPTIONS", "/api/enabled", {"origin": OURS}, b"", api)
+    ext = control_api.handle("OPTIONS", "/api/enabled", {"origin": OURS}, b"", api)
     assert ext.headers["Access-Control-Allow-Origin"] == OURS
     assert "X-Wink-Secret" in ext.headers["Access-Control-Allow-Headers"]
     assert "Content-Type" in ext.headers["Access-Control-Allow-Headers"]
-    assert control.handle("GET", "/nothing", {}, b"", api).status == 404
+    assert control_api.handle("GET", "/nothing", {}, b"", api).status == 404
 
 
 def test_addon_gate_streams_what_it_may_not_touch(addon):
@@ -650,6 +650,6 @@ def test_an_animation_runs_nicer_than_the_looks_of_its_worker(monkeypatch):
     def report_niceness(step: Step) -> WorkResult:
         return WorkResult(Kind.NOTHING, reason=str(os.getpriority(os.PRIO_PROCESS, 0)))  # this thread's (Linux)
 
-    monkeypatch.setattr(worker, "_animate", report_niceness)
-    result = worker.animate(Step(Lane.ANIMATE, b"", "zeman", "wink", "webp"))
-    assert int(result.reason) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + worker.ANIMATION_NICE)
+    monkeypatch.setattr(worker_process, "_animate", report_niceness)
+    result = worker_process.animate(Step(Lane.ANIMATE, b"", "zeman", "wink", "webp"))
+    assert int(result.reason) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + worker_process.ANIMATION_NICE)

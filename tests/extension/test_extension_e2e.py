@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from proxy_addon import control
+from proxy_addon import control_api
 from tests.browser import paint
 from tests.conftest import REPO, _missing
 from tests.harness import Mitmdump, Origin, Route, free_port
@@ -495,7 +495,7 @@ def test_extension_switches_browser_through_wink_proxy(wink_proxy, fixtures: Pat
             context, extension_id = launch_chromium(playwright, profile, home)
             try:
                 # The manifest's key pins the ID: the one origin the proxy's control API answers.
-                assert extension_id == control.EXTENSION_ID
+                assert extension_id == control_api.EXTENSION_ID
                 # Options: this proxy's port, and loopback through the proxy (Chrome skips it otherwise).
                 set_options(context, extension_id, "127.0.0.1", wink_proxy.port, "<-loopback>")
 

@@ -14,7 +14,7 @@ import dlib  # noqa: F401
 import face_recognition_models  # noqa: F401
 
 import pipeline.api  # noqa: F401
-import proxy_addon.worker  # noqa: F401
+import proxy_addon.worker_process  # noqa: F401
 from pipeline.mediapipe_solutions import solutions
 
 solutions()

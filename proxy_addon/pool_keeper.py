@@ -3,28 +3,15 @@ on, restarted for another size, warmed for another target or preset, stopped at 
 
 from __future__ import annotations
 
-import logging
-
 from mitmproxy import ctx
 
-from proxy_addon.lanes import Lanes
 from proxy_addon.options import WinkOptions
 from proxy_addon.pool import PoolSettings, WorkerPool
-from proxy_addon.protocol import Kind, WorkResult
-from proxy_addon.stats import OnceLog
+from proxy_addon.scheduler import Lanes
+from proxy_addon.stats import OnceLog, report
 
 
-def report(log: OnceLog, result: WorkResult) -> None:
-    """Log a worker's failure once per reason, at the level its kind deserves."""
-    if result.kind is Kind.BAD_IMAGE:
-        log(f"bad:{result.reason}", logging.INFO, f"wink: an image could not be animated: {result.reason}")
-    elif result.kind is Kind.USAGE:
-        log(f"usage:{result.reason}", logging.ERROR, f"wink: {result.reason}")
-    elif result.kind is Kind.ERROR:
-        log(f"error:{result.reason}", logging.WARNING, f"wink: image work failed: {result.reason}")
-
-
-class Workers:
+class PoolKeeper:
     def __init__(self, log: OnceLog, options: WinkOptions) -> None:
         self.pool = WorkerPool(lambda result: report(log, result))
         self.lanes = Lanes(self.pool)
