@@ -14,7 +14,9 @@ import contextlib
 import errno
 import logging
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
 from proxy_addon.sealed import seal, unseal
 
@@ -46,8 +48,9 @@ class ResultCache:
         self.directory = str(Path(directory).expanduser()) if directory else ""
         self.size_mb = size_mb
         self.damaged = 0  # entries whose digest did not match, deleted
-        self._cache = None
+        self._cache: Any = None  # a diskcache.Cache (diskcache ships no types)
         self._warned: set[int] = set()
+        self._reopening = threading.Lock()
         if not self.directory or size_mb <= 0:
             return
         self._open()
@@ -79,9 +82,24 @@ class ResultCache:
             with contextlib.suppress(Exception):
                 cache.close()
 
+    def _in_place(self) -> bool:
+        """Whether the cache can be used; a folder deleted under the running proxy is made again, empty
+        (sqlite cannot open its database in a missing folder, from a thread that has no connection yet)."""
+        if self._cache is None:
+            return False
+        if os.path.isdir(self.directory):
+            return True
+        with self._reopening:
+            if not os.path.isdir(self.directory) and self._cache is not None:
+                with contextlib.suppress(Exception):
+                    self._cache.close()
+                self._cache = None
+                self._open()
+        return self._cache is not None
+
     def get(self, key: str) -> bytes | None:
         """The stored result (b"" = nothing to do), or None on a miss or a damaged entry (then deleted)."""
-        if self._cache is None:
+        if not self._in_place():
             return None
         try:
             stored = self._cache.get(key)
@@ -102,15 +120,8 @@ class ResultCache:
         return value
 
     def put(self, key: str, value: bytes) -> None:
-        if self._cache is None:
+        if not self._in_place():
             return
-        if not os.path.isdir(self.directory):  # deleted under us: a fresh, empty cache
-            with contextlib.suppress(Exception):
-                self._cache.close()
-            self._cache = None
-            self._open()
-            if self._cache is None:
-                return
         try:
             self._cache.set(key, seal(value))
         except OSError as error:  # a full disk (or a quota): this entry is lost, the cache goes on

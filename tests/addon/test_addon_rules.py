@@ -107,6 +107,24 @@ def test_cache_full_disk_and_deleted_folder(tmp_path, monkeypatch):
     assert cache.enabled and cache.get("j") == b"again" and (tmp_path / "cache").is_dir()
 
 
+def test_cache_folder_deleted_before_a_thread_first_reads(tmp_path):
+    """The proxy reads its cache from worker threads: a thread that has no database connection yet,
+    reading after the folder was deleted, finds a miss and the cache made again, not turned off."""
+    import shutil
+    import threading
+
+    cache = ResultCache(str(tmp_path / "cache"), 10)
+    cache.put("k", b"value")
+    shutil.rmtree(tmp_path / "cache")
+    read: list[bytes | None] = []
+    thread = threading.Thread(target=lambda: read.append(cache.get("k")))
+    thread.start()
+    thread.join()
+    assert read == [None] and cache.enabled and (tmp_path / "cache").is_dir()
+    cache.put("k", b"again")
+    assert cache.get("k") == b"again"
+
+
 def test_pairing_once_and_private(tmp_path):
     path = tmp_path / "confdir" / pairing.FILE_NAME
     first = pairing.Pairing(path)
