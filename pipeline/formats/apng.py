@@ -26,10 +26,9 @@ HTTP_MIME = "image/apng"
 C2PA_MIME = "image/png"
 
 #: APNG of an opaque photo: the still is kept to multiples of STILL_STEP levels near the face (at most
-#: 2 levels off, 1.2 on average, against the fidelity rule's 1.5) and of STILL_STEP_AWAY elsewhere (at
-#: most 3 off: the whole picture stays at 42-43 dB, against the rule's 40), so PNG's Up filter sees a
-#: fifth or a seventh of the values and deflate codes each in 2.3-2.8 bits less. "Near the face" is
-#: frames.near_face.
+#: 2 levels off, within the fidelity rule on average) and of STILL_STEP_AWAY elsewhere (at most 3 off:
+#: the whole picture stays above the rule's PSNR), so PNG's Up filter sees a fifth or a seventh of the
+#: values and deflate codes each in fewer bits. "Near the face" is frames.near_face.
 #: The moving pixels, each shown only for a moment, are kept to multiples of MOTION_STEP (at most 4 off),
 #: as GIF's 256 colours are coarser still. The steps are the coarsest that keep the still within the
 #: fidelity rule near the face and over the picture; finer ones only make the file bigger.

@@ -44,8 +44,8 @@ class _GifPalette:
     """The one palette of every frame: GIF_COLOURS colours libimagequant picks from the still (a
     half-size copy of it, plus the face at full size, so the face weighs more). Every pixel gets the
     nearest of them, found exactly (a k-d tree): Pillow's palette mapping is approximate, and on the
-    same palette it left the face 0.3-0.6 levels further off (0.6-3.1 dB). Mapping the moving pixels
-    Pillow's way too made the GIF 1-12 % bigger: more of them then differ from the still's."""
+    same palette it leaves the face further off. The moving pixels are mapped the same exact way, so
+    fewer of them differ from the still's and the GIF is smaller."""
 
     def __init__(self, rgb: np.ndarray, focus: Box | None) -> None:
         import imagequant
