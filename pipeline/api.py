@@ -92,9 +92,9 @@ class Stages:
         return [box for box, _ in self.detections if box.height >= faces.MIN_FACE_PX]
 
 
-#: A detection scoring under this must show a face mesh before dlib encodes it (~8 ms against ~20).
-#: Every real face in the fixtures scores 0.70 or more; the detector's false alarms on scenery and
-#: noise score 0.64 at most, and most show no mesh. A face without a mesh could never be animated, so
+#: A detection scoring under this must show a face mesh before dlib encodes it (the mesh costs less
+#: than the encoding). It lies between the scores of real faces and those of the detector's false alarms
+#: on scenery and noise, most of which show no mesh. A face without a mesh could never be animated, so
 #: the check loses nothing the pipeline would have animated.
 MESH_FIRST_BELOW = 0.75
 

@@ -211,12 +211,11 @@ def _opencv_pixels(data: bytes, info: ImageInfo, mode: str) -> tuple[np.ndarray,
     """RGB and alpha of a JPEG (RGB or grey) or a still WebP decoded by OpenCV, as stored (not turned
     upright), or None to leave the image to Pillow.
 
-    The same libjpeg-turbo and libwebp decodes, bit for bit, in a third to a half of the time: Pillow
-    decodes a WebP through libwebp's animation decoder into RGBA and copies it more (a 1600 px WebP,
-    53 against 17 ms). Pillow keeps what OpenCV does differently: CMYK JPEGs (a level apart), every
-    other format, and every file OpenCV cannot read whole (it returns nothing for a cut JPEG or WebP,
-    baseline or progressive, and decodes a damaged JPEG with a warning on descriptor 2, kept off the
-    console here), so that Pillow's error names the damage."""
+    The same libjpeg-turbo and libwebp decodes, bit for bit, in less time: Pillow decodes a WebP
+    through libwebp's animation decoder into RGBA and copies it more. Pillow keeps what OpenCV does
+    differently: CMYK JPEGs (a level apart), every other format, and every file OpenCV cannot read
+    whole (it returns nothing for a cut JPEG or WebP, baseline or progressive, and decodes a damaged
+    JPEG with a warning on descriptor 2, kept off the console here), so that Pillow's error names the damage."""
     import cv2
 
     if info.format == "jpeg" and mode in ("RGB", "L"):
@@ -317,10 +316,9 @@ def shrink(still: Still, side: int = PREVIEW_SIDE) -> Still:
 def _fit(rgb: np.ndarray, side: int) -> np.ndarray:
     """`rgb` scaled down so its longest side is at most `side`, for the face detectors.
 
-    Down to half size, bilinear: OpenCV's area averaging at a fractional factor took 4-8 ms more on an
-    800 px photo, and the detectors (which shrink the preview to 128 or 192 px themselves) found the
-    same faces on every fixture at 700-1280 px, boxes within 2% of a face's height. Further down, area averaging keeps
-    small faces from aliasing away."""
+    Down to half size, bilinear: OpenCV's area averaging at a fractional factor costs more time, and the
+    detectors (which shrink the preview to 128 or 192 px themselves) find the same faces with nearly the
+    same boxes either way. Further down, area averaging keeps small faces from aliasing away."""
     height, width = rgb.shape[:2]
     if max(height, width) <= side:
         return np.ascontiguousarray(rgb)

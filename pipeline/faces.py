@@ -1,6 +1,6 @@
 """Stage 2, faces: find faces cheaply with MediaPipe, then identify only those with face_recognition.
 
-Detection runs on the small preview (milliseconds); the expensive encoding (dlib's network, ~17 ms a face) runs
+Detection runs on the small preview (milliseconds); the expensive encoding (dlib's network, per face) runs
 only for faces big enough to animate, on the full image.
 """
 

@@ -33,8 +33,8 @@ def paint(still: Still, patch: Patch, motions: list[FaceMotion], frame: int) -> 
 OPEN_MOUTH = 0.06
 #: How far lips must part (the frame's widest inner gap, IOD units) before teeth begin to show, and
 #: by how far they show fully: in a barely parted mouth the teeth sit back in the mouth's shadow, and a
-#: light line there reads as a gap, not as teeth. (The fixtures' closed mouths part 0.054-0.06 in `wink`:
-#: their teeth get about a fifth of their light.)
+#: light line there reads as a gap, not as teeth. A closed mouth's lips, parting in `wink`, stay in
+#: between: its teeth show dimly in the mouth's shadow.
 TEETH_FROM, TEETH_FULL = 0.03, 0.12
 #: Widths of the upper teeth from the middle outwards (central incisor first), in IOD units.
 TOOTH_WIDTHS = (0.085, 0.068, 0.062, 0.058, 0.056)

@@ -19,14 +19,14 @@ from pipeline.motion import FaceMotion
 #: Closure by which the lid is fully painted over the part of the eye it covers (it fades in before).
 LID_FROM = 0.3
 #: How far above the open eye's upper lid a shut lid is painted (IOD units): over a hooded eye's fold.
-#: Where the skin above is lit, it is skin the photo shows: covered to 0.06-0.1, rose_1's identity
-#: distance went over its bar (0.37; 0.34 at 0.04).
+#: Where the skin above is lit, it is skin the photo shows: kept low so that covering it does not take a
+#: face's identity distance over its bar (see docs/decisions.md).
 LID_TOP = 0.04
 #: How far above the fold a shut lid reaches where the skin above the fold is a deep-set eye's shadow
 #: (IOD units, never nearer the brow than 0.03): that dark is the socket's, and a shut lid comes forward
 #: out of it into the light. How dark that skin is, relative to the lid's tone, for the lid to reach
-#: that far (first value) and to stay at LID_TOP (second). Measured on the fixtures: obama_2 0.27-0.36
-#: and kit_2 0.40-0.62 (deep-set, in shadow), rose_1 0.82-0.85, alex_1 0.78, zeman_1 0.69.
+#: that far (first value) and to stay at LID_TOP (second): between the shadowed skin of deep-set eyes and
+#: the lit skin of open ones (the fixtures' readings are in docs/decisions.md).
 LID_TOP_SHADOW = 0.1
 SHADOWED_FOLD = (0.45, 0.7)
 #: Over how much of that the lid fades in from the top (IOD units): the skin there is part lid, part fold.
@@ -37,22 +37,22 @@ RIM_DEPTH = 0.06
 #: shut lid leaves it bare (first value), and above which it covers RIM_DEPTH of it (second). A margin
 #: that is dark (its lashes, with no wet rim showing, as on a small or soft photo) is no rim to cover:
 #: covered to RIM_DEPTH, its dark line showed under the lid, and MediaPipe read it as the lower edge of
-#: an opening (kit_1's held shut frame read 0.49 unencoded; left bare, 0.31).
+#: an opening, so a shut eye read as partly open.
 DARK_MARGIN = (0.45, 0.55)
 #: How far a shut lid's margin reaches under the lower lid's margin at most (IOD units), over its lashes,
 #: where the skin under them is as light as the cheek (LASH_SKIN): MediaPipe takes a lower lid margin
-#: and lashes left bare under a shut lid for the lower edge of an opening (alex_1 read 0.31 at 0.06, 0.19
-#: at 0.12). Where that skin is darker (make-up, a shadowed bag) it is part of the face, and the margin
-#: stays at RIM_DEPTH: covered, rose_1's identity distance went over its bar (0.355).
+#: and lashes left bare under a shut lid for the lower edge of an opening, so they are covered. Where that
+#: skin is darker (make-up, a shadowed bag) it is part of the face, and the margin stays at RIM_DEPTH:
+#: covering it changes the face enough to take its identity distance over the bar.
 RIM_REACH = 0.12
 #: From how far down the cover under a shut lid's lash line (a share of its depth) the lower lid's own
-#: skin is raised to the lash line, over the margin and its lashes. Against that skin's grain mirrored
-#: onto a smooth patch, MediaPipe read obama_2's wink 0.36 -> 0.35 (held 0 -> 250 ms) and biden_2's blink
-#: 0.46 -> 0.42, and biden_2's under-eye wrinkles carry on to the lash line.
+#: skin is raised to the lash line, over the margin and its lashes: the lower lid keeps its own grain
+#: (under-eye wrinkles carry on to the lash line), and MediaPipe reads the eye more shut than with a
+#: smooth patch of mirrored skin there.
 RAISED_FROM = 0.5
 #: From how far down a shut lid's margin under its lash line (a share of its depth) its shade fades out:
 #: the lower lid there faces up into the light. The shade right under the lash line stays: without it,
-#: MediaPipe read alex_1's and biden_2's shut lids more open (0.31 and 0.38 mean, against 0.27 and 0.33).
+#: MediaPipe reads a shut lid as more open.
 MARGIN_FADE = 0.5
 #: How light the skin under the lower lid's lashes is, relative to the cheek, where the margin starts to
 #: reach further (first value) and reaches RIM_REACH (second).
@@ -61,11 +61,11 @@ LASH_SKIN = (0.75, 0.9)
 CORNER_REACH = 0.15
 #: How light a shut lid's middle is at least, relative to the tone of the upper lid and brow skin: a lid
 #: comes forward out of a deep-set eye's shadowed socket into the light (and faces it, so a little lighter
-#: than the band's lighter half). rose_1's identity (bar 0.35) read 0.34 at 0.9 and at 1.1; a lighter lid raises it.
+#: than the band's lighter half), and no lighter, as a lighter lid raises the face's identity distance.
 LID_LIGHT = 1.1
 #: Over what share of a shut lid's height, from its top, that lift into the light comes in: the top of
 #: the lid turns up into the fold, under the brow and in its shadow. Lifted right up to its top, a deep-set
-#: eye's lid was a lit egg cut out of the socket's shadow (obama_2: 30 to 99 levels in 3 rows, 0.025 IOD).
+#: eye's lid reads as a lit egg cut out of the socket's shadow, with a hard step at its top.
 LIGHT_FROM_TOP = 0.5
 #: How light a shut lid is at least, relative to the skin under the eye (under a brow in shadow).
 UNDER_EYE_SHARE = 0.8

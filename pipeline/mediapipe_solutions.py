@@ -1,7 +1,7 @@
 """MediaPipe's legacy solutions (face detection, Face Mesh), imported without matplotlib.
 
 `import mediapipe` runs `mediapipe.python.solutions`, which imports its drawing helpers, and they
-import `matplotlib.pyplot`: about 2 s of CPU, most of MediaPipe's import. Every worker process pays it
+import `matplotlib.pyplot`: most of MediaPipe's import time. Every worker process pays it
 as it starts (or restarts after a crash or a freeze, while pages wait), and so does every `wink`
 command. The pipeline never draws with them, so `solutions()` puts a stand-in for each of those two
 modules in `sys.modules` before importing MediaPipe. The first attribute anyone asks of a stand-in

@@ -146,10 +146,10 @@ def _gif_manifest_offset(data: bytes) -> int:
 
 def _sign_gif_in_place(builder: Any, data: bytes) -> bytes | None:
     """A signed GIF made without c2pa walking the file: `Builder.sign` reads a GIF's 255-byte data
-    sub-blocks one by one through c2pa-python's Python stream callbacks (8 000 seeks for a 1 MB GIF,
-    15-20 ms). Here c2pa makes a placeholder manifest, which goes where it would put it; it hashes
+    sub-blocks one by one through c2pa-python's Python stream callbacks (thousands of seeks for a
+    big GIF). Here c2pa makes a placeholder manifest, which goes where it would put it; it hashes
     the file around it in a few large reads; and the signed manifest, of the same size, replaces
-    the placeholder (3-4 ms). None when this c2pa lacks the API or refuses, so `sign` does it the
+    the placeholder. None when this c2pa lacks the API or refuses, so `sign` does it the
     usual way."""
     import ctypes
 

@@ -4,13 +4,11 @@ mitmproxy's own choice (connection_strategy=eager) mirrors the site: HTTP/2 wher
 (most image hosts and CDNs), so a held image holds up nothing else there, and HTTP/1.1 where the site
 speaks only that. `--set wink_http2=true` offers the browser HTTP/2 before the site's protocol is known
 (connection_strategy=lazy), so that over HTTP/1.1 too an image held for its look never holds one of the
-browser's six connections. It was the default while identifying a face took ~140 ms. With ~20 ms
-identifications it costs more than it saves: mitmproxy never reuses an HTTP/1.1 connection to the site
-for an HTTP/2 client (a response read until EOF could not be told apart), so every image is a new TCP
-and TLS connection to the site. On the page-load benchmark (benchmarks/pageload_bench.py --timeline,
-an HTTP/1.1 origin) the site's answer then took 430-650 ms instead of 6-8 ms, the proxy spent 10-11 ms
-of CPU per face-free photo instead of 7.5-8, and the page loaded 2.2-2.6x slower than through a bare
-mitmdump instead of 2.0-2.1x (with the target 3.1-3.7x instead of 2.6-3.1x).
+browser's six connections. It is off because, while a look and an identification are short, it costs
+more than it saves: mitmproxy never reuses an HTTP/1.1 connection to the site for an HTTP/2 client (a
+response read until EOF could not be told apart), so every image is a new TCP and TLS connection to the
+site, and pages load slower than with the site's own protocol (docs/decisions.md has the page-load
+benchmark's figures). It pays only where images are held long enough to fill the six connections.
 """
 
 from __future__ import annotations

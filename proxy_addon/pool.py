@@ -3,8 +3,8 @@
 `WorkerPool` wraps a ProcessPoolExecutor through its public API only. Its processes are forked by
 multiprocessing's fork server, not from the proxy (no copies of the proxy's event loop or threads):
 a clean process that imported the pipeline once (proxy_addon.fork_preload), so a new worker only
-loads its models. Spawned afresh, each one imported mitmproxy's main script and the pipeline again:
-7.1-7.4 s from a frozen worker's kill to a ready pool on this machine, against 0.8-0.9 s forked.
+loads its models. Spawned afresh, each one would import mitmproxy's main script and the pipeline again,
+and a pool that replaces a frozen worker would be ready several times later.
 The first launch waits for the server's imports, so it runs in a thread, off the event loop. The
 processes sign in on a `Roster` (proxy_addon.roster), which is how the status page knows whether they
 have loaded their models, and how the watchdog sees them.
@@ -46,7 +46,7 @@ class JobKilledWorker(BrokenProcessPool):
 
 #: What the fork server imports before it forks workers: the pipeline, and what mitmdump's main
 #: script imports. multiprocessing runs the main script in every new process (under another name, so
-#: only its imports happen): ~3 s of mitmproxy, unless the server has them already. "__main__" itself
+#: only its imports happen): mitmproxy's, slow, unless the server has them already. "__main__" itself
 #: is not passed to the server on Python 3.11 (its forkserver asks the preparation data for a key
 #: named "main_path", which is called "init_main_from_path" there); it is named in case a later one does.
 PRELOAD = ["__main__", "mitmproxy.tools.main", "proxy_addon.fork_preload"]

@@ -41,9 +41,8 @@ from proxy_addon.stats import OnceLog, Stats, WorkState, report
 #: The result cache, on disk or shared.
 Store = ResultCache | SharedResultCache
 #: Images in work (waiting, in a step, or finishing after their deadline) per worker process. Most
-#: end at their ~10 ms look (Lanes), and over HTTP/2 a page asks for all its photos at
-#: once (45 on the page-load benchmark), so a page's burst fits; the bound keeps a flood from holding
-#: unbounded bodies and waits.
+#: end at their short look (Lanes), and over HTTP/2 a page asks for all its photos at once, so a
+#: photo-heavy page's burst fits; the bound keeps a flood from holding unbounded bodies and waits.
 QUEUE_PER_WORKER = 32
 #: Seconds a finished job still answers for its image once its cache entry is written.
 ANSWERS_AFTER_WRITE = 2.0
@@ -70,8 +69,8 @@ class Lanes:
     """The one queue: steps wait here for a worker, and start in lane order, at most one per worker.
 
     A page has dozens of photos, most without a face, a few of other people, maybe one of the target.
-    Each image's work is split into steps (proxy_addon.protocol.Lane): the look (~20 ms: is there a
-    face?), the identification (~20 ms a face: is it the target?) and the animation (hundreds of ms).
+    Each image's work is split into steps (proxy_addon.protocol.Lane): the look (short: is there a
+    face?), the identification (short, per face: is it the target?) and the animation (far longer).
     Steps wait here, not in the process pool's first-come queue (which is handed a step only once a worker
     is free for it), and start in lane order, so a look never waits behind identifications or animations
     that are waiting too.
@@ -79,14 +78,14 @@ class Lanes:
     A step that has started runs to its end (a worker cannot be interrupted), so the long ones are kept
     from holding every worker: animations may hold all workers but one (when there are two or more), and
     with three workers or more, identifications and animations together all but `RESERVED_FOR_LOOKS`.
-    A look then waits for at most one identification (~20 ms a face), never for an animation. With two workers
-    (the default on two cores) nothing more is kept back: a worker kept idle for looks left a page's
-    photos of other people to a single worker, which cost more than it saved (benchmarks/pageload_bench.py).
+    A look then waits for at most one identification, never for an animation. With two workers
+    (the default on two cores) nothing more is kept back: a worker kept idle for looks would leave a page's
+    photos of other people to a single worker, which costs more than it saves (benchmarks/pageload_bench.py).
 
     Within those limits a waiting animation takes the first worker that is free, before waiting looks:
     it cannot take the last worker, so looks still have one, but behind a page's stream of looks an
-    animation in lane order waited for a free worker for as long as the page kept asking (half a second
-    and more on the page-load benchmark), and the target's photo is the one its page waits for longest.
+    animation in lane order would wait for a free worker for as long as the page kept asking, and the
+    target's photo is the one its page waits for longest.
     """
 
     def __init__(self, pool: WorkerPool) -> None:

@@ -29,9 +29,8 @@ NOTHING = WorkResult(Kind.NOTHING)
 #: Seconds between heartbeats; the parent's watchdog calls a worker frozen when they stop.
 HEARTBEAT = 0.25
 #: Niceness of the processes: a look or an identification holds a page's photo while it runs, so it
-#: takes the CPU as an equal of the browser that waits for it. At 5, on a machine busy with other work,
-#: a 12 ms look took 40-180 ms and pages loaded 12-15 % slower; on a quiet machine the two read the
-#: same (benchmarks/pageload_bench.py, interleaved runs).
+#: takes the CPU as an equal of the browser that waits for it. Nicer, on a machine busy with other work,
+#: looks take several times longer and pages load slower; on a quiet machine it makes no difference.
 STEP_NICE = 0
 #: Animations run in a thread this much nicer (Linux keeps a nice value per thread, and the threads an
 #: animation starts inherit it): hundreds of ms of CPU that yield to looks, to the proxy and to the browser.

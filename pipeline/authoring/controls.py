@@ -178,8 +178,8 @@ def bake(
 #: shut for a while and opens more slowly.
 LID_CLOSE_FRAMES = 2
 
-#: How far the default wink smiles (smile() amount): a full smile took rose_1's identity distance to 0.36
-#: (bar 0.35); at 0.85 the Zeman photos still lift their mouth corners by 0.09 IOD (bar 0.06).
+#: How far the default wink smiles (smile() amount): a full smile changes some faces enough to take their
+#: identity distance over its bar; this much still lifts the mouth corners past the smile bar.
 WINK_SMILE = 0.85
 
 

@@ -143,8 +143,8 @@ def smile_preset(reference: np.ndarray) -> Preset:
     return _preset("smile", "Smiles, holds the smile, and relaxes again.", reference, controls, segments)
 
 
-#: The eyebrows preset's raise and frown (brows() amounts): a raise of 0.055 IOD, a frown of 0.034. At a
-#: full 0.075 IOD, dlib's reading of alex_2's and alex_3's eyes (not their pixels) fell to 0.60-0.79.
+#: The eyebrows preset's raise and frown (brows() amounts), short of a full raise: raised that far,
+#: dlib reads some faces' eyes as partly shut, though their pixels do not change.
 EYEBROWS_RAISE, EYEBROWS_FROWN = 0.73, -0.45
 
 

@@ -26,9 +26,8 @@ from pipeline.errors import WinkError
 from pipeline.presets import Preset, validate
 
 DEFAULT_FPS = 20.0
-#: Jitter bar: RMS second difference (IOD per frame^2, 95th percentile over landmarks). Smooth expressions
-#: of the fixture videos measure 0.006 (wink.mp4) and 0.012 (smile.mp4); the small, moving speaker of
-#: hamilton_short.mp4 measures 0.023-0.026 on the stretches Face Mesh follows.
+#: Jitter bar: RMS second difference (IOD per frame^2, 95th percentile over landmarks). It lies between
+#: what a smooth expression filmed close up measures and what a small, moving speaker's landmarks do.
 JITTER_MAX = 0.016
 #: A frame whose canonical shape differs from the last good one by more than this (median over
 #: landmarks, IOD units) is a jump (Face Mesh lost track or locked onto something else).

@@ -26,13 +26,12 @@ HTTP_MIME = "image/apng"
 C2PA_MIME = "image/png"
 
 #: APNG of an opaque photo: the still is kept to multiples of STILL_STEP levels near the face (at most
-#: 2 levels off, 1.2 on average, against the fidelity rule's 1.5) and of STILL_STEP_AWAY elsewhere (at
-#: most 3 off: the whole picture stays at 42-43 dB, against the rule's 40), so PNG's Up filter sees a
-#: fifth or a seventh of the values and deflate codes each in 2.3-2.8 bits less. "Near the face" is
-#: frames.near_face.
-#: The moving pixels, each shown for 50-250 ms, are kept to multiples of MOTION_STEP (at most 4 off),
-#: as GIF's 256 colours are coarser still. Step 4 near the face (1.0 levels) made zeman_1's APNG of an
-#: AVIF q60 photo 14.3x the photo, against 13.9x at 5; 6 away from it was 14.1x, 8 left kit_1 at 40.8 dB.
+#: 2 levels off, within the fidelity rule on average) and of STILL_STEP_AWAY elsewhere (at most 3 off:
+#: the whole picture stays above the rule's PSNR), so PNG's Up filter sees a fifth or a seventh of the
+#: values and deflate codes each in fewer bits. "Near the face" is frames.near_face.
+#: The moving pixels, each shown only for a moment, are kept to multiples of MOTION_STEP (at most 4 off),
+#: as GIF's 256 colours are coarser still. The steps are the coarsest that keep the still within the
+#: fidelity rule near the face and over the picture; finer ones only make the file bigger.
 STILL_STEP = 5
 STILL_STEP_AWAY = 7
 MOTION_STEP = 8
@@ -42,11 +41,11 @@ MOTION_STEP = 8
 APNG_CHANGE_LEVELS = 10
 #: The redrawn pixels' mask is closed (dilated, then eroded) by a square this wide: the warp's slow
 #: gradients cross the levels in speckles, and each edge between drawn and keyed pixels costs deflate
-#: a literal. 11 px: zeman_1's APNG 7 % smaller than unclosed; 5 px the same; 21 px 3 % bigger again.
+#: a literal. A much wider square draws so much more that the file grows again.
 APNG_MASK_CLOSE = 11
 #: The colour that marks a pixel a frame leaves alone: every drawn value is a multiple of a step over 1.
 APNG_KEY = (1, 1, 1)
-#: libdeflate's level (1-12). 8 makes zeman_1's APNG 4 % smaller than 6, in 2-4 times the time (+0.3-0.4 s).
+#: libdeflate's level (1-12): higher levels gain a few per cent of size for several times the time.
 APNG_DEFLATE_LEVEL = 6
 
 

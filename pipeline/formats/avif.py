@@ -20,12 +20,12 @@ BRANDS = frozenset({b"avif", b"avis"})
 #: The Content-Type served with it, and what c2pa is told.
 MIME = "image/avif"
 
-#: AVIF quality of every frame (libavif's 0-100): Pillow gives a sequence one quality. In limited range
-#: (see encode) the first frame of an AVIF q60 photo was 1.46-1.51 levels off over the face at 94
-#: on obama_1 and kit_1, against the fidelity rule's 1.5; at 96, 1.38-1.42, and 2.1-2.3 times the photo.
+#: AVIF quality of every frame (libavif's 0-100): Pillow gives a sequence one quality, so it is the
+#: lowest at which the first frame, in limited range (see encode), stays within the fidelity rule over
+#: the face with a margin.
 AVIF_QUALITY = 96
 #: libaom's fastest setting (libavif then codes a sequence in its real-time mode). Slower settings
-#: cost seconds for a 20-frame loop: speed 6 took 3.9 s on zeman_1, against 0.5 s.
+#: cost several times the encode's time for a loop of frames.
 AVIF_SPEED = 10
 
 
@@ -39,8 +39,8 @@ def encode(picture: Picture, frames: list[Frame]) -> bytes:
             "AVIF",
             quality=AVIF_QUALITY,
             speed=AVIF_SPEED,
-            # Debian's Chromium paints an animated AVIF in full range as if it were limited (a grey of
-            # 30 shown as 16, 220 as 237: 7.8 levels mean off on zeman_1); a still one it paints right.
+            # Debian's Chromium paints an animated AVIF in full range as if it were limited (darks
+            # darker, lights lighter, levels off over the whole face); a still one it paints right.
             # Limited range it paints exactly, at about 0.2 levels more error over the face.
             range="limited",
             icc_profile=picture.icc_profile,

@@ -26,18 +26,17 @@ MIME = "image/gif"
 GIF_COLOURS = 255
 GIF_TRANSPARENT = 255
 #: A pixel is redrawn when a channel of the picture it should show has moved this far from the one its
-#: shown colour was picked for. Judged on the colours themselves (9 levels), neighbouring palette
-#: entries kept flipping under a slow warp: 1-16 % more bytes on the AVIF q60 photos than now.
+#: shown colour was picked for. Judged on the colours themselves, neighbouring palette entries keep
+#: flipping under a slow warp, and every flip is drawn.
 GIF_CHANGE_LEVELS = 10
 #: Away from the face the still may show a colour this many levels (in its worst channel) further
-#: from the photo than the nearest one, where that continues the run on its left. 3 levels: the AVIF
-#: q60 photos' first frames 10-35 % smaller, 0.5-3.3 dB lower over the picture (to 35.1-40.7 dB), the
-#: face as before; 6 everywhere added 1.0-1.5 levels over the face, and 2 everywhere 0.2-0.3.
+#: from the photo than the nearest one, where that continues the run on its left: longer runs for
+#: LZW away from the face, whose own colours stay the nearest ones.
 GIF_RUN_SLACK = 3
 #: The moving pixels' redraw mask is opened (eroded, then dilated) by a square this wide: a warp's
 #: slow gradients cross GIF_CHANGE_LEVELS in speckles, and each lone drawn pixel breaks LZW's runs of
 #: the transparent index. A change left out grows until a later frame draws it, and the last frame
-#: restores every pixel exactly. 3 px: zeman_1's GIF of an AVIF q60 photo 9.05x -> 7.59x; 2 px 8.23x.
+#: restores every pixel exactly.
 GIF_MASK_OPEN = 3
 
 
@@ -45,8 +44,8 @@ class _GifPalette:
     """The one palette of every frame: GIF_COLOURS colours libimagequant picks from the still (a
     half-size copy of it, plus the face at full size, so the face weighs more). Every pixel gets the
     nearest of them, found exactly (a k-d tree): Pillow's palette mapping is approximate, and on the
-    same palette it left the face 0.3-0.6 levels further off (0.6-3.1 dB). Mapping the moving pixels
-    Pillow's way too made the GIF 1-12 % bigger: more of them then differ from the still's."""
+    same palette it leaves the face further off. The moving pixels are mapped the same exact way, so
+    fewer of them differ from the still's and the GIF is smaller."""
 
     def __init__(self, rgb: np.ndarray, focus: Box | None) -> None:
         import imagequant

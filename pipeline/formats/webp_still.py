@@ -26,7 +26,7 @@ __all__ = ["still_frame"]
 #: A photo that not even quality 100 brings that close (fine chroma detail: WebP halves chroma
 #: resolution) gets a lossless first frame instead: bigger, but the still.
 #: 1.4 leaves a tenth of a level for the judges' own face boxes (dlib's, Face Mesh's shrunk by 8 %):
-#: on the fixtures they read within 0.02 of the encoder's box, mostly lower; other faces may differ more.
+#: they read close to the encoder's box, mostly lower, and other faces may differ more.
 STILL_MAX_ERROR = 1.4
 STILL_MIN_PSNR = 40.5
 #: The face crop reads lower than the same area of the whole frame by up to 0.15 levels (libwebp
@@ -34,9 +34,9 @@ STILL_MIN_PSNR = 40.5
 #: STILL_MAX_ERROR, and the whole frame is checked; one that misses is encoded again, one step up.
 STILL_CROP_MARGIN = 0.05
 STILL_RECHECK_STEP = 0.25
-#: Where the search starts, and how fast the face's error falls per quality step near it: between
-#: quality 88 and 98 it falls by 0.07-0.11 levels a step on every served photo measured (JPEG q75-q92,
-#: WebP q80, AVIF q60), so from one measurement a straight line lands near the bar.
+#: Where the search starts, and how fast the face's error falls per quality step near it: near the bar
+#: it falls about evenly whatever the site served (JPEG, WebP, AVIF), so from one measurement a straight
+#: line lands near the bar.
 STILL_FIRST_GUESS = 94.0
 STILL_ERROR_PER_QUALITY = 0.085
 #: Encodes of the face crop the search may spend, and how close it gets before stopping: within this
@@ -48,14 +48,11 @@ STILL_NEAR_BAR = 0.05
 #: When the whole picture misses STILL_MIN_PSNR (the face passed, the rest did not), quality rises by this.
 STILL_PSNR_STEP = 2.0
 #: libwebp's speed/size trade-off (0 fastest, 6 smallest): the big first frame gets more effort than
-#: the many small motion frames. From 2 to 3 the first frame comes out 5-17 % smaller at the same error
-#: over the face on the fixtures (3 is where libwebp starts to weigh rate against distortion per
-#: block; 4-6 add little more), but it takes 60-150 ms more, on the encode's critical path. So 3 is
-#: spent only where the first frame at 2 is over STILL_BIG_SHARE of the served file: a photo the site
-#: compressed hard (JPEG q75), where the rest of the animation (its motion and restoring frames, 0.75-0.85
-#: of the served file on the fixtures) would take the total near the 2.5x size bar. At 1.2 it also ran
-#: for every target photo of the page-load benchmark (JPEG q80-87, first frames 1.18-1.50x, whole
-#: animations 1.8-2.2x): time spent on a bar those photos met anyway.
+#: the many small motion frames. 3 makes the first frame smaller at the same error over the face (it is
+#: where libwebp starts to weigh rate against distortion per block; 4-6 add little more), but it takes
+#: longer, on the encode's critical path. So 3 is spent only where the first frame at 2 is over
+#: STILL_BIG_SHARE of the served file: a photo the site compressed hard, where the rest of the animation
+#: would take the total near the size bar. Set lower, it also runs for photos that meet the bar anyway.
 STILL_METHOD = 2
 STILL_METHOD_BIG = 3
 STILL_BIG_SHARE = 1.55

@@ -47,21 +47,12 @@ LID_FACES = [
     "faces/lin_manuel_miranda/lin_1.png",
 ]
 #: Faces on which MediaPipe, as the judge runs it, does not yet read the painted lid shut (issue 14), with
-#: what it read when this was written. Not strict: MediaPipe's reading of a shut lid moves by about 0.1
-#: between near-identical frames and machines, and these sit near the bar (obama_2's blink read 0.37 on
-#: one machine and passed on CI's); a regression on any other face still fails.
-#: The judge's openness is the distance between paired upper and lower contour points over the eye's
-#: width. On a shut lid the pairs do not meet: they sit apart along the lash line (on obama_2's left eye
-#: about 0.11 of the eye's width, as in its still), so a lid MediaPipe sees as shut (its pairs 1-2 px
-#: apart vertically) still reads about 0.39 of the still there, and about 0.36 on biden_2's right eye.
-#: (A real shut eye can read closer: the wink in video/wink.mp4 has its pairs 0.054 of the eye's width
-#: apart along the lid, against 0.096 open; the painted lids' pairs sit 0.066-0.110 apart.) A lid that
-#: comes over obama_2's shadowed fold (lids.LID_TOP_SHADOW) narrows it: 0.41 -> 0.36, and the lower lid's
-#: own skin raised over its margin (lids.RAISED_FROM) to 0.346, held 250 ms (with the judge's crop moved
-#: 2 px, 9 of 9 crops pass, median 0.29). That took obama_2's blink and biden_2's wink off this list too
-#: (0.30 and 0.25, 9 of 9 crops each).
-#: biden_2's right eye is read by its place as much as by its lid: docs/decisions.md ("biden_2's blink
-#: stays a known miss") has the judge's readings of each shut lid moved onto the other eye.
+#: the reason it gives. Not strict: MediaPipe's reading of a shut lid moves between near-identical frames
+#: and between machines, and these sit near the bar; a regression on any other face still fails.
+#: The judge's openness never reaches 0 on a painted shut lid (its contour pairs sit apart along the lash
+#: line), so a lid it sees as shut reads only just under the bar. docs/decisions.md has the readings
+#: ("How the judge reads a painted shut lid") and why biden_2's blink stays here ("biden_2's blink stays
+#: a known miss": his right eye is read by its place as much as by its lid).
 LID_MISSES: dict[tuple[str, str], str] = {
     (
         "faces/biden/biden_2.jpg",
