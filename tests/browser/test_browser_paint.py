@@ -29,9 +29,10 @@ import pytest
 from PIL import Image
 
 from pipeline.api import Animator
-from tests.browser import paint, webkit
+from testkit import paint
+from testkit.harness import Origin, Route
+from tests.browser import webkit
 from tests.conftest import REPO, _missing, fixture_path
-from tests.harness import Origin, Route
 
 pytestmark = pytest.mark.browser
 

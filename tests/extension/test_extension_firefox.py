@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser import paint
+from testkit import paint
+from testkit.harness import Client, Mitmdump, Origin, Route
 from tests.conftest import REPO, _missing
 from tests.extension.test_extension_e2e import (
     ARTIFACTS,
@@ -35,7 +36,6 @@ from tests.extension.test_extension_e2e import (
     probe_extension,
     size_of,
 )
-from tests.harness import Client, Mitmdump, Origin, Route
 
 pytestmark = pytest.mark.browser
 
