@@ -18,8 +18,8 @@ import pytest
 from PIL import Image, ImageOps
 
 from testkit import paint
+from testkit.fixtures import fixture_path, missing
 from testkit.harness import H2Origin, Mitmdump, Route, temp_workdir
-from tests.conftest import _missing, fixture_path
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def loaded() -> dict[str, Any]:
     """One load of a page of eight photos (one of the target) and a JSON fetch, over HTTP/2, and
     screenshots of the target photo as it plays."""
     if not CHROMIUM.is_file():
-        _missing(CHROMIUM)
+        missing(CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     workdir = temp_workdir("wink-h2-")

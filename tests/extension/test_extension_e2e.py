@@ -31,8 +31,8 @@ from PIL import Image, ImageDraw
 
 from proxy_addon import control_api
 from testkit import paint
+from testkit.fixtures import REPO, missing
 from testkit.harness import Mitmdump, Origin, Route, free_port
-from tests.conftest import REPO, _missing
 
 pytestmark = pytest.mark.browser
 
@@ -253,9 +253,9 @@ def browser_tools() -> None:
     apt-get install chromium libnss3-tools
     """
     if not CHROMIUM.is_file():
-        _missing(CHROMIUM)
+        missing(CHROMIUM)
     if shutil.which("certutil") is None:
-        _missing(Path("certutil"))
+        missing(Path("certutil"))
 
 
 @pytest.fixture(scope="module")

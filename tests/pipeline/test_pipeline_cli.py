@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO
+from testkit.fixtures import REPO
 from tests.pipeline.helpers import corrupt_jpeg, damaged_avif
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import fixture_path
+from testkit.fixtures import fixture_path
 from tests.pipeline.helpers import frames_of
 
 

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from pipeline.api import Animator
-from tests.conftest import fixture_path
+from testkit.fixtures import fixture_path
 from tests.pipeline.helpers import judge
 from tests.presets.helpers_presets import common_bars
 
