@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from testkit.fixtures import REPO
-from tests.pipeline.helpers import corrupt_jpeg, damaged_avif
+from testkit.images import corrupt_jpeg, damaged_avif
 
 
 def wink(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:

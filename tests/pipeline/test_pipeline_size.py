@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from testkit.fixtures import fixture_path
-from tests.pipeline.helpers import frames_of
+from testkit.images import frames_of
 
 
 def served(relative: str, kind: str, quality: int) -> bytes:
