@@ -5,6 +5,7 @@
 - `testkit.judge`: ../shared/tools/judge.py run in-process, its models loaded once.
 - `testkit.images`: reading and checking animations, and test images made on the spot.
 - `testkit.paint`: what a browser should paint for an animation, and how close a screenshot comes.
+- `testkit.webkit`: WebKitGTK's MiniBrowser through WebKitWebDriver, on a virtual screen of its own.
 
 Not a product package (not in the wheel); the editable install puts the repository root on sys.path,
 so `import testkit` works from pytest and from `uv run python benchmarks/...`.

@@ -29,10 +29,9 @@ import pytest
 from PIL import Image
 
 from pipeline.api import Animator
-from testkit import paint
+from testkit import paint, webkit
 from testkit.fixtures import REPO, fixture_path, missing
 from testkit.harness import Origin, Route
-from tests.browser import webkit
 
 pytestmark = pytest.mark.browser
 
