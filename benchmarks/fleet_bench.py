@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.pageload_bench import PEOPLE, TARGETS, Photo, fixture_photos, fresh_bytes, scenery
-from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, RedisServer, Route, temp_workdir
+from testkit.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, RedisServer, Route, temp_workdir
 
 #: The page every client says it is on: one site, so the cache partition is the same for all.
 REFERER = "https://news.example.org/front-page"

@@ -29,7 +29,8 @@ from PIL import Image, ImageOps
 
 from pipeline import topology
 from pipeline.api import animator
-from tests.pipeline.helpers import judge, shadowed_socket
+from testkit.images import shadowed_socket
+from testkit.judge import judge
 
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", Path(__file__).resolve().parents[2] / "shared" / "fixtures"))
 JUDGE = FIXTURES.parent / "tools" / "judge.py"

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from tests.browser.paint import CHROMIUM_ARGS as PAINT_CHROMIUM_ARGS
-from tests.harness import H2Origin, Mitmdump, Origin, Route, temp_workdir
+from testkit.harness import H2Origin, Mitmdump, Origin, Route, temp_workdir
+from testkit.paint import CHROMIUM_ARGS as PAINT_CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))

@@ -49,7 +49,7 @@ import brotli
 import numpy as np
 from PIL import Image
 
-from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, RedisServer, Route, fetch_all, temp_workdir
+from testkit.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, RedisServer, Route, fetch_all, temp_workdir
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ import os
 import sys
 
 from proxy_addon.shared_cache import PREFIX, SharedResultCache
-from tests.harness import RedisServer, temp_workdir
+from testkit.harness import RedisServer, temp_workdir
 
 POLICIES = ("volatile-lru", "allkeys-lru", "noeviction")
 BUDGET = "8mb"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, temp_workdir
+from testkit.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, temp_workdir
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))

@@ -1,4 +1,5 @@
-"""Shared test set-up: where the labelled fixtures live, and the rule that CI never skips them."""
+"""Shared test set-up: the fixtures' and the judge's paths as pytest fixtures (the rule that CI never skips
+a missing one is testkit.fixtures'), the signing key, and short reports of long byte compares."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = Path(os.environ.get("WINK_FIXTURES", REPO.parent / "shared" / "fixtures"))
-JUDGE = FIXTURES.parent / "tools" / "judge.py"
+from testkit.fixtures import FIXTURES, JUDGE, missing
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,18 +20,10 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["WINK_CONFDIR"] = tempfile.mkdtemp(prefix="wink-test-confdir-")
 
 
-def _missing(what: Path) -> None:
-    """A missing fixture fails in CI (CI=true) and skips on a developer's machine without ../shared."""
-    message = f"fixture not found: {what}"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def fixtures() -> Path:
     if not (FIXTURES / "labels.json").is_file():
-        _missing(FIXTURES / "labels.json")
+        missing(FIXTURES / "labels.json")
     return FIXTURES
 
 
@@ -44,16 +35,8 @@ def labels(fixtures: Path) -> dict[str, list[str]]:
 @pytest.fixture(scope="session")
 def judge_script() -> Path:
     if not JUDGE.is_file():
-        _missing(JUDGE)
+        missing(JUDGE)
     return JUDGE
-
-
-def fixture_path(relative: str) -> Path:
-    """Path of one fixture file, failing (CI) or skipping (local) when it is absent."""
-    path = FIXTURES / relative
-    if not path.is_file():
-        _missing(path)
-    return path
 
 
 #: Bodies longer than this are compared by length and first difference in a failed assertion: pytest's

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from tests.harness import RedisServer, temp_workdir
+from testkit.harness import RedisServer, temp_workdir
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from testkit.fixtures import REPO
 
 
 def certs(*args: str) -> subprocess.CompletedProcess[str]:

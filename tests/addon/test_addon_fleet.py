@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir
+from testkit.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir
 
 IMAGE = {"accept": WEBP_ACCEPT}
 #: Target photos in the load (half from each of two different photos of Zeman), each asked by both proxies.

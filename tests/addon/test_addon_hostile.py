@@ -28,7 +28,7 @@ from PIL import Image
 
 from pipeline import provenance
 from proxy_addon import control_api
-from tests.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, temp_workdir
+from testkit.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, temp_workdir
 
 IMAGE_REQUEST = {"accept": WEBP_ACCEPT, "sec-fetch-dest": "image"}
 #: Decoded size of every bomb, as in the issue.

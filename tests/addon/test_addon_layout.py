@@ -13,7 +13,7 @@ import pytest
 
 from proxy_addon import options
 from proxy_addon.protocol import Decision, Kind, Outcome, WorkResult
-from tests.conftest import REPO
+from testkit.fixtures import REPO
 
 PACKAGE = REPO / "proxy_addon"
 

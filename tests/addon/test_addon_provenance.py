@@ -12,7 +12,7 @@ from PIL import Image
 
 from certs.signer import SIGNER_NAME, ensure
 from pipeline import formats, provenance
-from tests.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, temp_workdir
+from testkit.harness import WEBP_ACCEPT, Mitmdump, Origin, Route, temp_workdir
 
 # A request names image types, or the proxy leaves it alone (issue 12): GIF is what a client gets that
 # takes images but neither WebP nor APNG.

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from proxy_addon import control_api
-from tests.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir
+from testkit.harness import WEBP_ACCEPT, Client, Mitmdump, Origin, Route, fetch_all, temp_workdir
 
 APNG = "image/apng,image/svg+xml,image/*,*/*;q=0.8"
 EXT = f"chrome-extension://{control_api.EXTENSION_ID}"

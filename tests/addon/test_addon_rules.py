@@ -13,7 +13,7 @@ import pytest
 
 from proxy_addon import gate, pairing, pool, privacy
 from proxy_addon.cache import ResultCache, seal, unseal
-from tests.harness import WEBP_ACCEPT
+from testkit.harness import WEBP_ACCEPT
 
 IMAGE = {"sec-fetch-dest": "image", "accept": WEBP_ACCEPT}
 

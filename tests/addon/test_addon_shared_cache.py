@@ -13,7 +13,7 @@ from mitmproxy.test import taddons
 from proxy_addon import shared_cache
 from proxy_addon.options import WinkOptions
 from proxy_addon.shared_cache import CLAIM_MS, PREFIX, SharedResultCache, parse_cache_url
-from tests.harness import RedisServer, temp_workdir
+from testkit.harness import RedisServer, temp_workdir
 
 
 @pytest.mark.parametrize(

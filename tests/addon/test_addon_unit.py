@@ -26,7 +26,7 @@ from proxy_addon.options import WinkOptions
 from proxy_addon.pool_keeper import PoolKeeper
 from proxy_addon.protocol import Kind, Lane, Step, WorkResult
 from proxy_addon.scheduler import QUEUE_PER_WORKER
-from tests.harness import WEBP_ACCEPT
+from testkit.harness import WEBP_ACCEPT
 
 OURS = f"chrome-extension://{control_api.EXTENSION_ID}"
 STRANGER = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"

@@ -2,7 +2,7 @@
 
 mitmproxy mirrors the site's protocol, so Chromium speaks HTTP/2 to the proxy too, and a page's photos
 are asked for at once, multiplexed on one connection. The target's photo must still come back animated
-on the first load and paint the pipeline's frames (screenshots matched as in tests/browser/paint.py),
+on the first load and paint the pipeline's frames (screenshots matched as in testkit/paint.py),
 and every other photo and the page's script data come through byte-identical.
 """
 
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from tests.browser import paint
-from tests.conftest import _missing, fixture_path
-from tests.harness import H2Origin, Mitmdump, Route, temp_workdir
+from testkit import paint
+from testkit.fixtures import fixture_path, missing
+from testkit.harness import H2Origin, Mitmdump, Route, temp_workdir
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def loaded() -> dict[str, Any]:
     """One load of a page of eight photos (one of the target) and a JSON fetch, over HTTP/2, and
     screenshots of the target photo as it plays."""
     if not CHROMIUM.is_file():
-        _missing(CHROMIUM)
+        missing(CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     workdir = temp_workdir("wink-h2-")

@@ -29,9 +29,9 @@ import pytest
 from PIL import Image
 
 from pipeline.api import Animator
-from tests.browser import paint, webkit
-from tests.conftest import REPO, _missing, fixture_path
-from tests.harness import Origin, Route
+from testkit import paint, webkit
+from testkit.fixtures import REPO, fixture_path, missing
+from testkit.harness import Origin, Route
 
 pytestmark = pytest.mark.browser
 
@@ -157,7 +157,7 @@ def _save(folder: Path, key: str, shots: list[np.ndarray]) -> list[Path]:
 def chromium_shots_of(site: Origin, references: dict[str, paint.Reference]) -> dict[str, list[Path]]:
     """Every case in one Chromium, screenshots at the case's moments."""
     if not CHROMIUM.is_file():
-        _missing(CHROMIUM)
+        missing(CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     folder = _shots_dir("chromium")
@@ -190,7 +190,7 @@ def webkit_shots_of(site: Origin, references: dict[str, paint.Reference]) -> dic
     """Every case in one WebKitGTK MiniBrowser on its own virtual screen (Xvfb), at the case's moments."""
     for needed in (webkit.DRIVER, webkit.minibrowser() or Path("MiniBrowser"), Path(webkit.xvfb() or "Xvfb")):
         if not needed.is_file():
-            _missing(needed)
+            missing(needed)
     folder = _shots_dir("webkit")
     shots: dict[str, list[Path]] = {}
     with webkit.virtual_screen() as display, webkit.webkit_driver(display) as driver:
@@ -248,9 +248,9 @@ def firefox_shots_of(site: Origin, references: dict[str, paint.Reference]) -> di
     fresh page, at moments swept over paint.EXTRA_LOOPS loops, as Chromium and WebKitGTK watch on (the
     script cannot tell frames apart): the first shots stay, and every shot is still held to the match bar."""
     if not FIREFOX.is_file():
-        _missing(FIREFOX)
+        missing(FIREFOX)
     if not (HERE / "node_modules" / "puppeteer-core").is_dir():
-        _missing(HERE / "node_modules" / "puppeteer-core")
+        missing(HERE / "node_modules" / "puppeteer-core")
     folder = _shots_dir("firefox")
 
     def case(key: str, moments_ms: list[int], out_dir: Path) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.browser import paint
+from testkit import paint
 
 #: The blink preset's frame times: a long still, a 50 ms closing frame, the shut lid, the reopening
 #: frames, then the still again.

@@ -30,9 +30,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from proxy_addon import control_api
-from tests.browser import paint
-from tests.conftest import REPO, _missing
-from tests.harness import Mitmdump, Origin, Route, free_port
+from testkit import paint
+from testkit.fixtures import REPO, missing
+from testkit.harness import Mitmdump, Origin, Route, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -253,9 +253,9 @@ def browser_tools() -> None:
     apt-get install chromium libnss3-tools
     """
     if not CHROMIUM.is_file():
-        _missing(CHROMIUM)
+        missing(CHROMIUM)
     if shutil.which("certutil") is None:
-        _missing(Path("certutil"))
+        missing(Path("certutil"))
 
 
 @pytest.fixture(scope="module")
@@ -334,7 +334,7 @@ def assert_paints_frames(page, way: str, data: bytes, label: str) -> None:
     """The page's element for the target `way` shows the frames of the animation it received, and moves.
 
     Screenshots of the element at moments aimed over the loop, each matched against the frames Pillow
-    decodes from the very bytes the page got (tests/browser/paint.py); the figures go to the artifacts.
+    decodes from the very bytes the page got (testkit/paint.py); the figures go to the artifacts.
     """
     ref = paint.reference(data)
     element = page.locator(f"#target-{way}")

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser import paint
-from tests.conftest import REPO, _missing
+from testkit import paint
+from testkit.fixtures import REPO, missing
+from testkit.harness import Client, Mitmdump, Origin, Route
 from tests.extension.test_extension_e2e import (
     ARTIFACTS,
     PROBE,
@@ -35,7 +36,6 @@ from tests.extension.test_extension_e2e import (
     probe_extension,
     size_of,
 )
-from tests.harness import Client, Mitmdump, Origin, Route
 
 pytestmark = pytest.mark.browser
 
@@ -147,11 +147,11 @@ def assert_paints(firefox: Firefox, data: bytes, label: str, folder: Path, at_le
 @pytest.fixture(scope="module")
 def firefox_tools() -> None:
     if not FIREFOX.is_file():
-        _missing(FIREFOX)
+        missing(FIREFOX)
     if shutil.which("certutil") is None:
-        _missing(Path("certutil"))
+        missing(Path("certutil"))
     if not (DRIVER.parent / "node_modules" / "puppeteer-core").is_dir():
-        _missing(DRIVER.parent / "node_modules" / "puppeteer-core")
+        missing(DRIVER.parent / "node_modules" / "puppeteer-core")
 
 
 def test_firefox_extension_winks_and_not_on_this_site(firefox_tools, fixtures: Path, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO, _missing
+from testkit.fixtures import REPO, missing
 
 NODE_PROJECT = REPO / "tests" / "browser"
 WEB_EXT = NODE_PROJECT / "node_modules" / ".bin" / "web-ext"
@@ -17,7 +17,7 @@ NOT_SHIPPED = ("tools", "docs", "README.md")
 
 def lint() -> dict:
     if not WEB_EXT.is_file():
-        _missing(Path("tests/browser/node_modules (npm ci)"))
+        missing(Path("tests/browser/node_modules (npm ci)"))
     done = subprocess.run(
         [
             str(WEB_EXT),

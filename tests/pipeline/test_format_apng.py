@@ -8,7 +8,7 @@ from PIL import Image
 
 from pipeline import formats
 from pipeline.marking import DIGITAL_SOURCE_TYPE
-from tests.pipeline.helpers import check_descriptor, check_loop
+from testkit.images import check_descriptor, check_loop
 
 
 def test_apng_is_a_valid_loop_of_the_same_size(zeman_2, animators):

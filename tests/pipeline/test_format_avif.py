@@ -11,7 +11,7 @@ from PIL import Image
 import pipeline.formats.avif_container as avif
 from pipeline import formats, provenance
 from pipeline.marking import DIGITAL_SOURCE_TYPE, exif_block, xmp_packet
-from tests.pipeline.helpers import check_descriptor, check_loop, frames_of
+from testkit.images import check_descriptor, check_loop, frames_of
 
 
 def sequence(frames: int) -> bytes:

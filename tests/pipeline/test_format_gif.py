@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pipeline import formats
-from tests.pipeline.helpers import check_descriptor, check_loop
+from testkit.images import check_descriptor, check_loop
 
 
 def test_gif_is_a_valid_loop_of_the_same_size(zeman_2, animators):

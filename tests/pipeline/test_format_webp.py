@@ -19,7 +19,7 @@ from PIL import Image, ImageOps
 from pipeline import encode, formats
 from pipeline.marking import DIGITAL_SOURCE_TYPE
 from pipeline.types import Box
-from tests.pipeline.helpers import check_descriptor, check_loop
+from testkit.images import check_descriptor, check_loop
 
 
 def chunks(data: bytes, offset: int = 12, end: int | None = None) -> list[tuple[bytes, bytes]]:

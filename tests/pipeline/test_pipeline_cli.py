@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import REPO
-from tests.pipeline.helpers import corrupt_jpeg, damaged_avif
+from testkit.fixtures import REPO
+from testkit.images import corrupt_jpeg, damaged_avif
 
 
 def wink(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from pipeline import decode
 from pipeline.errors import ImageError
-from tests.pipeline.helpers import corrupt_jpeg, damaged_avif, frames_of
+from testkit.images import corrupt_jpeg, damaged_avif, frames_of
 
 
 def _png(image: Image.Image, **params) -> bytes:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pipeline import features, lids, motion, topology
-from tests.pipeline.helpers import painted, shadowed_socket
+from testkit.images import painted, shadowed_socket
 
 
 def _gap_column(image: np.ndarray, upper: np.ndarray, lower: np.ndarray, x: float) -> np.ndarray:

@@ -22,7 +22,7 @@ from pipeline import formats, provenance
 from pipeline.api import FORMATS, Animator
 from pipeline.marking import DIGITAL_SOURCE_TYPE
 from pipeline.types import SigningKey
-from tests.conftest import REPO, fixture_path
+from testkit.fixtures import REPO, fixture_path
 
 PHOTOS = [("faces/zeman/zeman_1.jpg", "zeman"), ("scenes/32bit.png", "any")]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.pipeline.helpers import judge
+from testkit.judge import judge
 
 ZEMAN = ["faces/zeman/zeman_1.jpg", "faces/zeman/zeman_2.jpg"]
 

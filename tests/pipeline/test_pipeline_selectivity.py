@@ -6,7 +6,7 @@ import face_recognition
 import numpy as np
 import pytest
 
-from tests.pipeline.helpers import frames_of
+from testkit.images import frames_of
 
 OTHER_PEOPLE = [
     "faces/obama/obama_1.jpg",

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import fixture_path
-from tests.pipeline.helpers import frames_of
+from testkit.fixtures import fixture_path
+from testkit.images import frames_of
 
 
 def served(relative: str, kind: str, quality: int) -> bytes:

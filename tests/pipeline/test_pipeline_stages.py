@@ -7,7 +7,7 @@ import io
 from PIL import Image
 
 from pipeline.types import Box
-from tests.conftest import fixture_path
+from testkit.fixtures import fixture_path
 
 
 def test_stages_stop_where_animate_stops(animators):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from tests.pipeline.helpers import frames_of
+from testkit.images import frames_of
 
 
 def _still_and_face(original: Path) -> tuple[np.ndarray, tuple[int, int, int, int]]:

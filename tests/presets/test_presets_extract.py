@@ -10,8 +10,8 @@ import pytest
 from pipeline import topology as t
 from pipeline.authoring.extract import JITTER_MAX, ExtractError, extract, jitter, lid_closure, limit_speed, shut_lids
 from pipeline.presets import list_presets, load_preset
-from tests.conftest import fixture_path
-from tests.pipeline.helpers import judge
+from testkit.fixtures import fixture_path
+from testkit.judge import judge
 from tests.presets.helpers_presets import common_bars, wink_cli
 
 

@@ -10,8 +10,8 @@ import pytest
 from pipeline.authoring.controls import AUTHORED, load_reference
 from pipeline.authoring.expressions import PRESETS
 from pipeline.presets import PRESETS_DIR, load_preset
-from tests.conftest import fixture_path
-from tests.pipeline.helpers import judge
+from testkit.fixtures import fixture_path
+from testkit.judge import judge
 from tests.presets.helpers_presets import common_bars, mouth_opening_gain, wink_cli
 
 LIBRARY = ["wink-left", "wink-right", "blink", "smile", "eyebrows", "surprise", "nod"]

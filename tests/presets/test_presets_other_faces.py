@@ -12,8 +12,8 @@ import re
 import pytest
 
 from pipeline.api import Animator
-from tests.conftest import fixture_path
-from tests.pipeline.helpers import judge
+from testkit.fixtures import fixture_path
+from testkit.judge import judge
 from tests.presets.helpers_presets import common_bars
 
 FACES = ["faces/obama/obama_1.jpg", "faces/alex_lacamoire/alex_2.jpg"]

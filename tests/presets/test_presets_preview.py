@@ -9,7 +9,7 @@ from PIL import Image
 
 from pipeline.authoring.preview import TILE_HEIGHT, contact_sheet, key_frames
 from pipeline.presets import load_preset
-from tests.conftest import fixture_path
+from testkit.fixtures import fixture_path
 from tests.presets.helpers_presets import png_text, wink_cli
 
 

@@ -1,7 +1,7 @@
 """Test and benchmark harness: local origin servers, a real `mitmdump` with the add-on, a plain client.
 
-Used by tests/addon, tests/extension and benchmarks/proxy_bench.py (as `tests.harness`), so they all
-measure the same thing the user runs.
+Used by the tests and the benchmarks (as `testkit.harness`), so they all measure the same thing the
+user runs.
 Everything listens on 127.0.0.1 only.
 """
 
