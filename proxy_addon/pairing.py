@@ -16,9 +16,10 @@ import contextlib
 import hmac
 import json
 import logging
-import os
 import secrets
 from pathlib import Path
+
+from proxy_addon.private_files import write_private_json
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +56,9 @@ class Pairing:
         if self.path is None:
             return
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as file:
-                json.dump({"secret": self.secret, "paired": self.paired, "firefox_origin": self.firefox_origin}, file)
-            self.path.chmod(0o600)
+            write_private_json(
+                self.path, {"secret": self.secret, "paired": self.paired, "firefox_origin": self.firefox_origin}
+            )
         except OSError as error:
             logger.warning("wink: cannot keep the control API's secret in the confdir (%s).", error.strerror)
 

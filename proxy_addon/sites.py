@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from mitmproxy import ctx
 
 from proxy_addon.privacy import NO_PAGE, page_site, site_of
+from proxy_addon.private_files import write_private_json
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +79,7 @@ class SiteList:
         if self.path is None:
             return
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as file:
-                json.dump({"sites": self.sites()}, file)
-            self.path.chmod(0o600)
+            write_private_json(self.path, {"sites": self.sites()})
         except OSError as error:
             logger.warning("wink: cannot keep the sites switched off in the confdir (%s).", error.strerror)
 
