@@ -26,6 +26,7 @@ import puppeteer from "puppeteer-core";
 const FIREFOX = process.env.WINK_FIREFOX || "/usr/bin/firefox-esr";
 const job = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const TIMEOUT_MS = 30_000;
+const OPEN_TRIES = 2;
 
 const browser = await puppeteer.launch({
   browser: "firefox",
@@ -65,13 +66,24 @@ const commands = {
   // An extension page: Firefox switches the tab to the extension's process, and the load event of
   // that navigation never reaches puppeteer; so the new document is told apart from the old one by
   // a mark the old one carries, and waited for by a selector of the caller's.
+  // A navigation to an extension just installed can be dropped while Firefox registers it: then the
+  // old document stays, and the navigation is made again, up to OPEN_TRIES times in all.
   open: async ({ tab: name, url, selector }) => {
     const page = await tab(name);
-    await page.evaluate(() => {
-      document.documentElement.dataset.winkStale = "1";
-    });
-    page.goto(url, { timeout: 90_000 }).catch(() => {});
-    await page.waitForSelector(`html:not([data-wink-stale]) ${selector}`, { timeout: TIMEOUT_MS });
+    let failure;
+    for (let attempt = 0; attempt < OPEN_TRIES; attempt++) {
+      try {
+        await page.evaluate(() => {
+          document.documentElement.dataset.winkStale = "1";
+        });
+        page.goto(url, { timeout: 90_000 }).catch(() => {});
+        await page.waitForSelector(`html:not([data-wink-stale]) ${selector}`, { timeout: TIMEOUT_MS });
+        return;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    throw failure;
   },
   reload: async ({ tab: name }) => {
     await (await tab(name)).reload({ waitUntil: "load", timeout: 90_000 });
