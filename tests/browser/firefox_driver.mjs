@@ -22,6 +22,7 @@
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import puppeteer from "puppeteer-core";
+import { QUIET_PREFS } from "./firefox_prefs.mjs";
 
 const FIREFOX = process.env.WINK_FIREFOX || "/usr/bin/firefox-esr";
 const job = JSON.parse(readFileSync(process.argv[2], "utf8"));
@@ -36,14 +37,7 @@ const browser = await puppeteer.launch({
   // Since Firefox 153 WebDriver may load extension pages (moz-extension://) only with this flag.
   args: ["--remote-allow-system-access"],
   extraPrefsFirefox: {
-    // Nothing but the test's own traffic: no update, telemetry or captive-portal requests.
-    "app.update.enabled": false,
-    "network.captive-portal-service.enabled": false,
-    "network.connectivity-service.enabled": false,
-    "datareporting.policy.dataSubmissionEnabled": false,
-    "toolkit.telemetry.enabled": false,
-    "browser.safebrowsing.malware.enabled": false,
-    "browser.safebrowsing.phishing.enabled": false,
+    ...QUIET_PREFS,
     ...job.prefs,
   },
 });

@@ -11,6 +11,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import puppeteer from "puppeteer-core";
+import { QUIET_PREFS } from "./firefox_prefs.mjs";
 
 const FIREFOX = process.env.WINK_FIREFOX || "/usr/bin/firefox-esr";
 const job = JSON.parse(readFileSync(process.argv[2], "utf8"));
@@ -22,14 +23,7 @@ const browser = await puppeteer.launch({
   executablePath: FIREFOX,
   headless: true,
   extraPrefsFirefox: {
-    // Nothing but the test's own pages: no update, telemetry or captive-portal traffic.
-    "app.update.enabled": false,
-    "network.captive-portal-service.enabled": false,
-    "network.connectivity-service.enabled": false,
-    "datareporting.policy.dataSubmissionEnabled": false,
-    "toolkit.telemetry.enabled": false,
-    "browser.safebrowsing.malware.enabled": false,
-    "browser.safebrowsing.phishing.enabled": false,
+    ...QUIET_PREFS,
     // Loopback straight to the test's origin.
     "network.proxy.type": 0,
   },
